@@ -1,0 +1,68 @@
+# tempesta-rs. The README's two commands: `make run` and `make test`.
+#
+#   make            build tempesta_fw.ko against KDIR (default: the cached debug test kernel)
+#   make kernel     build both test kernels (debug, release), cached outside the checkout
+#   make run        boot the VM with the module started (CMD="..." runs one command and exits)
+#   make test       host tests, module build, VM integration tests on the debug kernel
+#   make bench      benchmarks (host crates; VM benchmarks on the release kernel)
+#   make deps       install the build/test dependencies (idempotent)
+#   make check      fmt + clippy on the host crates
+#
+# KDIR=/lib/modules/$(uname -r)/build builds against a real kernel that has CONFIG_RUST.
+
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+VARIANT ?= debug
+KMAKEFLAGS ?= LLVM=1 RUSTC=/usr/bin/rustc HOSTRUSTC=/usr/bin/rustc BINDGEN=bindgen
+# Sources the module build needs, staged per kernel tree under build/ (an external module is
+# built in place, so one copy per kernel keeps debug, release and host builds apart).
+STAGE := Kbuild src scripts/bindgen.py parser/src config/src cache/src sched/src tls/src
+
+.PHONY: all module kernel kernel-debug kernel-release deps run test test-host test-vm bench check clean
+
+all: module
+
+deps:
+	@scripts/deps.sh
+
+kernel: deps
+	scripts/kernel.sh debug
+	scripts/kernel.sh release
+
+# Resolve KDIR lazily (building the cached kernel if needed), then build in build/<tree>/.
+module: deps
+	@set -euo pipefail; \
+	kdir="$${KDIR:-$$(scripts/kernel.sh $(VARIANT))}"; \
+	bdir="build/$$(echo "$$kdir" | sed 's|.*/kernel-||; s|/|_|g')"; \
+	mkdir -p "$$bdir"; \
+	for p in $(STAGE); do mkdir -p "$$bdir/$$(dirname $$p)"; cp -a -u "$$p" "$$bdir/$$(dirname $$p)/"; done; \
+	$(MAKE) --no-print-directory -C "$$kdir" M="$(CURDIR)/$$bdir" $(KMAKEFLAGS) modules; \
+	ln -sf "$$bdir/tempesta_fw.ko" tempesta_fw.ko; \
+	echo "module: $$bdir/tempesta_fw.ko (KDIR=$$kdir)"
+
+run:
+	@$(MAKE) --no-print-directory module VARIANT=$(or $(RUN_VARIANT),release)
+	@scripts/vm.sh $(or $(RUN_VARIANT),release) run $(if $(CMD),--cmd "$(CMD)")
+
+test-host:
+	cargo test --workspace --quiet
+
+test-vm:
+	@$(MAKE) --no-print-directory module VARIANT=debug
+	@scripts/vm.sh debug test
+
+test: deps
+	@$(MAKE) --no-print-directory test-host
+	@$(MAKE) --no-print-directory test-vm
+
+check:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+bench: deps
+	cargo bench --workspace
+
+clean:
+	rm -rf build tempesta_fw.ko
+	cargo clean

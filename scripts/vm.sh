@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Boot the test kernel in a VM (virtme-ng, TCG: KVM here is a nested PVM that hangs a stock
+# kernel) with the host's root file system shared read-only, so the checkout, the built module
+# and every installed tool are there.
+#
+#   vm.sh VARIANT run [--cmd CMD]   module loaded and started with etc/tempesta_fw.conf; then an
+#                                   interactive shell, or CMD (exit code = CMD's)
+#   vm.sh VARIANT test [TEST...]    the integration tests (tests/run_vm.py)
+set -euo pipefail
+
+variant=${1:?usage: vm.sh debug|release run|test ...}
+mode=${2:?usage: vm.sh debug|release run|test ...}
+shift 2
+top=$(cd "$(dirname "$0")/.." && pwd)
+kdir=${KDIR:-$("$top/scripts/kernel.sh" "$variant")}
+module=$top/tempesta_fw.ko
+[ -e "$module" ] || { echo "vm.sh: $module missing: run make" >&2; exit 1; }
+module=$(readlink -f "$module")
+export PATH="$HOME/.cargo/bin:$PATH"
+
+mem=${TFW_VM_MEMORY:-2G}
+vng_args=(--run "$kdir" --disable-kvm --cpus 2 --memory "$mem" --cwd "$top")
+
+case "$mode" in
+  test)
+    exec vng "${vng_args[@]}" --exec "python3 $top/tests/run_vm.py $module $*"
+    ;;
+  run)
+    cmd=
+    if [ "${1:-}" = --cmd ]; then cmd=${2:?--cmd needs a command}; fi
+    init="$top/scripts/vm-start.sh $module $top/etc/tempesta_fw.conf"
+    if [ -n "$cmd" ]; then
+      exec vng "${vng_args[@]}" --exec "$init && $cmd"
+    fi
+    # Interactive: vm-start.sh runs as the guest's shell, starts the module, then execs bash.
+    TFW_MODULE=$module TFW_CFG=$top/etc/tempesta_fw.conf \
+      exec vng "${vng_args[@]}" --shell "$top/scripts/vm-start.sh"
+    ;;
+  *) echo "vm.sh: unknown mode $mode" >&2; exit 2 ;;
+esac

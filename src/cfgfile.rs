@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Reading the configuration file and turning it into what the module runs.
+//!
+//! All of the language (syntax, schema, values) is the `config` crate's, shared with the host
+//! tool `tempesta-rs check`; this file only reads the file, allocates the buffers the parser
+//! asks for and copies the result out into kernel-owned memory, so the file and the parse tree
+//! are freed before anything starts. Process context (a sysctl write): GFP_KERNEL.
+
+use core::net::SocketAddr;
+
+use kernel::prelude::*;
+
+use crate::config;
+use crate::sys;
+
+/// Largest configuration file read. The parser has the same bound.
+const MAX_FILE: usize = config::MAX_SOURCE_LEN;
+
+/// One listener of the configuration, with the line that asked for it (for messages about
+/// failures that only show when the socket is opened).
+pub(crate) struct ListenCfg {
+    pub(crate) addr: SocketAddr,
+    pub(crate) line: u32,
+}
+
+/// The running configuration, as far as the module implements it.
+pub(crate) struct Config {
+    pub(crate) listen: KVec<ListenCfg>,
+}
+
+/// A file read whole into vmalloc()ed memory by glue.c, freed on drop.
+struct FileBuf {
+    ptr: *mut kernel::ffi::c_void,
+    len: usize,
+}
+
+impl FileBuf {
+    fn read(path: &str) -> Result<Self> {
+        let mut cpath = KVec::with_capacity(path.len() + 1, GFP_KERNEL)?;
+        cpath.extend_from_slice(path.as_bytes(), GFP_KERNEL)?;
+        cpath.push(0, GFP_KERNEL)?;
+        let mut ptr = core::ptr::null_mut();
+        let mut len = 0usize;
+        // SAFETY: `cpath` is NUL-terminated; `ptr` and `len` are valid out pointers. Process
+        // context, as kernel_read_file_from_path requires.
+        let r = unsafe {
+            sys::tfw_glue_read_file(cpath.as_ptr().cast(), MAX_FILE, &mut ptr, &mut len)
+        };
+        if r < 0 {
+            return Err(Error::from_errno(r));
+        }
+        Ok(FileBuf { ptr, len })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        if self.ptr.is_null() || self.len == 0 {
+            return &[];
+        }
+        // SAFETY: glue.c returned a buffer of `len` readable bytes that lives until `drop`.
+        unsafe { core::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
+    }
+}
+
+impl Drop for FileBuf {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from tfw_glue_read_file (vmalloc, or NULL) and is freed once.
+        unsafe { sys::tfw_glue_free_file(self.ptr) };
+    }
+}
+
+/// Logs one configuration error the way operators grep for it and returns EINVAL.
+fn report(path: &str, e: &config::Error<'_>) -> Error {
+    pr_err!("config error: {}\n", e.with_file(path));
+    EINVAL
+}
+
+/// Reads, parses and validates the configuration at `path`.
+///
+/// Every error is logged (one line: file, line, directive, reason) and returned; nothing of
+/// the running state is touched here.
+pub(crate) fn load(path: &str) -> Result<Config> {
+    let file = FileBuf::read(path).map_err(|e| {
+        pr_err!("config error: cannot read {}: error {}\n", path, e.to_errno());
+        e
+    })?;
+    let src = file.bytes();
+
+    let sizes = config::measure(src).map_err(|e| report(path, &e))?;
+    let mut nodes = KVVec::from_elem(config::Node::EMPTY, sizes.nodes, GFP_KERNEL)?;
+    let mut tokens = KVVec::from_elem(config::Token::EMPTY, sizes.tokens, GFP_KERNEL)?;
+    let tree = config::parse(src, &mut nodes, &mut tokens).map_err(|e| report(path, &e))?;
+    config::validate(&tree, &config::Options::STRICT).map_err(|e| report(path, &e))?;
+
+    let mut listen = KVec::new();
+    for l in config::listeners_with_lines(&tree) {
+        let (line, l) = l.map_err(|e| report(path, &e))?;
+        listen.push(ListenCfg { addr: l.addr, line }, GFP_KERNEL)?;
+    }
+    if listen.is_empty() {
+        // Tempesta's default: `listen 80`.
+        let addr = config::listen::DEFAULT_LISTEN.addr;
+        listen.push(ListenCfg { addr, line: 0 }, GFP_KERNEL)?;
+    }
+    Ok(Config { listen })
+}

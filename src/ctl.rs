@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Control of the running state: `sysctl net.tempesta.state=start|stop` and its readers.
+//!
+//! glue.c calls [`tfw_rs_ctl_state`] and [`tfw_rs_state_str`] with its control mutex held, so
+//! the state here is only ever touched by one task at a time, in process context.
+//!
+//! Semantics, as operators of Tempesta FW know them:
+//! - `start` while stopped reads and validates the configuration, then opens the listeners;
+//! - `start` while running reconfigures live: the new configuration is validated first, and on
+//!   any error the running one stays untouched (reads then say `start (failed reconfig)`);
+//!   listeners present in both configurations keep their sockets (no connection is dropped);
+//! - `stop` closes everything; a second `stop` is a no-op;
+//! - every failure returns an error to the writer and logs one line saying why.
+
+use core::cell::UnsafeCell;
+
+use kernel::prelude::*;
+
+use crate::cfgfile::{self, Config};
+use crate::listener::Listener;
+use crate::sys;
+
+/// What runs after a successful `start`.
+struct Running {
+    listeners: KVec<Listener>,
+}
+
+struct Ctl {
+    running: Option<Running>,
+    /// The last `start` while running failed; the previous configuration is still in force.
+    failed_reconfig: bool,
+}
+
+struct CtlCell(UnsafeCell<Ctl>);
+
+// SAFETY: the cell is only accessed through `ctl()`, whose callers hold glue.c's control mutex
+// or run from module exit after the control interfaces are unregistered: never concurrently.
+unsafe impl Sync for CtlCell {}
+
+static CTL: CtlCell = CtlCell(UnsafeCell::new(Ctl {
+    running: None,
+    failed_reconfig: false,
+}));
+
+/// # Safety
+///
+/// The caller holds glue.c's control mutex, or no control handler can run (module exit), and
+/// drops the reference before releasing it.
+unsafe fn ctl() -> &'static mut Ctl {
+    // SAFETY: exclusive access is the caller's contract (see above).
+    unsafe { &mut *CTL.0.get() }
+}
+
+/// The configuration path given at load time (`tfw_cfg_path=`), for messages.
+pub(crate) fn cfg_path_display() -> &'static str {
+    // SAFETY: glue.c returns the module parameter, a NUL-terminated string that lives as long
+    // as the module and cannot change (the parameter is read-only, 0444).
+    let p = unsafe { kernel::str::CStr::from_char_ptr(sys::tfw_glue_cfg_path()) };
+    p.to_str().unwrap_or("<non-UTF-8 path>")
+}
+
+/// Handler of writes to `net.tempesta.state`. Returns 0 or a negative errno.
+///
+/// # Safety
+///
+/// Called by glue.c only, with the control mutex held; `cmd` points to `len` readable bytes.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn tfw_rs_ctl_state(cmd: *const kernel::ffi::c_char, len: usize) -> i32 {
+    // SAFETY: glue.c passes its sysctl buffer and the length of the string in it.
+    let cmd = unsafe { core::slice::from_raw_parts(cmd.cast::<u8>(), len) };
+    // SAFETY: the control mutex is held (our contract).
+    let ctl = unsafe { ctl() };
+    let r = match cmd.trim_ascii() {
+        b"start" => ctl.start(),
+        b"stop" => {
+            ctl.stop();
+            Ok(())
+        }
+        other => {
+            pr_err!(
+                "net.tempesta.state: unknown command '{}' (expected start or stop)\n",
+                core::str::from_utf8(other).unwrap_or("<non-UTF-8>")
+            );
+            Err(EINVAL)
+        }
+    };
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// Writes the state string (`start`, `stop` or `start (failed reconfig)`) NUL-terminated into
+/// `buf` and returns its length.
+///
+/// # Safety
+///
+/// Called by glue.c only, with the control mutex held; `buf` points to `len` writable bytes.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn tfw_rs_state_str(buf: *mut kernel::ffi::c_char, len: usize) -> usize {
+    // SAFETY: the control mutex is held (our contract).
+    let ctl = unsafe { ctl() };
+    let s: &[u8] = match (&ctl.running, ctl.failed_reconfig) {
+        (None, _) => b"stop",
+        (Some(_), false) => b"start",
+        (Some(_), true) => b"start (failed reconfig)",
+    };
+    if len == 0 {
+        return 0;
+    }
+    let n = s.len().min(len - 1);
+    // SAFETY: `buf` has `len` writable bytes (our contract) and `n + 1 <= len`; `s` is a
+    // distinct static string.
+    unsafe {
+        core::ptr::copy_nonoverlapping(s.as_ptr(), buf.cast::<u8>(), n);
+        *buf.add(n) = 0;
+    }
+    n
+}
+
+/// Stops everything. Called from module exit only.
+///
+/// # Safety
+///
+/// No control handler can run anymore (glue.c's interfaces are unregistered).
+pub(crate) unsafe fn shutdown() {
+    // SAFETY: exclusive access is our caller's contract.
+    unsafe { ctl() }.stop();
+}
+
+impl Ctl {
+    fn start(&mut self) -> Result {
+        let path = cfg_path_display();
+        let cfg = match cfgfile::load(path) {
+            Ok(cfg) => cfg,
+            Err(e) => {
+                if self.running.is_some() {
+                    self.failed_reconfig = true;
+                    pr_err!("reconfiguration failed, the running configuration is kept\n");
+                }
+                return Err(e);
+            }
+        };
+        match self.apply(&cfg) {
+            Ok(()) => {
+                self.failed_reconfig = false;
+                pr_info!("started with {}\n", path);
+                Ok(())
+            }
+            Err(e) => {
+                if self.running.is_some() {
+                    self.failed_reconfig = true;
+                    pr_err!("reconfiguration failed, the running configuration is kept\n");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Makes `cfg` the running configuration, or changes nothing and returns an error.
+    ///
+    /// Everything that can fail (allocations, opening the new listeners) happens before the
+    /// running state is touched. Listeners present in both configurations keep their sockets;
+    /// the ones the new configuration no longer has are closed last.
+    fn apply(&mut self, cfg: &Config) -> Result {
+        let old = match &mut self.running {
+            Some(r) => core::mem::take(&mut r.listeners),
+            None => KVec::new(),
+        };
+        match Self::open_new(&old, cfg) {
+            Ok((opened, mut next)) => {
+                for s in old.into_iter() {
+                    if cfg.listen.iter().any(|l| l.addr == s.addr()) {
+                        // Cannot fail: `next` has room for every listener of `cfg`.
+                        next.push(s, GFP_KERNEL)?;
+                    }
+                    // Otherwise `s` is dropped here: the listener is closed.
+                }
+                for s in opened.into_iter() {
+                    next.push(s, GFP_KERNEL)?;
+                }
+                self.running = Some(Running { listeners: next });
+                Ok(())
+            }
+            Err(e) => {
+                if let Some(r) = &mut self.running {
+                    r.listeners = old;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Opens the listeners of `cfg` that `old` does not have, and allocates room for the
+    /// complete new set. On error, what was opened is closed again.
+    fn open_new(old: &KVec<Listener>, cfg: &Config) -> Result<(KVec<Listener>, KVec<Listener>)> {
+        let next = KVec::with_capacity(cfg.listen.len(), GFP_KERNEL)?;
+        let mut opened = KVec::with_capacity(cfg.listen.len(), GFP_KERNEL)?;
+        for l in cfg.listen.iter() {
+            if old.iter().any(|o| o.addr() == l.addr) {
+                continue;
+            }
+            match Listener::open(l.addr) {
+                Ok(s) => opened.push(s, GFP_KERNEL)?,
+                Err((errno, step)) => {
+                    pr_err!(
+                        "config error: {}:{}: directive 'listen': cannot {} {}: error {}\n",
+                        cfg_path_display(),
+                        l.line,
+                        step,
+                        l.addr,
+                        errno
+                    );
+                    return Err(Error::from_errno(errno));
+                }
+            }
+        }
+        Ok((opened, next))
+    }
+
+    fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            drop(r);
+            pr_info!("stopped\n");
+        }
+        self.failed_reconfig = false;
+    }
+}

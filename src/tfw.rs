@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! tempesta-rs: an HTTP accelerator and application-layer firewall in the Linux kernel.
+//!
+//! This crate is the kernel module and the only code that touches kernel APIs. It is a thin
+//! shell: the logic lives in the `no_std` crates of the workspace (configuration language, HTTP
+//! parser, cache policy, schedulers), whose sources are compiled into this crate below with
+//! `#[path]`, so that host tests and the module run the same code.
+//!
+//! The data path, top to bottom, and where each stage lives:
+//!
+//! ```text
+//!   net.tempesta.state (glue.c) -> ctl: read + validate config (config/), start/stop
+//!   listener: listening sockets          (this issue)
+//!   socket callbacks -> parser/ -> filter -> cache/ | sched/ -> upstream -> back (next issues)
+//! ```
+
+// The `no_std` crates, compiled from their own sources. Their crate-level attributes
+// (`#![no_std]` etc.) are meaningless as submodules, hence `unused_attributes`.
+#[allow(unused_attributes, dead_code, unreachable_pub)]
+#[path = "../config/src/lib.rs"]
+mod config;
+
+mod cfgfile;
+mod ctl;
+mod listener;
+mod sys;
+
+use kernel::prelude::*;
+
+module! {
+    type: TempestaFw,
+    name: "tempesta_fw",
+    author: "tempesta-rs developers",
+    description: "tempesta-rs: in-kernel HTTP accelerator and application-layer firewall",
+    license: "GPL",
+}
+
+/// The module instance. Loading it registers the control interfaces only; nothing listens until
+/// `sysctl -w net.tempesta.state=start`.
+struct TempestaFw;
+
+impl kernel::Module for TempestaFw {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        // SAFETY: called once from module init, before which no glue interface exists.
+        let r = unsafe { sys::tfw_glue_init() };
+        if r != 0 {
+            return Err(Error::from_errno(r));
+        }
+        pr_info!("loaded, configuration {}\n", ctl::cfg_path_display());
+        Ok(TempestaFw)
+    }
+}
+
+impl Drop for TempestaFw {
+    fn drop(&mut self) {
+        // SAFETY: paired with the successful `tfw_glue_init()` in `init`. After it returns no
+        // control handler runs or can start, so `ctl::shutdown` has exclusive access.
+        unsafe { sys::tfw_glue_exit() };
+        // SAFETY: the control interfaces are gone (see above): nothing else touches the state.
+        unsafe { ctl::shutdown() };
+        pr_info!("unloaded\n");
+    }
+}

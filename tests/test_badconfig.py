@@ -1,0 +1,73 @@
+"""Bad configurations: each is rejected with -EINVAL and one log line naming file, line,
+directive and reason, and the state is left as it was (stopped, or the old configuration still
+running)."""
+from tfw import ctl, insmod, listening_ports, start, state, write_cfg
+from vmtest import KernelLog, expect, test
+
+# (configuration, expected message after "config error: FILE:")
+BAD = [
+    ("listen 70000;\n", "1: directive 'listen': invalid port '70000'"),
+    ("listen 0;\n", "1: directive 'listen': invalid port '0'"),
+    ("listen 80\n", "1: directive 'listen': missing ';'"),
+    ("listen 8080;\nlisten 0.0.0.0:8080;\n",
+     "2: directive 'listen': duplicate listen address 0.0.0.0:8080"),
+    ("listen 1.2.3.4.5:80;\n", "1: directive 'listen': invalid address '1.2.3.4.5'"),
+    ("listen 8080 proto=https;\n",
+     "1: directive 'listen': not supported by tempesta-rs yet: proto=https"),
+    ("listen 8080 proto=ftp;\n", "1: directive 'listen': invalid proto 'ftp'"),
+    ("listen 8080 backlog=5;\n", "1: directive 'listen': unknown option 'backlog'"),
+    ("listen;\n", "1: directive 'listen': expected 1 argument, got 0"),
+    ("listen 1 2;\n", "1: directive 'listen': expected 1 argument, got 2"),
+    ("listen 8080;\nfoo_bar 1;\n", "2: directive 'foo_bar': unknown directive"),
+    ("listen 8080;\n\nblock_action error reply;\n",
+     "3: directive 'block_action': not supported by tempesta-rs yet"),
+    ('listen "8080;\n', "1: unterminated quoted string"),
+    ("listen 8080;\n}\n", "2: unexpected '}'"),
+    ("frang_limits {\n  request_rate 5;\n", "missing '}' at end of file"),
+    ("!include /etc/tempesta/extra.conf\n", "1: !include must be expanded by tempesta.sh"),
+    ("listen 8080 { }\n", "1: directive 'listen': unexpected '{ ... }' block"),
+]
+
+
+def _reject(cfg_text, want, running):
+    path = write_cfg(cfg_text)  # the path the module was loaded with
+    before = state()
+    ports = listening_ports()
+    log = KernelLog()
+    rc, out = ctl("start")
+    new = log.new()
+    expect(rc != 0, f"{cfg_text!r} was accepted")
+    expect("Invalid argument" in out, f"{cfg_text!r}: sysctl said {out.strip()!r}, not EINVAL")
+    line = f"config error: {path}:{want}"
+    expect(line in new, f"{cfg_text!r}: expected {line!r} in the log:\n{new}")
+    errors = [l for l in new.splitlines() if "config error" in l]
+    expect(len(errors) == 1, f"{cfg_text!r}: {len(errors)} error lines, want one:\n{new}")
+    after = "start (failed reconfig)" if running else before
+    expect(state() == after, f"{cfg_text!r}: state {state()!r}, want {after!r}")
+    expect(listening_ports() == ports, f"{cfg_text!r}: listeners changed")
+
+
+@test
+def bad_configs_rejected_when_stopped():
+    insmod(write_cfg("listen 8080;\n"))
+    for cfg, want in BAD:
+        _reject(cfg, want, running=False)
+
+
+@test
+def bad_configs_rejected_when_running():
+    insmod(write_cfg("listen 8099;\n"))
+    start()
+    for cfg, want in BAD:
+        _reject(cfg, want, running=True)
+        expect(8099 in listening_ports(), "the running listener was closed")
+
+
+@test
+def missing_config_file():
+    insmod("/tmp/tfw-tests/does-not-exist.conf")
+    log = KernelLog()
+    rc, out = ctl("start")
+    expect(rc != 0, "start without a configuration file must fail")
+    expect("cannot read /tmp/tfw-tests/does-not-exist.conf" in log.new(), log.new())
+    expect(state() == "stop", "state changed")
