@@ -11,7 +11,9 @@
 
 use super::error::Error;
 use super::limits::{cap, cap64, Limits};
-use super::names::{bit, eq_fold, header_id, header_id_in_line, FORBIDDEN_TRAILER, NAME_BUF, SINGLETON};
+use super::names::{
+    bit, eq_fold, header_id, header_id_in_line, FORBIDDEN_TRAILER, NAME_BUF, SINGLETON,
+};
 use super::scan::{self, is, lower, HEX, HOST, QDTEXT, SCHEME, TOKEN, VCHAR};
 use super::types::{
     BodyKind, Chunk, Event, Field, Head, HeaderId, MessageEnd, Method, RequestLine, Sink, Span,
@@ -826,10 +828,11 @@ impl Core {
         }
         let lcap = cap(self.limits.hdr_len);
         let tcap = cap(self.limits.header_list_size);
-        let ccap = cap(self.limits.header_cnt);
         let trailer = self.flags & F_TRAILER != 0;
         let mut fields = u64::from(self.fields);
         let mut list = u64::from(self.list_size);
+        // Field lines still allowed by `header_cnt`.
+        let mut fields_left = cap(self.limits.header_cnt).saturating_sub(fields);
         let mut i = start;
         // All indices below are positions inside `rest` (or one or two past a position inside
         // it), so the wrapping additions never wrap.
@@ -838,34 +841,35 @@ impl Core {
             if n == 0 || rest.get(n) != Some(&b':') {
                 break;
             }
-            // The value with its surrounding whitespace: `rest[n + 1..ve]`.
-            let mut ve = n.wrapping_add(1);
-            loop {
-                ve = ve.wrapping_add(scan::value_len(rest.get(ve..).unwrap_or_default()));
-                if rest.get(ve) != Some(&HT) {
-                    break;
+            // Usually exactly one SP before the value.
+            let mut vs = n.wrapping_add(1);
+            if rest.get(vs) == Some(&SP) {
+                vs = vs.wrapping_add(1);
+            }
+            if let Some(&(SP | HT)) = rest.get(vs) {
+                while let Some(&(SP | HT)) = rest.get(vs) {
+                    vs = vs.wrapping_add(1);
                 }
-                ve = ve.wrapping_add(1);
             }
-            if rest.get(ve..ve.wrapping_add(2)) != Some(b"\r\n") {
+            let Some(tail) = rest.get(vs..) else { break };
+            let mut e = scan::value_len(tail);
+            while tail.get(e) == Some(&HT) {
+                e = e.wrapping_add(1);
+                e = e.wrapping_add(scan::value_len(tail.get(e..).unwrap_or_default()));
+            }
+            if tail.get(e..e.wrapping_add(2)) != Some(b"\r\n") {
                 break;
             }
+            let ve = vs.wrapping_add(e);
             let line = ve as u64;
-            if fields >= ccap || line > lcap || line > tcap.saturating_sub(list) {
+            if fields_left == 0 || line > lcap || line > tcap.saturating_sub(list) {
                 break;
             }
-            fields = fields.wrapping_add(1); // <= ccap
+            fields_left = fields_left.wrapping_sub(1); // > 0
+            fields = fields.wrapping_add(1); // <= header_cnt
             list = list.wrapping_add(line); // <= tcap
-            let raw = rest.get(n.wrapping_add(1)..ve).unwrap_or_default();
-            // Usually exactly one SP before and none after.
-            let lead = match raw {
-                [SP, c, ..] if *c != SP && *c != HT => 1,
-                _ => raw
-                    .iter()
-                    .position(|&c| c != SP && c != HT)
-                    .unwrap_or(raw.len()),
-            };
-            let value = raw.get(lead..).unwrap_or_default();
+            let value = tail.get(..e).unwrap_or_default();
+            // Usually no whitespace after the value.
             let trimmed = match value.last() {
                 Some(&(SP | HT)) => {
                     let t = value
@@ -877,7 +881,7 @@ impl Core {
                 _ => value,
             };
             let at = base.wrapping_add(i as u64);
-            let vstart = at.wrapping_add(n as u64).wrapping_add(1).wrapping_add(lead as u64);
+            let vstart = at.wrapping_add(vs as u64);
             let f = Field {
                 id: header_id_in_line(rest, n),
                 name: Span::new(at, at.wrapping_add(n as u64)),

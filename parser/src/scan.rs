@@ -141,16 +141,11 @@ pub(super) fn token_len(s: &[u8]) -> usize {
 }
 
 /// Index of the first byte of `s` that is a control byte, SP, DEL, non-ASCII or `:` (the
-/// end of a field name); the caller checks the name's bytes with [`all_token`].
-#[inline]
+/// end of a field name). The field-line fast path now finds the end of a name and checks its
+/// bytes in one pass with [`token_len`]; this SWAR scanner stays, tested, for reference.
+#[cfg(test)]
 pub(super) fn name_len(s: &[u8]) -> usize {
     swar::name_len(s)
-}
-
-/// Whether every byte of `s` is a token character (branch-free over the bytes).
-#[inline]
-pub(super) fn all_token(s: &[u8]) -> bool {
-    all_class(s, TOKEN)
 }
 
 /// Whether every byte of `s` is in all classes of `mask` (branch-free over the bytes).
@@ -180,18 +175,24 @@ fn class(b: u8) -> u8 {
 
 /// Index of the first byte of `s` that may not appear as-is in a field value or reason phrase:
 /// a control byte (including HTAB, which the caller steps over) or DEL.
-#[inline]
+#[inline(always)]
 pub(super) fn value_len(s: &[u8]) -> usize {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     {
-        // Short values end in the first word: no call, no feature check.
-        if let Some((w, rest)) = s.split_first_chunk::<8>() {
-            let m = swar::value_mask(u64::from_le_bytes(*w));
-            if m != 0 {
-                return (m.trailing_zeros() / 8) as usize;
+        // Short values end in the first two words: no call, no feature check.
+        if let Some((w, rest)) = s.split_first_chunk::<16>() {
+            let x = u128::from_le_bytes(*w);
+            // Truncations: the low and the high word.
+            let lo = swar::value_mask(x as u64);
+            let hi = swar::value_mask((x >> 64) as u64);
+            if lo != 0 {
+                return (lo.trailing_zeros() / 8) as usize;
+            }
+            if hi != 0 {
+                return 8usize.wrapping_add((hi.trailing_zeros() / 8) as usize);
             }
             if rest.len() >= 16 {
-                return simd::value_len(rest).wrapping_add(8); // <= s.len()
+                return simd::value_len(rest).wrapping_add(16); // <= s.len()
             }
         }
     }
@@ -264,6 +265,7 @@ pub(super) mod swar {
         }
     }
 
+    #[cfg(test)]
     #[inline(always)]
     const fn name_mask(x: u64) -> u64 {
         // <= 0x20, >= 0x7f, ':'.
@@ -271,7 +273,7 @@ pub(super) mod swar {
     }
 
     /// See [`super::name_len`].
-    #[inline]
+    #[cfg(test)]
     pub(in super::super) fn name_len(s: &[u8]) -> usize {
         scan(s, name_mask, |b| b <= 0x20 || b >= 0x7f || b == b':')
     }
@@ -301,9 +303,28 @@ pub(super) mod swar {
         i.wrapping_add(scan(rest, value_mask, |b| b < 0x20 || b == 0x7f))
     }
 
-    /// See [`super::uri_len`].
+    /// See [`super::uri_len`]. Two words per step.
     pub(in super::super) fn uri_len(s: &[u8]) -> usize {
-        scan(s, uri_mask, |b| !super::is(b, super::URI))
+        let mut i = 0usize;
+        let mut rest = s;
+        while let Some((w, tail)) = rest.split_first_chunk::<16>() {
+            let x = u128::from_le_bytes(*w);
+            // Truncations: the low and the high word.
+            let lo = uri_mask(x as u64);
+            let hi = uri_mask((x >> 64) as u64);
+            if lo | hi != 0 {
+                // i + 16 <= s.len(): no overflow.
+                return if lo != 0 {
+                    i.wrapping_add((lo.trailing_zeros() / 8) as usize)
+                } else {
+                    i.wrapping_add(8)
+                        .wrapping_add((hi.trailing_zeros() / 8) as usize)
+                };
+            }
+            i = i.wrapping_add(16);
+            rest = tail;
+        }
+        i.wrapping_add(scan(rest, uri_mask, |b| !super::is(b, super::URI)))
     }
 }
 
