@@ -19,7 +19,7 @@ KMAKEFLAGS ?= LLVM=1 RUSTC=/usr/bin/rustc HOSTRUSTC=/usr/bin/rustc BINDGEN=bindg
 # built in place, so one copy per kernel keeps debug, release and host builds apart).
 STAGE := Kbuild src scripts/bindgen.py parser/src config/src cache/src sched/src tls/src
 
-.PHONY: all module kernel kernel-debug kernel-release deps run test test-host test-vm bench check clean
+.PHONY: all module kernel deps run test test-host test-fuzz test-vm bench check clean
 
 all: module
 
@@ -45,8 +45,12 @@ run:
 	@$(MAKE) --no-print-directory module VARIANT=$(or $(RUN_VARIANT),release)
 	@scripts/vm.sh $(or $(RUN_VARIANT),release) run $(if $(CMD),--cmd "$(CMD)")
 
-test-host:
+test-host: check
 	cargo test --workspace --quiet
+
+# A short fuzz run of the parser (split invariance, no panic); longer: parser/fuzz/run.sh 3600.
+test-fuzz:
+	parser/fuzz/run.sh $(or $(FUZZ_SECONDS),30)
 
 test-vm:
 	@$(MAKE) --no-print-directory module VARIANT=debug
@@ -54,14 +58,18 @@ test-vm:
 
 test: deps
 	@$(MAKE) --no-print-directory test-host
+	@$(MAKE) --no-print-directory test-fuzz
 	@$(MAKE) --no-print-directory test-vm
 
 check:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
+# Parser against httparse, with the host's SIMD scanners and with the scalar code the kernel
+# runs; instruction counts of a fixed workload where valgrind exists (see BENCHMARKS.md).
 bench: deps
-	cargo bench --workspace
+	cargo bench -p tempesta-parser
+	cargo bench -p tempesta-parser --no-default-features
 
 clean:
 	rm -rf build tempesta_fw.ko

@@ -11,7 +11,7 @@ BAD = [
     ("listen 80\n", "1: directive 'listen': missing ';'"),
     ("listen 8080;\nlisten 0.0.0.0:8080;\n",
      "2: directive 'listen': duplicate listen address 0.0.0.0:8080"),
-    ("listen 1.2.3.4.5:80;\n", "1: directive 'listen': invalid address '1.2.3.4.5'"),
+    ("listen 1.2.3.4.5:80;\n", "1: directive 'listen': invalid address '1.2.3.4.5:80'"),
     ("listen 8080 proto=https;\n",
      "1: directive 'listen': not supported by tempesta-rs yet: proto=https"),
     ("listen 8080 proto=ftp;\n", "1: directive 'listen': invalid proto 'ftp'"),
@@ -21,10 +21,10 @@ BAD = [
     ("listen 8080;\nfoo_bar 1;\n", "2: directive 'foo_bar': unknown directive"),
     ("listen 8080;\n\nblock_action error reply;\n",
      "3: directive 'block_action': not supported by tempesta-rs yet"),
-    ('listen "8080;\n', "1: unterminated quoted string"),
+    ('listen "8080;\n', "1: directive 'listen': unterminated quoted string"),
     ("listen 8080;\n}\n", "2: unexpected '}'"),
-    ("frang_limits {\n  request_rate 5;\n", "missing '}' at end of file"),
-    ("!include /etc/tempesta/extra.conf\n", "1: !include must be expanded by tempesta.sh"),
+    ("frang_limits {\n  request_rate 5;\n", "1: directive 'frang_limits': missing '}' at end of file"),
+    ("!include /etc/tempesta/extra.conf\n", "1: directive '!include': !include must be expanded by tempesta.sh"),
     ("listen 8080 { }\n", "1: directive 'listen': unexpected '{ ... }' block"),
 ]
 

@@ -14,9 +14,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
 export CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-2}
 
-if ! command -v cargo-fuzz >/dev/null 2>&1; then
+if ! cargo fuzz --version 2>/dev/null | grep -q "0.13.2"; then
   echo "fuzz: installing cargo-fuzz" >&2
-  cargo install cargo-fuzz --locked -j "$CARGO_BUILD_JOBS"
+  cargo install cargo-fuzz@0.13.2 --locked -j "$CARGO_BUILD_JOBS"
 fi
 
 mkdir -p corpus/split artifacts/split
