@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# Inside the VM: bring up loopback, load tempesta_fw.ko, start it with the given configuration.
-#   vm-start.sh MODULE CONFIG     (or TFW_MODULE / TFW_CFG in the environment, then exec a shell)
-set -eu
+# Inside the VM: bring up loopback, load tempesta_fw.ko and start it with the configuration.
+#   vm-start.sh MODULE CONFIG   start, exit non-zero on failure (`make run CMD=...`)
+#   vm-start.sh                 with TFW_MODULE / TFW_CFG set: start, then an interactive shell
+#                               (also when starting failed, to look at dmesg)
+set -u
 module=${1:-${TFW_MODULE:?}}
 cfg=${2:-${TFW_CFG:?}}
-ip link set lo up
-insmod "$module" tfw_cfg_path="$cfg"
-sysctl -w net.tempesta.state=start >/dev/null
-echo "tempesta-rs started: $(cat /proc/tempesta/state), configuration $cfg"
-if [ $# -eq 0 ]; then
-  echo "try: cat /proc/tempesta/state; sysctl net.tempesta.state; dmesg | tail"
-  exec bash -i
+
+start() {
+  ip link set lo up &&
+    insmod "$module" tfw_cfg_path="$cfg" &&
+    sysctl -q -w net.tempesta.state=start &&
+    echo "tempesta-rs: $(cat /proc/tempesta/state), configuration $cfg"
+}
+
+if [ $# -gt 0 ]; then
+  start || { echo "tempesta-rs: failed to start; kernel log:" >&2; dmesg | tail -5 >&2; exit 1; }
+  exit 0
 fi
+start || { echo "tempesta-rs: failed to start; kernel log:"; dmesg | tail -5; }
+echo "try: cat /proc/tempesta/state; sysctl net.tempesta.state; dmesg | tail; poweroff to leave"
+exec bash -i

@@ -32,9 +32,14 @@ case "$mode" in
     if [ -n "$cmd" ]; then
       exec vng "${vng_args[@]}" --exec "$init && $cmd"
     fi
-    # Interactive: vm-start.sh runs as the guest's shell, starts the module, then execs bash.
-    TFW_MODULE=$module TFW_CFG=$top/etc/tempesta_fw.conf \
-      exec vng "${vng_args[@]}" --shell "$top/scripts/vm-start.sh"
+    # Interactive: a wrapper runs as the guest's shell: it starts the module, then execs bash.
+    # (The paths are written into it: the guest does not inherit this environment.)
+    shell=$top/build/vm-shell.sh
+    mkdir -p "$top/build"
+    printf '#!/bin/sh\nTFW_MODULE=%s TFW_CFG=%s exec %s\n' "$module" \
+      "$top/etc/tempesta_fw.conf" "$top/scripts/vm-start.sh" > "$shell"
+    chmod +x "$shell"
+    exec vng "${vng_args[@]}" --shell "$shell"
     ;;
   *) echo "vm.sh: unknown mode $mode" >&2; exit 2 ;;
 esac
