@@ -132,17 +132,7 @@ pub(crate) unsafe fn shutdown() {
 impl Ctl {
     fn start(&mut self) -> Result {
         let path = cfg_path_display();
-        let cfg = match cfgfile::load(path) {
-            Ok(cfg) => cfg,
-            Err(e) => {
-                if self.running.is_some() {
-                    self.failed_reconfig = true;
-                    pr_err!("reconfiguration failed, the running configuration is kept\n");
-                }
-                return Err(e);
-            }
-        };
-        match self.apply(&cfg) {
+        match cfgfile::load(path).and_then(|cfg| self.apply(&cfg)) {
             Ok(()) => {
                 self.failed_reconfig = false;
                 pr_info!("started with {}\n", path);
