@@ -10,6 +10,7 @@
 use core::net::SocketAddr;
 
 use kernel::prelude::*;
+use kernel::str::CStr;
 
 use crate::config;
 use crate::sys;
@@ -36,17 +37,12 @@ struct FileBuf {
 }
 
 impl FileBuf {
-    fn read(path: &str) -> Result<Self> {
-        let mut cpath = KVec::with_capacity(path.len() + 1, GFP_KERNEL)?;
-        cpath.extend_from_slice(path.as_bytes(), GFP_KERNEL)?;
-        cpath.push(0, GFP_KERNEL)?;
+    fn read(path: &CStr) -> Result<Self> {
         let mut ptr = core::ptr::null_mut();
         let mut len = 0usize;
-        // SAFETY: `cpath` is NUL-terminated; `ptr` and `len` are valid out pointers. Process
+        // SAFETY: `path` is NUL-terminated; `ptr` and `len` are valid out pointers. Process
         // context, as kernel_read_file_from_path requires.
-        let r = unsafe {
-            sys::tfw_glue_read_file(cpath.as_ptr().cast(), MAX_FILE, &mut ptr, &mut len)
-        };
+        let r = unsafe { sys::tfw_glue_read_file(path.as_char_ptr(), MAX_FILE, &mut ptr, &mut len) };
         if r < 0 {
             return Err(Error::from_errno(r));
         }
@@ -75,12 +71,13 @@ fn report(path: &str, e: &config::Error<'_>) -> Error {
     EINVAL
 }
 
-/// Reads, parses and validates the configuration at `path`.
+/// Reads, parses and validates the configuration at `cpath`.
 ///
 /// Every error is logged (one line: file, line, directive, reason) and returned; nothing of
 /// the running state is touched here.
-pub(crate) fn load(path: &str) -> Result<Config> {
-    let file = FileBuf::read(path).map_err(|e| {
+pub(crate) fn load(cpath: &CStr) -> Result<Config> {
+    let path = cpath.to_str().unwrap_or("<non-UTF-8 path>");
+    let file = FileBuf::read(cpath).map_err(|e| {
         pr_err!("config error: cannot read {}: error {}\n", path, e.to_errno());
         e
     })?;

@@ -16,6 +16,7 @@
 use core::cell::UnsafeCell;
 
 use kernel::prelude::*;
+use kernel::str::CStr;
 
 use crate::cfgfile::{self, Config};
 use crate::listener::Listener;
@@ -52,12 +53,16 @@ unsafe fn ctl() -> &'static mut Ctl {
     unsafe { &mut *CTL.0.get() }
 }
 
-/// The configuration path given at load time (`tfw_cfg_path=`), for messages.
-pub(crate) fn cfg_path_display() -> &'static str {
+/// The configuration path given at load time (`tfw_cfg_path=`).
+fn cfg_path() -> &'static CStr {
     // SAFETY: glue.c returns the module parameter, a NUL-terminated string that lives as long
     // as the module and cannot change (the parameter is read-only, 0444).
-    let p = unsafe { kernel::str::CStr::from_char_ptr(sys::tfw_glue_cfg_path()) };
-    p.to_str().unwrap_or("<non-UTF-8 path>")
+    unsafe { CStr::from_char_ptr(sys::tfw_glue_cfg_path()) }
+}
+
+/// The configuration path, for messages.
+pub(crate) fn cfg_path_display() -> &'static str {
+    cfg_path().to_str().unwrap_or("<non-UTF-8 path>")
 }
 
 /// Handler of writes to `net.tempesta.state`. Returns 0 or a negative errno.
@@ -131,11 +136,10 @@ pub(crate) unsafe fn shutdown() {
 
 impl Ctl {
     fn start(&mut self) -> Result {
-        let path = cfg_path_display();
-        match cfgfile::load(path).and_then(|cfg| self.apply(&cfg)) {
+        match cfgfile::load(cfg_path()).and_then(|cfg| self.apply(&cfg)) {
             Ok(()) => {
                 self.failed_reconfig = false;
-                pr_info!("started with {}\n", path);
+                pr_info!("started with {}\n", cfg_path_display());
                 Ok(())
             }
             Err(e) => {

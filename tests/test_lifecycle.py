@@ -1,4 +1,5 @@
 """Module lifecycle: load, start, stop, reconfigure, unload; bad configurations."""
+import os
 import socket
 import time
 
@@ -38,7 +39,6 @@ def start_stop_listeners():
 
 @test
 def default_config_path():
-    import os
     os.makedirs("/etc/tempesta", exist_ok=True)
     with open("/etc/tempesta/tempesta_fw.conf", "w") as f:
         f.write("listen 8085;\n")

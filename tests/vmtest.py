@@ -104,7 +104,6 @@ def _final_leak_check():
 
 def run(selected):
     setup()
-    log_bad = BAD
     passed = failed = 0
     tests = [t for t in _tests if not selected or t.__name__ in selected]
     _final_leak_check.__name__ = "final_kmemleak_check"
@@ -124,7 +123,7 @@ def run(selected):
             cleanup()
         kmemleak_scan()
         new = log.new()
-        bad = [l for l in new.splitlines() if log_bad.search(l)]
+        bad = [l for l in new.splitlines() if BAD.search(l)]
         if bad:
             err = (err + "\n" if err else "") + "kernel log reports:\n  " + "\n  ".join(bad[:40])
         dt = time.monotonic() - t0
