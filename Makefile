@@ -17,7 +17,7 @@ VARIANT ?= debug
 KMAKEFLAGS ?= LLVM=1 RUSTC=/usr/bin/rustc HOSTRUSTC=/usr/bin/rustc BINDGEN=bindgen
 # Sources the module build needs, staged per kernel tree under build/ (an external module is
 # built in place, so one copy per kernel keeps debug, release and host builds apart).
-STAGE := Kbuild src scripts/bindgen.py parser/src config/src cache/src sched/src tls/src
+STAGE := Kbuild src scripts/bindgen.py parser/src config/src http/src cache/src sched/src tls/src
 
 .PHONY: all module kernel deps run test test-host test-fuzz test-vm bench check clean
 

@@ -25,9 +25,35 @@ pub(crate) struct ListenCfg {
     pub(crate) line: u32,
 }
 
+/// One upstream server.
+pub(crate) struct ServerCfg {
+    pub(crate) addr: SocketAddr,
+    pub(crate) conns_n: u32,
+    pub(crate) weight: u32,
+}
+
+/// One server group (`srv_group`, or the implicit `default` of top-level `server` lines).
+pub(crate) struct GroupCfg {
+    pub(crate) name: KVec<u8>,
+    pub(crate) servers: KVec<ServerCfg>,
+    /// 0: unlimited.
+    pub(crate) queue_size: u32,
+    /// Seconds; 0: unlimited.
+    pub(crate) forward_timeout: u32,
+    pub(crate) forward_retries: u32,
+}
+
 /// The running configuration, as far as the module implements it.
 pub(crate) struct Config {
     pub(crate) listen: KVec<ListenCfg>,
+    pub(crate) groups: KVec<GroupCfg>,
+    /// The group requests go to (the default vhost's `proxy_pass`); `None`: every request
+    /// gets 404.
+    pub(crate) default_group: Option<usize>,
+    /// Seconds.
+    pub(crate) keepalive_timeout: u32,
+    /// The `Via` agent name.
+    pub(crate) via: KVec<u8>,
 }
 
 /// A file read whole into vmalloc()ed memory by glue.c, freed on drop.
@@ -99,5 +125,61 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
         let addr = config::listen::DEFAULT_LISTEN.addr;
         listen.push(ListenCfg { addr, line: 0 }, GFP_KERNEL)?;
     }
-    Ok(Config { listen })
+
+    let mut groups = KVec::new();
+    for g in config::srv_groups(&tree) {
+        let g = g.map_err(|e| report(path, &e))?;
+        let mut name = KVec::new();
+        name.extend_from_slice(g.name.as_bytes(), GFP_KERNEL)?;
+        let mut servers = KVec::new();
+        for s in config::servers(&tree, &g) {
+            let s = s.map_err(|e| report(path, &e))?;
+            servers.push(
+                ServerCfg {
+                    addr: s.addr,
+                    conns_n: s.conns_n,
+                    weight: s.weight,
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        groups.push(
+            GroupCfg {
+                name,
+                servers,
+                queue_size: g.params.queue_size,
+                forward_timeout: g.params.forward_timeout,
+                forward_retries: g.params.forward_retries,
+            },
+            GFP_KERNEL,
+        )?;
+    }
+
+    let mut default_group = None;
+    if let Some(vname) = config::default_vhost(&tree).map_err(|e| report(path, &e))? {
+        for v in config::vhosts(&tree) {
+            let v = v.map_err(|e| report(path, &e))?;
+            if v.name != vname {
+                continue;
+            }
+            if let Some(gname) = v.proxy_pass {
+                default_group = groups.iter().position(|g| g.name.as_slice() == gname.as_bytes());
+            }
+        }
+    }
+
+    let keepalive_timeout = config::keepalive_timeout(&tree).map_err(|e| report(path, &e))?;
+    let mut via = KVec::new();
+    match config::hdr_via(&tree).map_err(|e| report(path, &e))? {
+        Some(v) => via.extend_from_slice(v.as_bytes(), GFP_KERNEL)?,
+        None => via.extend_from_slice(crate::http::rewrite::DEFAULT_VIA, GFP_KERNEL)?,
+    }
+
+    Ok(Config {
+        listen,
+        groups,
+        default_group,
+        keepalive_timeout,
+        via,
+    })
 }

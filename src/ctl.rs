@@ -20,17 +20,21 @@ use kernel::str::CStr;
 
 use crate::cfgfile::{self, Config};
 use crate::listener::Listener;
+use crate::proxy::{self, Proxy};
 use crate::sys;
 
 /// What runs after a successful `start`.
 struct Running {
     listeners: KVec<Listener>,
+    proxy: Proxy,
 }
 
 struct Ctl {
     running: Option<Running>,
     /// The last `start` while running failed; the previous configuration is still in force.
     failed_reconfig: bool,
+    /// Next listener event name.
+    next_token: u64,
 }
 
 struct CtlCell(UnsafeCell<Ctl>);
@@ -42,6 +46,7 @@ unsafe impl Sync for CtlCell {}
 static CTL: CtlCell = CtlCell(UnsafeCell::new(Ctl {
     running: None,
     failed_reconfig: false,
+    next_token: 0,
 }));
 
 /// # Safety
@@ -124,14 +129,85 @@ pub(crate) unsafe extern "C" fn tfw_rs_state_str(buf: *mut kernel::ffi::c_char, 
     n
 }
 
-/// Stops everything. Called from module exit only.
+/// Stops everything. Called by glue.c at module exit, with the control mutex held, after the
+/// control interfaces are unregistered.
+#[no_mangle]
+pub(crate) extern "C" fn tfw_rs_shutdown() {
+    // SAFETY: glue.c holds the control mutex.
+    unsafe { ctl() }.stop();
+}
+
+/// Socket events for connection `id` (glue.c's work item, control mutex held).
+#[no_mangle]
+pub(crate) extern "C" fn tfw_rs_event(id: u64, events: kernel::ffi::c_ulong) {
+    // SAFETY: glue.c holds the control mutex.
+    let ctl = unsafe { ctl() };
+    let Some(r) = &mut ctl.running else { return };
+    if id & proxy::LISTENER_ID != 0 {
+        if let Some(l) = r.listeners.iter().find(|l| l.token() == id) {
+            r.proxy.accept(l.sock());
+        }
+        return;
+    }
+    r.proxy.event(id, events as u64);
+}
+
+/// Periodic timeouts (glue.c's tick work, control mutex held).
+#[no_mangle]
+pub(crate) extern "C" fn tfw_rs_tick() {
+    // SAFETY: glue.c holds the control mutex.
+    let ctl = unsafe { ctl() };
+    if let Some(r) = &mut ctl.running {
+        r.proxy.tick();
+    }
+}
+
+/// Writes `/proc/tempesta/perfstat` into `buf` (NUL-terminated, truncated to `len`); returns
+/// the length written.
 ///
 /// # Safety
 ///
-/// No control handler can run anymore (glue.c's interfaces are unregistered).
-pub(crate) unsafe fn shutdown() {
-    // SAFETY: exclusive access is our caller's contract.
-    unsafe { ctl() }.stop();
+/// Called by glue.c only, with the control mutex held; `buf` points to `len` writable bytes.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn tfw_rs_perfstat(buf: *mut kernel::ffi::c_char, len: usize) -> usize {
+    if len == 0 {
+        return 0;
+    }
+    // SAFETY: `buf` has `len` writable bytes (our contract).
+    let out = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), len) };
+    let mut w = SliceWriter { buf: out, pos: 0 };
+    // SAFETY: the control mutex is held (our contract).
+    let ctl = unsafe { ctl() };
+    let _ = match &ctl.running {
+        Some(r) => r.proxy.perfstat(&mut w),
+        None => core::fmt::Write::write_str(&mut w, "stopped\n"),
+    };
+    let n = w.pos.min(len - 1);
+    if let Some(b) = w.buf.get_mut(n) {
+        *b = 0;
+    }
+    n
+}
+
+/// Formats into a byte slice, dropping what does not fit (one byte is kept for the NUL).
+struct SliceWriter<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+}
+
+impl core::fmt::Write for SliceWriter<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let room = self.buf.len().saturating_sub(1).saturating_sub(self.pos);
+        let n = s.len().min(room);
+        if let (Some(dst), Some(src)) = (
+            self.buf.get_mut(self.pos..self.pos + n),
+            s.as_bytes().get(..n),
+        ) {
+            dst.copy_from_slice(src);
+        }
+        self.pos += n;
+        Ok(())
+    }
 }
 
 impl Ctl {
@@ -158,11 +234,14 @@ impl Ctl {
     /// running state is touched. Listeners present in both configurations keep their sockets;
     /// the ones the new configuration no longer has are closed last.
     fn apply(&mut self, cfg: &Config) -> Result {
+        // Upstream connections of the new configuration start connecting now; if anything
+        // below fails, dropping `proxy` closes them again.
+        let proxy = Proxy::new(cfg)?;
         let old = match &mut self.running {
             Some(r) => core::mem::take(&mut r.listeners),
             None => KVec::new(),
         };
-        match Self::open_new(&old, cfg) {
+        match Self::open_new(&old, cfg, &mut self.next_token) {
             Ok((opened, mut next)) => {
                 for s in old.into_iter() {
                     if cfg.listen.iter().any(|l| l.addr == s.addr()) {
@@ -174,7 +253,11 @@ impl Ctl {
                 for s in opened.into_iter() {
                     next.push(s, GFP_KERNEL)?;
                 }
-                self.running = Some(Running { listeners: next });
+                // The old proxy, with its client and upstream connections, is closed here.
+                self.running = Some(Running {
+                    listeners: next,
+                    proxy,
+                });
                 Ok(())
             }
             Err(e) => {
@@ -188,14 +271,19 @@ impl Ctl {
 
     /// Opens the listeners of `cfg` that `old` does not have, and allocates room for the
     /// complete new set. On error, what was opened is closed again.
-    fn open_new(old: &KVec<Listener>, cfg: &Config) -> Result<(KVec<Listener>, KVec<Listener>)> {
+    fn open_new(
+        old: &KVec<Listener>,
+        cfg: &Config,
+        next_token: &mut u64,
+    ) -> Result<(KVec<Listener>, KVec<Listener>)> {
         let next = KVec::with_capacity(cfg.listen.len(), GFP_KERNEL)?;
         let mut opened = KVec::with_capacity(cfg.listen.len(), GFP_KERNEL)?;
         for l in cfg.listen.iter() {
             if old.iter().any(|o| o.addr() == l.addr) {
                 continue;
             }
-            match Listener::open(l.addr) {
+            *next_token = next_token.wrapping_add(1);
+            match Listener::open(l.addr, proxy::LISTENER_ID | *next_token) {
                 Ok(s) => opened.push(s, GFP_KERNEL)?,
                 Err((errno, step)) => {
                     pr_err!(

@@ -16,6 +16,12 @@
 #include <net/net_namespace.h>
 #include <net/ipv6.h>
 #include <net/sock.h>
+#include <net/tcp_states.h>
+#include <linux/tcp.h>
+#include <linux/net.h>
+#include <linux/workqueue.h>
+#include <linux/slab.h>
+#include <linux/jiffies.h>
 
 #include "glue.h"
 
@@ -74,12 +80,301 @@ static int tfw_proc_state_show(struct seq_file *m, void *v)
 	return 0;
 }
 
+/*
+ * ---- Socket events -----------------------------------------------------------------------
+ *
+ * The data path runs in one work item, tfw_work, holding tfw_ctl_mutex: socket callbacks
+ * (softirq) only mark what happened on a watched socket and queue that socket on tfw_ready;
+ * the work drains the queue and hands each socket's events to tfw_rs_event(). One task owning
+ * all proxy state means the Rust side needs no locks at all, and start/stop/reconfigure
+ * (which take the same mutex) never race with traffic.
+ */
+struct tfw_watch {
+	struct list_head ready;		/* on tfw_ready while events are pending */
+	unsigned long events;		/* TFW_EV_* bits, set by callbacks */
+	struct sock *sk;
+	u64 id;				/* the Rust side's name for this socket */
+	void (*data_ready)(struct sock *sk);
+	void (*state_change)(struct sock *sk);
+	void (*write_space)(struct sock *sk);
+};
+
+static LIST_HEAD(tfw_ready);
+static DEFINE_SPINLOCK(tfw_ready_lock);
+static struct workqueue_struct *tfw_wq;
+static struct work_struct tfw_work;
+static struct delayed_work tfw_tick;
+static bool tfw_exiting;
+
+/* Sockets handled per run of the work before it yields the CPU and requeues itself. */
+#define TFW_BATCH 64
+
+static void tfw_kick(struct tfw_watch *w, int ev)
+{
+	unsigned long flags;
+
+	set_bit(ev, &w->events);
+	spin_lock_irqsave(&tfw_ready_lock, flags);
+	if (list_empty(&w->ready))
+		list_add_tail(&w->ready, &tfw_ready);
+	spin_unlock_irqrestore(&tfw_ready_lock, flags);
+	queue_work(tfw_wq, &tfw_work);
+}
+
+/*
+ * Accepted sockets inherit the listener's callbacks and sk_user_data until tfw_glue_watch()
+ * replaces them: w->sk != sk tells an event of such a child apart (it is ignored; the child
+ * gets one read kick when it is watched).
+ */
+static struct tfw_watch *tfw_watch_of(struct sock *sk)
+{
+	struct tfw_watch *w = sk->sk_user_data;
+
+	return w && w->sk == sk ? w : NULL;
+}
+
+static void tfw_sk_data_ready(struct sock *sk)
+{
+	struct tfw_watch *w;
+
+	read_lock_bh(&sk->sk_callback_lock);
+	w = tfw_watch_of(sk);
+	if (w)
+		tfw_kick(w, TFW_EV_READ);
+	read_unlock_bh(&sk->sk_callback_lock);
+}
+
+static void tfw_sk_state_change(struct sock *sk)
+{
+	struct tfw_watch *w;
+
+	read_lock_bh(&sk->sk_callback_lock);
+	w = tfw_watch_of(sk);
+	if (w)
+		tfw_kick(w, TFW_EV_STATE);
+	read_unlock_bh(&sk->sk_callback_lock);
+}
+
+static void tfw_sk_write_space(struct sock *sk)
+{
+	struct tfw_watch *w;
+	void (*orig)(struct sock *sk) = NULL;
+
+	read_lock_bh(&sk->sk_callback_lock);
+	w = tfw_watch_of(sk);
+	if (w) {
+		orig = w->write_space;
+		if (sk_stream_is_writeable(sk))
+			tfw_kick(w, TFW_EV_WRITE);
+	}
+	read_unlock_bh(&sk->sk_callback_lock);
+	/* The original clears SOCK_NOSPACE bookkeeping; keep the stack's own accounting. */
+	if (orig)
+		orig(sk);
+}
+
+static void tfw_work_fn(struct work_struct *work)
+{
+	int n;
+
+	mutex_lock(&tfw_ctl_mutex);
+	for (n = 0; n < TFW_BATCH; n++) {
+		struct tfw_watch *w;
+		unsigned long ev;
+
+		spin_lock_bh(&tfw_ready_lock);
+		w = list_first_entry_or_null(&tfw_ready, struct tfw_watch, ready);
+		if (w)
+			list_del_init(&w->ready);
+		spin_unlock_bh(&tfw_ready_lock);
+		if (!w)
+			break;
+		ev = xchg(&w->events, 0);
+		/* May unwatch and free any watch, this one included: w is not used after. */
+		tfw_rs_event(w->id, ev);
+	}
+	mutex_unlock(&tfw_ctl_mutex);
+	if (n == TFW_BATCH)
+		queue_work(tfw_wq, &tfw_work);
+}
+
+static void tfw_tick_fn(struct work_struct *work)
+{
+	mutex_lock(&tfw_ctl_mutex);
+	tfw_rs_tick();
+	mutex_unlock(&tfw_ctl_mutex);
+	if (!READ_ONCE(tfw_exiting))
+		queue_delayed_work(tfw_wq, &tfw_tick, HZ / 4);
+}
+
+/*
+ * Starts watching @sock: its events go to tfw_rs_event(@id). For an accepted socket pass the
+ * listener's watch as @parent: the child carries the listener's callbacks, and the originals
+ * to restore are the listener's. Process context, with tfw_ctl_mutex held.
+ */
+struct tfw_watch *tfw_glue_watch(struct socket *sock, u64 id, struct tfw_watch *parent)
+{
+	struct sock *sk = sock->sk;
+	struct tfw_watch *w = kzalloc(sizeof(*w), GFP_KERNEL);
+
+	if (!w)
+		return NULL;
+	INIT_LIST_HEAD(&w->ready);
+	w->sk = sk;
+	w->id = id;
+
+	/* Writes from the work item never sleep for memory, and never use the task's frag. */
+	sk->sk_allocation = GFP_ATOMIC;
+	sk->sk_use_task_frag = false;
+	/*
+	 * A proxy forwards what it has as soon as it has it; Nagle would hold a response's body
+	 * behind its head until the client's delayed ACK (40 ms per exchange).
+	 */
+	if (sk->sk_protocol == IPPROTO_TCP && sk->sk_state != TCP_LISTEN)
+		tcp_sock_set_nodelay(sk);
+
+	write_lock_bh(&sk->sk_callback_lock);
+	if (parent) {
+		w->data_ready = parent->data_ready;
+		w->state_change = parent->state_change;
+		w->write_space = parent->write_space;
+	} else {
+		w->data_ready = sk->sk_data_ready;
+		w->state_change = sk->sk_state_change;
+		w->write_space = sk->sk_write_space;
+	}
+	sk->sk_user_data = w;
+	sk->sk_data_ready = tfw_sk_data_ready;
+	sk->sk_state_change = tfw_sk_state_change;
+	sk->sk_write_space = tfw_sk_write_space;
+	write_unlock_bh(&sk->sk_callback_lock);
+
+	/* Data (or a close) may have arrived before the callbacks were in place. */
+	tfw_kick(w, TFW_EV_READ);
+	return w;
+}
+
+/*
+ * Stops watching and frees @w. After the callback lock is taken for writing no callback runs
+ * with @w, and taking it off the ready list leaves no reference: the memory can go.
+ */
+void tfw_glue_unwatch(struct tfw_watch *w)
+{
+	struct sock *sk = w->sk;
+
+	write_lock_bh(&sk->sk_callback_lock);
+	sk->sk_user_data = NULL;
+	sk->sk_data_ready = w->data_ready;
+	sk->sk_state_change = w->state_change;
+	sk->sk_write_space = w->write_space;
+	write_unlock_bh(&sk->sk_callback_lock);
+
+	spin_lock_bh(&tfw_ready_lock);
+	list_del_init(&w->ready);
+	spin_unlock_bh(&tfw_ready_lock);
+	kfree(w);
+}
+
+/* Queues an event as if a callback had seen it (the Rust side re-polls a socket). */
+void tfw_glue_kick(struct tfw_watch *w, int ev)
+{
+	tfw_kick(w, ev);
+}
+
+int tfw_glue_accept(struct socket *lsock, struct socket **out)
+{
+	*out = NULL;
+	return kernel_accept(lsock, out, O_NONBLOCK);
+}
+
+/* Returns bytes read, 0 at EOF, or -EAGAIN / another negative errno. */
+int tfw_glue_recv(struct socket *sock, void *buf, size_t len)
+{
+	struct msghdr msg = { .msg_flags = MSG_DONTWAIT };
+	struct kvec iov = { .iov_base = buf, .iov_len = len };
+
+	return kernel_recvmsg(sock, &msg, &iov, 1, len, MSG_DONTWAIT);
+}
+
+/* Returns bytes queued (maybe fewer than @len), -EAGAIN when the send buffer is full. */
+int tfw_glue_send(struct socket *sock, const void *buf, size_t len, bool more)
+{
+	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL | (more ? MSG_MORE : 0) };
+	struct kvec iov = { .iov_base = (void *)buf, .iov_len = len };
+
+	return kernel_sendmsg(sock, &msg, &iov, 1, len);
+}
+
+/* Starts a non-blocking connect: 0, -EINPROGRESS, or an error. */
+int tfw_glue_connect(struct socket *sock, const struct sockaddr_storage *addr, int len)
+{
+	return kernel_connect(sock, (struct sockaddr *)addr, len, O_NONBLOCK);
+}
+
+/* TCP state of the socket (TCP_ESTABLISHED, TCP_CLOSE, ...) and its pending error. */
+int tfw_glue_sk_state(struct socket *sock)
+{
+	return READ_ONCE(sock->sk->sk_state);
+}
+
+
+/* The peer's address as text ("192.0.2.1", "2001:db8::1"); returns its length. */
+int tfw_glue_peer_str(struct socket *sock, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	int r = kernel_getpeername(sock, (struct sockaddr *)&ss);
+
+	if (r < 0)
+		return r;
+	if (ss.ss_family == AF_INET6 &&
+	    ipv6_addr_v4mapped(&((struct sockaddr_in6 *)&ss)->sin6_addr))
+		return scnprintf(buf, len, "%pI4",
+				 &((struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr32[3]);
+	return scnprintf(buf, len, "%pISc", &ss);
+}
+
+/* Resets the connection on close instead of lingering: for connections the proxy aborts. */
+void tfw_glue_abort(struct socket *sock)
+{
+	sock_no_linger(sock->sk);
+}
+
+u64 tfw_glue_now_ms(void)
+{
+	return jiffies64_to_msecs(get_jiffies_64());
+}
+
+#define TFW_PERFSTAT_BUF 8192
+
+static int tfw_proc_perfstat_show(struct seq_file *m, void *v)
+{
+	char *buf = kvzalloc(TFW_PERFSTAT_BUF, GFP_KERNEL);
+
+	if (!buf)
+		return -ENOMEM;
+	mutex_lock(&tfw_ctl_mutex);
+	tfw_rs_perfstat(buf, TFW_PERFSTAT_BUF);
+	mutex_unlock(&tfw_ctl_mutex);
+	seq_puts(m, buf);
+	kvfree(buf);
+	return 0;
+}
+
 int tfw_glue_init(void)
 {
+	tfw_wq = alloc_ordered_workqueue("tempesta_fw", WQ_MEM_RECLAIM);
+	if (!tfw_wq)
+		return -ENOMEM;
+	INIT_WORK(&tfw_work, tfw_work_fn);
+	INIT_DELAYED_WORK(&tfw_tick, tfw_tick_fn);
+	queue_delayed_work(tfw_wq, &tfw_tick, HZ);
+
 	tfw_proc_dir = proc_mkdir("tempesta", NULL);
 	if (!tfw_proc_dir)
 		return -ENOMEM;
 	if (!proc_create_single("state", 0444, tfw_proc_dir, tfw_proc_state_show))
+		goto err_proc;
+	if (!proc_create_single("perfstat", 0444, tfw_proc_dir, tfw_proc_perfstat_show))
 		goto err_proc;
 
 	tfw_sysctl_hdr = register_net_sysctl_sz(&init_net, "net/tempesta", tfw_sysctl_tbl,
@@ -91,17 +386,31 @@ int tfw_glue_init(void)
 err_proc:
 	proc_remove(tfw_proc_dir);
 	tfw_proc_dir = NULL;
+	WRITE_ONCE(tfw_exiting, true);
+	cancel_delayed_work_sync(&tfw_tick);
+	destroy_workqueue(tfw_wq);
 	return -ENOMEM;
 }
 
-/* Unregistering waits for running handlers: after this returns, no tfw_rs_* call is running
- * or can start. */
+/*
+ * Unregistering waits for running handlers. Then everything stops under the mutex (no socket
+ * is watched after it, so no callback queues work), the tick stops re-arming, and destroying
+ * the workqueue waits for the last run: after this returns no tfw_rs_* call is running or can
+ * start.
+ */
 void tfw_glue_exit(void)
 {
 	unregister_net_sysctl_table(tfw_sysctl_hdr);
 	tfw_sysctl_hdr = NULL;
 	proc_remove(tfw_proc_dir);
 	tfw_proc_dir = NULL;
+
+	mutex_lock(&tfw_ctl_mutex);
+	tfw_rs_shutdown();
+	mutex_unlock(&tfw_ctl_mutex);
+	WRITE_ONCE(tfw_exiting, true);
+	cancel_delayed_work_sync(&tfw_tick);
+	destroy_workqueue(tfw_wq);
 }
 
 const char *tfw_glue_cfg_path(void)

@@ -10,6 +10,13 @@
 #include <linux/types.h>
 
 struct socket;
+struct sockaddr_storage;
+struct tfw_watch;
+
+/* Socket events, bits of the mask tfw_rs_event() gets. */
+#define TFW_EV_READ	0	/* data, a connection to accept, or EOF */
+#define TFW_EV_WRITE	1	/* send buffer space */
+#define TFW_EV_STATE	2	/* TCP state change: connected, reset, closed */
 
 /* Exported by glue.c to Rust. */
 int tfw_glue_init(void);
@@ -18,9 +25,24 @@ const char *tfw_glue_cfg_path(void);
 int tfw_glue_read_file(const char *path, size_t max, void **buf, size_t *len);
 void tfw_glue_free_file(void *buf);
 void tfw_glue_sock_set_v6only(struct socket *sock);
+struct tfw_watch *tfw_glue_watch(struct socket *sock, u64 id, struct tfw_watch *parent);
+void tfw_glue_unwatch(struct tfw_watch *w);
+void tfw_glue_kick(struct tfw_watch *w, int ev);
+int tfw_glue_accept(struct socket *lsock, struct socket **out);
+int tfw_glue_recv(struct socket *sock, void *buf, size_t len);
+int tfw_glue_send(struct socket *sock, const void *buf, size_t len, bool more);
+int tfw_glue_connect(struct socket *sock, const struct sockaddr_storage *addr, int len);
+int tfw_glue_sk_state(struct socket *sock);
+int tfw_glue_peer_str(struct socket *sock, char *buf, size_t len);
+void tfw_glue_abort(struct socket *sock);
+u64 tfw_glue_now_ms(void);
 
 /* Exported by the Rust crate to glue.c; called with the control mutex held. */
 int tfw_rs_ctl_state(const char *cmd, size_t len);
 size_t tfw_rs_state_str(char *buf, size_t len);
+void tfw_rs_event(u64 id, unsigned long events);
+void tfw_rs_tick(void);
+void tfw_rs_shutdown(void);
+size_t tfw_rs_perfstat(char *buf, size_t len);
 
 #endif /* TFW_GLUE_H */

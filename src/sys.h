@@ -23,7 +23,7 @@
 // bindgen: --allowlist-var init_net
 // bindgen: --allowlist-type socket --allowlist-type sock --allowlist-type sk_buff
 // bindgen: --allowlist-type sockaddr_in --allowlist-type sockaddr_in6
-// bindgen: --allowlist-type sockaddr_storage
+// bindgen: --allowlist-type sockaddr_storage --allowlist-type __kernel_sockaddr_storage
 // bindgen: --allowlist-var AF_INET --allowlist-var AF_INET6 --allowlist-var SOCK_STREAM
 // bindgen: --allowlist-var IPPROTO_TCP --allowlist-var O_NONBLOCK --allowlist-type sock_type
-// bindgen: --allowlist-var E.*
+// bindgen: --allowlist-var E.* --allowlist-var TFW_EV_.*

@@ -11,8 +11,9 @@
 //!
 //! ```text
 //!   net.tempesta.state (glue.c) -> ctl: read + validate config (config/), start/stop
-//!   listener: listening sockets          (this issue)
-//!   socket callbacks -> parser/ -> filter -> cache/ | sched/ -> upstream -> back (next issues)
+//!   listener, sock: sockets; callbacks queue events to one work item (glue.c)
+//!   proxy: client -> http/ (parser/, rewrite) -> sched/ -> upstream pool -> back
+//!   (filter and cache/ come with their issues)
 //! ```
 
 // The `no_std` crates, compiled from their own sources. Their crate-level attributes
@@ -27,9 +28,22 @@ mod config;
 #[path = "../parser/src/lib.rs"]
 mod parser;
 
+// The proxy's HTTP logic (sans-I/O). `--cfg tfw_kernel` (Kbuild) makes it use
+// `crate::parser` instead of the external crate.
+#[allow(unused_attributes, dead_code, unreachable_pub, unused_imports)]
+#[path = "../http/src/lib.rs"]
+mod http;
+
+#[allow(unused_attributes, dead_code, unreachable_pub)]
+#[path = "../sched/src/lib.rs"]
+mod sched;
+
+mod buf;
 mod cfgfile;
 mod ctl;
 mod listener;
+mod proxy;
+mod sock;
 mod sys;
 
 use kernel::prelude::*;
@@ -60,11 +74,10 @@ impl kernel::Module for TempestaFw {
 
 impl Drop for TempestaFw {
     fn drop(&mut self) {
-        // SAFETY: paired with the successful `tfw_glue_init()` in `init`. After it returns no
-        // control handler runs or can start, so `ctl::shutdown` has exclusive access.
+        // SAFETY: paired with the successful `tfw_glue_init()` in `init`. It stops everything
+        // (`ctl::tfw_rs_shutdown` under the control mutex) and returns when no handler, socket
+        // callback or work item can run any more.
         unsafe { sys::tfw_glue_exit() };
-        // SAFETY: the control interfaces are gone (see above): nothing else touches the state.
-        unsafe { ctl::shutdown() };
         pr_info!("unloaded\n");
     }
 }

@@ -112,6 +112,35 @@ pub enum ErrorKind<'s> {
     /// More `listen` directives than [`MAX_LISTENERS`](super::listen::MAX_LISTENERS):
     /// `too many listen directives (max 1024)`.
     TooManyListeners,
+    /// A feature tempesta-rs does not implement yet: `not supported by tempesta-rs yet: WHAT`
+    /// (e.g. `conditional http_chain rules`).
+    NotSupportedFeature(&'static str),
+    /// Arguments tempesta-rs does not implement yet, as written:
+    /// `not supported by tempesta-rs yet: ratio dynamic`.
+    NotSupportedArgs(&'s [u8]),
+    /// A host name where an IP address is needed:
+    /// `invalid address 'X': host names are not supported, use an IP address`.
+    Hostname(&'s [u8]),
+    /// The same server address twice in one group: `duplicate server 10.0.0.1:80 in the group`.
+    DuplicateServer(SocketAddr),
+    /// A count over its bound: `too many WHAT (max N)` (e.g. `too many srv_groups (max 64)`).
+    TooMany(&'static str, u64),
+    /// An option value outside its bounds: `KEY=VALUE out of range [MIN, MAX]`.
+    OptionOutOfRange {
+        /// The option.
+        key: &'static str,
+        /// The value as written.
+        value: &'s [u8],
+        /// Smallest value accepted.
+        min: u64,
+        /// Largest value accepted.
+        max: u64,
+    },
+    /// A reference to something that does not exist: `WHAT 'NAME' is not defined`.
+    NotDefined(&'static str, &'s [u8]),
+    /// A reference to something defined further down (Tempesta FW reads the file once, in
+    /// order): `WHAT 'NAME' must be defined before it is used`.
+    DefinedLater(&'static str, &'s [u8]),
     /// A fixed message for rarer semantic errors (the text is the reason).
     Message(&'static str),
 }
@@ -210,6 +239,31 @@ impl fmt::Display for ErrorKind<'_> {
                 "too many listen directives (max {})",
                 super::listen::MAX_LISTENERS
             ),
+            ErrorKind::NotSupportedFeature(w) => write!(f, "not supported by tempesta-rs yet: {w}"),
+            ErrorKind::NotSupportedArgs(a) => {
+                write!(f, "not supported by tempesta-rs yet: {}", Excerpt(a))
+            }
+            ErrorKind::Hostname(a) => write!(
+                f,
+                "invalid address '{}': host names are not supported, use an IP address",
+                Excerpt(a)
+            ),
+            ErrorKind::DuplicateServer(a) => write!(f, "duplicate server {a} in the group"),
+            ErrorKind::TooMany(what, max) => write!(f, "too many {what} (max {max})"),
+            ErrorKind::OptionOutOfRange {
+                key,
+                value,
+                min,
+                max,
+            } => write!(f, "{key}={} out of range [{min}, {max}]", Excerpt(value)),
+            ErrorKind::NotDefined(what, n) => write!(f, "{what} '{}' is not defined", Excerpt(n)),
+            ErrorKind::DefinedLater(what, n) => {
+                write!(
+                    f,
+                    "{what} '{}' must be defined before it is used",
+                    Excerpt(n)
+                )
+            }
             ErrorKind::Message(m) => f.write_str(m),
         }
     }

@@ -26,7 +26,9 @@
 //! * Schema ([`schema::DIRECTIVES`], [`validate`]): contexts, shapes, argument counts, options
 //!   and the support level of every directive; unsupported ones are refused unless
 //!   [`Options::accept_unsupported`].
-//! * Semantics ([`listeners`], [`values`]): typed `listen` and the value parsers other layers use.
+//! * Semantics ([`listeners`], [`upstream`], [`values`]): typed `listen`; server groups, servers,
+//!   vhosts and routing ([`srv_groups`], [`servers`], [`vhosts`], [`default_vhost`]),
+//!   `keepalive_timeout` and `hdr_via`; the value parsers other layers use.
 //!
 //! # Syntax
 //!
@@ -62,7 +64,8 @@
 //! # Limits
 //!
 //! [`MAX_SOURCE_LEN`] bytes of source, [`MAX_DEPTH`] nested blocks, [`MAX_TOKEN_LEN`] bytes per
-//! token, [`listen::MAX_LISTENERS`] `listen` directives.
+//! token, [`listen::MAX_LISTENERS`] `listen` directives, [`MAX_GROUPS`] server groups,
+//! [`MAX_SERVERS`] servers per group, [`MAX_SERVER_CONNS`] connections to servers in total.
 //!
 //! # Errors
 //!
@@ -79,6 +82,7 @@ pub mod listen;
 mod parser;
 pub mod schema;
 mod tree;
+pub mod upstream;
 mod validate;
 pub mod values;
 
@@ -97,6 +101,12 @@ pub use self::schema::{Context, DirectiveSpec, Support};
 #[allow(unused_imports)]
 pub use self::tree::{
     Arg, Args, Node, NodeKind, Nodes, Op, OptionArg, OptionArgs, Sizes, Token, TokenKind, Tree,
+};
+#[allow(unused_imports)]
+pub use self::upstream::{
+    default_vhost, hdr_via, keepalive_timeout, servers, srv_groups, vhosts, GroupParams, Sched,
+    Server, SrvGroup, SrvGroups, Vhost, DEFAULT_GROUP, DEFAULT_VHOST, MAX_GROUPS, MAX_SERVERS,
+    MAX_SERVER_CONNS,
 };
 #[allow(unused_imports)]
 pub use self::validate::{validate, Options};

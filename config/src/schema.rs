@@ -252,25 +252,30 @@ pub static DIRECTIVES: &[DirectiveSpec] = &[
         .opts(&["proto"])
         .repeat()
         .supported(),
-    d("keepalive_timeout", C::G, 1, 1),         // 75
-    d("max_concurrent_streams", C::G, 1, 1),    // 100
-    d("client_mem", C::G, 1, 2),                // 500M 1G
-    d("http_max_header_list_size", C::G, 1, 1), // 16384
-    d("client_ws_timeout", C::G, 1, 1),         // 3600
+    d("keepalive_timeout", C::G, 1, 1).supported(), // 75
+    d("max_concurrent_streams", C::G, 1, 1),        // 100
+    d("client_mem", C::G, 1, 2),                    // 500M 1G
+    d("http_max_header_list_size", C::G, 1, 1),     // 16384
+    d("client_ws_timeout", C::G, 1, 1),             // 3600
     // --- Server groups and schedulers (sock_srv.c) ---
     d("srv_group", C::G, 1, 1)
         .block(Context::SrvGroup)
         .repeat()
-        .unique(),
+        .unique()
+        .supported(),
     d("server", C::G_SG, 1, 1)
         .opts(&["conns_n", "weight"])
-        .repeat(),
-    d("sched", C::G_SG, 1, 4).opts(&["past", "rate", "ahead"]),
-    d("server_queue_size", C::G_SG, 1, 1),
-    d("server_forward_timeout", C::G_SG, 1, 1),
-    d("server_forward_retries", C::G_SG, 1, 1),
-    d("server_retry_nonidempotent", C::G_SG, 0, 0),
-    d("server_connect_retries", C::G_SG, 1, 1),
+        .repeat()
+        .supported(),
+    // ratio static; the other schedulers are refused by the semantic check (strict mode).
+    d("sched", C::G_SG, 1, 4)
+        .opts(&["past", "rate", "ahead"])
+        .supported(),
+    d("server_queue_size", C::G_SG, 1, 1).supported(), // 1000
+    d("server_forward_timeout", C::G_SG, 1, 1).supported(), // 60
+    d("server_forward_retries", C::G_SG, 1, 1).supported(), // 5
+    d("server_retry_nonidempotent", C::G_SG, 0, 0).supported(),
+    d("server_connect_retries", C::G_SG, 1, 1).supported(), // 10
     d("health", C::G_SG, 1, 1),
     d("sticky_sessions", C::SG, 0, 1),
     d("grace_shutdown_time", C::G, 1, 1),
@@ -319,12 +324,14 @@ pub static DIRECTIVES: &[DirectiveSpec] = &[
     d("vhost", C::G, 1, 1)
         .block(Context::Vhost)
         .repeat()
-        .unique(),
+        .unique()
+        .supported(),
     d("location", C::G_V, 2, 2)
         .block(Context::Location)
         .repeat(),
-    d("proxy_pass", C::V_L, 1, 1).opts(&["backup"]),
-    d("hdr_via", C::G, 1, 1),
+    // `backup=` is refused by the semantic check (strict mode).
+    d("proxy_pass", C::V_L, 1, 1).opts(&["backup"]).supported(),
+    d("hdr_via", C::G, 1, 1).supported(),
     d("http_post_validate", C::G_V_L, 0, 0),
     d("nonidempotent", C::G_V_L, 3, 3).repeat(),
     d("req_hdr_add", C::G_V_L, 1, 2).repeat(),
@@ -377,10 +384,13 @@ pub static DIRECTIVES: &[DirectiveSpec] = &[
     d("http_ct_vals", C::F, 1, MANY),
     d("http_resp_code_block", C::F_L, 3, MANY),
     // --- HTTP tables (http_tbl.c): the block holds rules only ---
+    // The main chain's `-> VHOST;`; named chains and other rules are refused by the semantic
+    // checks (strict mode).
     d("http_chain", C::G, 0, 1)
         .block(Context::HttpChain)
         .repeat()
-        .unique(),
+        .unique()
+        .supported(),
 ];
 
 /// The schema entry of directive `name`.
@@ -414,13 +424,31 @@ mod tests {
     }
 
     #[test]
-    fn only_listen_is_supported_for_now() {
+    fn supported_directives() {
         let supported: Vec<_> = DIRECTIVES
             .iter()
             .filter(|s| s.support == Support::Supported)
             .map(|s| s.name)
             .collect();
-        assert_eq!(supported, ["listen"]);
+        assert_eq!(
+            supported,
+            [
+                "listen",
+                "keepalive_timeout",
+                "srv_group",
+                "server",
+                "sched",
+                "server_queue_size",
+                "server_forward_timeout",
+                "server_forward_retries",
+                "server_retry_nonidempotent",
+                "server_connect_retries",
+                "vhost",
+                "proxy_pass",
+                "hdr_via",
+                "http_chain",
+            ]
+        );
     }
 
     #[test]

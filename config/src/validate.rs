@@ -10,13 +10,15 @@
 //!    `health_check` and `http_chain` names must be unique;
 //! 6. [`Support::NotYetSupported`] directives fail with `not supported by tempesta-rs yet` unless
 //!    [`Options::accept_unsupported`];
-//! 7. directive semantics (`listen`: address, port, proto, duplicates);
+//! 7. directive semantics (`listen`: address, port, proto, duplicates; the upstream and routing
+//!    directives, see `upstream.rs`);
 //! 8. then its children, in the block's context.
 
 use super::error::{Error, ErrorKind};
 use super::listen::{check_listen, Proto};
 use super::schema::{lookup, Context, DirectiveSpec, OptionSpec, Shape, Support, MANY};
 use super::tree::{Node, Nodes, Op, Tree};
+use super::upstream;
 
 /// Validation switches.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -50,7 +52,9 @@ impl Options {
 /// 6. [`Support::NotYetSupported`] directives fail with `not supported by tempesta-rs yet`
 ///    unless [`Options::accept_unsupported`];
 /// 7. directive semantics (`listen`: address, port, proto, duplicates — the same checks as
-///    [`listeners`](super::listeners));
+///    [`listeners`](super::listeners); `server`, `srv_group`, group options, `vhost`,
+///    `proxy_pass`, http_chain rules, `keepalive_timeout`, `hdr_via`: see
+///    [`upstream`](super::upstream));
 /// 8. then its children, in the block's context.
 pub fn validate<'s>(tree: &Tree<'s, '_>, opts: &Options) -> Result<(), Error<'s>> {
     scope(tree, tree.top_level(), Context::Global, opts)
@@ -77,6 +81,7 @@ fn scope<'s>(
                 ));
             }
             check_rule(tree, node)?;
+            upstream::check_rule(tree, node, opts.accept_unsupported)?;
             default_rule_seen = is_default_rule(tree, node);
             continue;
         }
@@ -193,7 +198,33 @@ fn check_semantics<'s>(
                 return Err(tree.error(node, ErrorKind::NotSupportedValue("proto", v)));
             }
         }
+        "server" => {
+            upstream::check_server(tree, node)?;
+        }
+        "srv_group" => {
+            upstream::check_group_decl(tree, node)?;
+        }
+        "sched"
+        | "server_queue_size"
+        | "server_forward_timeout"
+        | "server_forward_retries"
+        | "server_connect_retries" => {
+            upstream::check_group_option(tree, node, opts.accept_unsupported)?;
+        }
+        "vhost" => upstream::check_vhost_decl(tree, node)?,
+        "proxy_pass" => {
+            upstream::check_proxy_pass(tree, node, opts.accept_unsupported)?;
+        }
+        "keepalive_timeout" => {
+            upstream::parse_keepalive_timeout(tree, node)?;
+        }
+        "hdr_via" => {
+            upstream::parse_hdr_via(tree, node)?;
+        }
         "http_chain" => {
+            if tree.arg_count(node) != 0 && !opts.accept_unsupported {
+                return Err(tree.error(node, ErrorKind::NotSupportedFeature("named http_chain")));
+            }
             // The main (unnamed) chain must be the only one and the last one.
             for prev in siblings {
                 if prev.index() >= node.index() {

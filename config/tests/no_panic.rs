@@ -8,7 +8,8 @@
 mod common;
 
 use tempesta_config::{
-    effective_listeners, listeners, measure, parse, validate, values, Node, Options, Token,
+    default_vhost, effective_listeners, hdr_via, keepalive_timeout, listeners, measure, parse,
+    servers, srv_groups, validate, values, vhosts, Node, Options, Token,
 };
 
 struct XorShift(u64);
@@ -39,6 +40,8 @@ const SNIPPETS: &[&str] = &[
     "vhost v { proxy_pass g backup=h; location prefix \"/a\" { frang_limits { http_uri_len 5; } } }",
     "http_chain { uri == \"/x*\" -> block; hdr \"A\" != \"b\" -> mark = 7; -> main; }",
     "srv_group g { server 10.0.0.1 conns_n=4 weight=10; sched ratio static; }",
+    "server 10.0.0.9;\nsrv_group h { server [::1]:81; server_queue_size 5; }\nvhost v { proxy_pass h; }\nvhost default { }\nhttp_chain { -> v; }\nhdr_via \"x\";\nkeepalive_timeout 5;",
+    "sched ratio dynamic percentile 90;\nserver_retry_nonidempotent;\nserver 10.0.0.1;\nhttp_chain c { -> default; }\nhttp_chain { host == \"a\" -> c; }",
     "frang_limits { request_rate 10; http_methods get post; }",
     "req_hdr_set X-A \"a \\\" b\";",
     "a { b { c { d { e { f { g { h { } } } } } } } }",
@@ -105,6 +108,17 @@ fn exercise(src: &[u8]) {
         let _ = l.map_err(|e| e.with_file("f").to_string());
     }
     let _ = listeners(&tree).count();
+    for g in srv_groups(&tree).flatten() {
+        for sv in servers(&tree, &g) {
+            let _ = sv.map_err(|e| e.to_string());
+        }
+    }
+    for v in vhosts(&tree) {
+        let _ = v.map_err(|e| e.to_string());
+    }
+    let _ = default_vhost(&tree).map_err(|e| e.to_string());
+    let _ = keepalive_timeout(&tree);
+    let _ = hdr_via(&tree);
     let mut buf = [0u8; 64];
     let mut stack = vec![tree.top_level()];
     while let Some(mut it) = stack.pop() {

@@ -1,0 +1,290 @@
+//! The head a proxy forwards (RFC 9110 section 7.6).
+//!
+//! A head is rewritten whole once the parser has accepted it, so these functions can rely on
+//! its syntax: CRLF line ends, no obs-fold, no whitespace before a colon. They walk the lines
+//! once and write the new head through an [`Out`]:
+//!
+//! * hop-by-hop fields are dropped: `Connection`, `Keep-Alive`, `Proxy-Connection`, `TE`,
+//!   `Upgrade` (tunnels are not proxied yet, so the upstream must not switch protocols), and
+//!   every field the `Connection` options name (RFC 9110 section 7.6.1), except the framing and
+//!   routing fields `Content-Length`, `Transfer-Encoding` and `Host`: a client listing those in
+//!   `Connection` is trying to make the proxy and the upstream disagree on the message;
+//! * `Transfer-Encoding` is kept: bodies are forwarded with their framing, which the parser
+//!   validated;
+//! * `X-Forwarded-For: <client>` and `Via: <version> <agent>` are added;
+//! * persistence is made explicit where the version's default is not what the proxy wants:
+//!   upstream connections are kept alive, and the client is told when its connection closes.
+
+use super::parser::BodyKind;
+use super::parser::Version;
+use super::reader::{ReqInfo, RespInfo};
+
+/// The output buffer is full; the head was not written completely.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Overflow;
+
+/// Where a rewritten head goes.
+pub trait Out {
+    /// Appends `bytes`.
+    fn put(&mut self, bytes: &[u8]) -> Result<(), Overflow>;
+}
+
+/// The proxy's own values for forwarded heads.
+#[derive(Clone, Copy, Debug)]
+pub struct Fwd<'a> {
+    /// The client's address as text (`192.0.2.1`, `2001:db8::1`), for `X-Forwarded-For`.
+    pub client: &'a [u8],
+    /// The agent name in `Via` (Tempesta's `hdr_via`).
+    pub via: &'a [u8],
+}
+
+/// Default `Via` agent, as Tempesta FW names itself.
+pub const DEFAULT_VIA: &[u8] = b"tempesta_fw (Tempesta FW tempesta-rs)";
+
+const HOP_BY_HOP: [&[u8]; 5] = [
+    b"connection",
+    b"keep-alive",
+    b"proxy-connection",
+    b"te",
+    b"upgrade",
+];
+
+const NEVER_DROPPED: [&[u8]; 3] = [b"content-length", b"transfer-encoding", b"host"];
+
+/// Most `Connection` options remembered; more are not removed (they are ignored, as an
+/// upstream that does not know an option ignores it).
+const MAX_OPTIONS: usize = 16;
+
+/// Writes the request head to forward upstream. `head` is the whole head as received,
+/// request line to the empty line.
+pub fn rewrite_request(
+    head: &[u8],
+    info: &ReqInfo,
+    fwd: &Fwd<'_>,
+    out: &mut impl Out,
+) -> Result<(), Overflow> {
+    copy_fields(head, out)?;
+    out.put(b"X-Forwarded-For: ")?;
+    out.put(fwd.client)?;
+    out.put(b"\r\n")?;
+    put_via(info.version, fwd.via, out)?;
+    // HTTP/1.1 persists by default; an HTTP/1.0 request must ask for it, or the upstream
+    // closes the pooled connection after answering.
+    if info.version == Version::Http10 {
+        out.put(b"Connection: keep-alive\r\n")?;
+    }
+    out.put(b"\r\n")
+}
+
+/// Whether the client connection stays open after this response: the client wants it and
+/// the response does not end by closing.
+pub fn client_keeps_alive(req: &ReqInfo, resp: &RespInfo) -> bool {
+    req.keep_alive && resp.body != BodyKind::CloseDelimited
+}
+
+/// Writes the response head to send to the client, for a request `req`.
+pub fn rewrite_response(
+    head: &[u8],
+    req: &ReqInfo,
+    resp: &RespInfo,
+    via: &[u8],
+    out: &mut impl Out,
+) -> Result<(), Overflow> {
+    copy_fields(head, out)?;
+    put_via(resp.version, via, out)?;
+    if !resp.interim {
+        if !client_keeps_alive(req, resp) {
+            out.put(b"Connection: close\r\n")?;
+        } else if req.version == Version::Http10 {
+            out.put(b"Connection: keep-alive\r\n")?;
+        }
+    }
+    out.put(b"\r\n")
+}
+
+fn put_via(v: Version, via: &[u8], out: &mut impl Out) -> Result<(), Overflow> {
+    out.put(match v {
+        Version::Http10 => b"Via: 1.0 ",
+        Version::Http11 => b"Via: 1.1 ",
+    })?;
+    out.put(via)?;
+    out.put(b"\r\n")
+}
+
+/// Copies the start line and the end-to-end fields (everything but the final empty line).
+fn copy_fields(head: &[u8], out: &mut impl Out) -> Result<(), Overflow> {
+    let mut opts: [&[u8]; MAX_OPTIONS] = [&[]; MAX_OPTIONS];
+    let mut n_opts = 0usize;
+    for line in lines(head).skip(1) {
+        let (name, value) = split_field(line);
+        if name.eq_ignore_ascii_case(b"connection") {
+            for o in value.split(|&b| b == b',') {
+                let o = trim(o);
+                if o.is_empty() {
+                    continue;
+                }
+                if let Some(slot) = opts.get_mut(n_opts) {
+                    *slot = o;
+                    n_opts = n_opts.saturating_add(1);
+                }
+            }
+        }
+    }
+    let opts = opts.get(..n_opts).unwrap_or(&[]);
+
+    for (i, line) in lines(head).enumerate() {
+        if i > 0 {
+            let (name, _) = split_field(line);
+            let listed = opts.iter().any(|o| o.eq_ignore_ascii_case(name))
+                && !NEVER_DROPPED.iter().any(|p| p.eq_ignore_ascii_case(name));
+            if listed || HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+                continue;
+            }
+        }
+        out.put(line)?;
+        out.put(b"\r\n")?;
+    }
+    Ok(())
+}
+
+/// The lines of a head without their CRLF, up to (not including) the empty line.
+fn lines(head: &[u8]) -> impl Iterator<Item = &[u8]> {
+    head.split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .take_while(|l| !l.is_empty())
+}
+
+/// A field line's name and trimmed value.
+fn split_field(line: &[u8]) -> (&[u8], &[u8]) {
+    match line.iter().position(|&b| b == b':') {
+        Some(c) => (
+            line.get(..c).unwrap_or(&[]),
+            trim(line.get(c.saturating_add(1)..).unwrap_or(&[])),
+        ),
+        None => (line, &[]),
+    }
+}
+
+fn trim(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parser::Method;
+
+    impl Out for Vec<u8> {
+        fn put(&mut self, b: &[u8]) -> Result<(), Overflow> {
+            self.extend_from_slice(b);
+            Ok(())
+        }
+    }
+
+    struct Small(usize, Vec<u8>);
+    impl Out for Small {
+        fn put(&mut self, b: &[u8]) -> Result<(), Overflow> {
+            if self.1.len() + b.len() > self.0 {
+                return Err(Overflow);
+            }
+            self.1.extend_from_slice(b);
+            Ok(())
+        }
+    }
+
+    const FWD: Fwd<'static> = Fwd {
+        client: b"192.0.2.7",
+        via: b"tfw",
+    };
+
+    fn req(version: Version) -> ReqInfo {
+        ReqInfo {
+            method: Method::Get,
+            version,
+            keep_alive: true,
+            body: BodyKind::None,
+            expect_continue: false,
+        }
+    }
+
+    fn s(v: &[u8]) -> &str {
+        core::str::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn request_hop_by_hop_removed() {
+        let head =
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, X-Secret , content-length\r\n\
+Keep-Alive: timeout=5\r\nx-secret: 1\r\nTE: trailers\r\nUpgrade: h2c\r\nContent-Length: 0\r\n\
+X-Forwarded-For: 10.0.0.1\r\n\r\n";
+        let mut out = Vec::new();
+        rewrite_request(head, &req(Version::Http11), &FWD, &mut out).unwrap();
+        assert_eq!(
+            s(&out),
+            "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nX-Forwarded-For: 10.0.0.1\r\n\
+X-Forwarded-For: 192.0.2.7\r\nVia: 1.1 tfw\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn request_http10_asks_to_persist() {
+        let head = b"GET / HTTP/1.0\r\nHost: a\r\n\r\n";
+        let mut out = Vec::new();
+        rewrite_request(head, &req(Version::Http10), &FWD, &mut out).unwrap();
+        assert_eq!(
+            s(&out),
+            "GET / HTTP/1.0\r\nHost: a\r\nX-Forwarded-For: 192.0.2.7\r\nVia: 1.0 tfw\r\n\
+Connection: keep-alive\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn response_persistence() {
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n";
+        let resp = RespInfo {
+            code: 200,
+            version: Version::Http11,
+            keep_alive: true,
+            body: BodyKind::Length(2),
+            interim: false,
+        };
+        let mut out = Vec::new();
+        rewrite_response(head, &req(Version::Http11), &resp, b"tfw", &mut out).unwrap();
+        assert_eq!(
+            s(&out),
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nVia: 1.1 tfw\r\n\r\n"
+        );
+
+        let mut closing = req(Version::Http11);
+        closing.keep_alive = false;
+        out.clear();
+        rewrite_response(head, &closing, &resp, b"tfw", &mut out).unwrap();
+        assert!(s(&out).ends_with("Via: 1.1 tfw\r\nConnection: close\r\n\r\n"));
+
+        out.clear();
+        rewrite_response(head, &req(Version::Http10), &resp, b"tfw", &mut out).unwrap();
+        assert!(s(&out).ends_with("Connection: keep-alive\r\n\r\n"));
+
+        let close_delimited = RespInfo {
+            body: BodyKind::CloseDelimited,
+            ..resp
+        };
+        assert!(!client_keeps_alive(&req(Version::Http11), &close_delimited));
+    }
+
+    #[test]
+    fn overflow_is_reported() {
+        let head = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        let mut out = Small(20, Vec::new());
+        assert_eq!(
+            rewrite_request(head, &req(Version::Http11), &FWD, &mut out),
+            Err(Overflow)
+        );
+    }
+}

@@ -1,0 +1,107 @@
+//! Responses the proxy generates itself.
+//!
+//! Static byte strings: sending one needs no formatting and no allocation, which matters in
+//! the paths that run out of memory or upstreams. Each closes or keeps the connection as its
+//! caller decides; the bodies are empty, as in Tempesta FW's defaults.
+
+/// A status the proxy answers with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// 400: the request is malformed (the connection is closed after it).
+    BadRequest,
+    /// 403: a firewall rule blocked the request.
+    Forbidden,
+    /// 404: no vhost serves the request.
+    NotFound,
+    /// 500: the proxy failed (out of memory).
+    InternalError,
+    /// 502: no upstream could answer.
+    BadGateway,
+    /// 503: the upstream queue is full.
+    Unavailable,
+    /// 504: the upstream did not answer in time.
+    GatewayTimeout,
+}
+
+impl Status {
+    /// The numeric code.
+    pub const fn code(self) -> u16 {
+        match self {
+            Status::BadRequest => 400,
+            Status::Forbidden => 403,
+            Status::NotFound => 404,
+            Status::InternalError => 500,
+            Status::BadGateway => 502,
+            Status::Unavailable => 503,
+            Status::GatewayTimeout => 504,
+        }
+    }
+
+    /// The whole response; `close` adds `Connection: close` (the caller then closes).
+    pub const fn response(self, close: bool) -> &'static [u8] {
+        macro_rules! resp {
+            ($line:literal) => {
+                if close {
+                    concat!(
+                        "HTTP/1.1 ",
+                        $line,
+                        "\r\nServer: Tempesta FW (tempesta-rs)\r\nContent-Length: 0\r\n",
+                        "Connection: close\r\n\r\n"
+                    )
+                    .as_bytes()
+                } else {
+                    concat!(
+                        "HTTP/1.1 ",
+                        $line,
+                        "\r\nServer: Tempesta FW (tempesta-rs)\r\nContent-Length: 0\r\n\r\n"
+                    )
+                    .as_bytes()
+                }
+            };
+        }
+        match self {
+            Status::BadRequest => resp!("400 Bad Request"),
+            Status::Forbidden => resp!("403 Forbidden"),
+            Status::NotFound => resp!("404 Not Found"),
+            Status::InternalError => resp!("500 Internal Server Error"),
+            Status::BadGateway => resp!("502 Bad Gateway"),
+            Status::Unavailable => resp!("503 Service Unavailable"),
+            Status::GatewayTimeout => resp!("504 Gateway Timeout"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parser::{Limits, ResponseParser, Status as P};
+    use super::*;
+
+    #[test]
+    fn responses_parse() {
+        for s in [
+            Status::BadRequest,
+            Status::Forbidden,
+            Status::NotFound,
+            Status::InternalError,
+            Status::BadGateway,
+            Status::Unavailable,
+            Status::GatewayTimeout,
+        ] {
+            for close in [false, true] {
+                let mut p = ResponseParser::new(Limits::DEFAULT);
+                let r = s.response(close);
+                let mut keep = None;
+                let st = p
+                    .feed(r, &mut |ev| {
+                        if let super::super::parser::Event::End(e) = ev {
+                            keep = Some(e.keep_alive);
+                        }
+                    })
+                    .unwrap();
+                assert_eq!(st, P::Complete { consumed: r.len() });
+                assert_eq!(keep, Some(!close));
+                assert!(r.starts_with(format!("HTTP/1.1 {} ", s.code()).as_bytes()));
+            }
+        }
+    }
+}

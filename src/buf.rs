@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A byte queue: bytes are appended at the back and consumed from the front.
+//!
+//! Used for what a connection received and has not forwarded yet, and for what it must send
+//! and the socket did not take yet. Bounded by its users: receive buffers by their fixed
+//! capacity, send queues by the backpressure threshold (a reader stops producing when the
+//! queue it feeds is above it).
+
+use core::mem::MaybeUninit;
+
+use kernel::prelude::*;
+
+pub(crate) struct Buf {
+    v: KVec<u8>,
+    /// Bytes before this index are consumed.
+    start: usize,
+}
+
+impl Buf {
+    pub(crate) const fn new() -> Self {
+        Self {
+            v: KVec::new(),
+            start: 0,
+        }
+    }
+
+    pub(crate) fn with_capacity(cap: usize) -> Result<Self> {
+        Ok(Self {
+            v: KVec::with_capacity(cap, GFP_KERNEL)?,
+            start: 0,
+        })
+    }
+
+    /// The unconsumed bytes.
+    pub(crate) fn data(&self) -> &[u8] {
+        self.v.get(self.start..).unwrap_or(&[])
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.v.len().saturating_sub(self.start)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops `n` bytes from the front (all of them if fewer are queued).
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.start = self.start.saturating_add(n).min(self.v.len());
+        if self.start == self.v.len() {
+            self.clear();
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        // SAFETY: shrinking a vector of `u8` (no destructors) to zero.
+        unsafe { self.v.set_len(0) };
+        self.start = 0;
+    }
+
+    /// Appends `b`.
+    pub(crate) fn put(&mut self, b: &[u8]) -> Result {
+        if self.start > 0 && self.start >= self.v.len() / 2 {
+            self.compact();
+        }
+        self.v.extend_from_slice(b, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// Moves the unconsumed bytes to the front.
+    fn compact(&mut self) {
+        if self.start == 0 {
+            return;
+        }
+        let len = self.len();
+        self.v.copy_within(self.start.., 0);
+        // SAFETY: shrinking a vector of `u8`; the first `len` bytes were just initialized by
+        // the copy.
+        unsafe { self.v.set_len(len) };
+        self.start = 0;
+    }
+
+    /// Room for at most `max` total bytes: the uninitialized tail to receive into. Call
+    /// [`Buf::filled`] with what was written.
+    pub(crate) fn spare(&mut self, max: usize) -> &mut [MaybeUninit<u8>] {
+        self.compact();
+        let room = max.saturating_sub(self.v.len());
+        if room > 0 && self.v.reserve(room, GFP_KERNEL).is_err() {
+            return &mut [];
+        }
+        let spare = self.v.spare_capacity_mut();
+        let n = spare.len().min(room);
+        spare.get_mut(..n).unwrap_or(&mut [])
+    }
+
+    /// Marks `n` bytes of the [`spare`](Self::spare) area as received.
+    ///
+    /// # Safety
+    ///
+    /// The first `n` bytes of the last `spare` slice were initialized.
+    pub(crate) unsafe fn filled(&mut self, n: usize) {
+        let len = self.v.len().saturating_add(n).min(self.v.capacity());
+        // SAFETY: the caller initialized these bytes; `len` is within the capacity.
+        unsafe { self.v.set_len(len) };
+    }
+}
+
+impl crate::http::Out for Buf {
+    fn put(&mut self, bytes: &[u8]) -> core::result::Result<(), crate::http::Overflow> {
+        Buf::put(self, bytes).map_err(|_| crate::http::Overflow)
+    }
+}

@@ -1,0 +1,1279 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The reverse proxy: client connections, upstream connection pools, and the exchanges
+//! between them.
+//!
+//! Everything here runs in glue.c's work item (or the control path) with the control mutex
+//! held, so the proxy is plain single-owner state without locks. Socket callbacks only queue
+//! events (see glue.c); [`Proxy::event`] handles them.
+//!
+//! An exchange, top to bottom:
+//!
+//! 1. A client's bytes are read into its receive buffer; its [`Reader`] parses them.
+//! 2. At the request head the head is rewritten (hop-by-hop fields, `X-Forwarded-For`,
+//!    `Via`) into the client's request copy, and the request waits for an idle upstream
+//!    connection of its group, chosen by the group's scheduler (`sched ratio static`).
+//! 3. The head, then the body as it arrives, go to the upstream connection's send queue. A
+//!    queue above [`TX_HIGH`] stops the reader: the client's receive buffer fills and TCP
+//!    pushes back, so a large body never sits in memory.
+//! 4. The response comes back the same way, its head rewritten, into the client's send queue.
+//! 5. At the response's end the upstream connection is idle again and the client's next
+//!    (pipelined) request is read: responses go out in request order because a connection
+//!    has one request in flight at a time.
+//!
+//! Failures: a malformed request gets 400 and the connection closes; a request no upstream
+//! can take gets 502; an upstream that does not answer within `server_forward_timeout` gives
+//! 504; an upstream connection that fails before the response started has its request re-sent
+//! on another connection if the request is idempotent and small enough to have been kept, up
+//! to `server_forward_retries` times, and 502 otherwise.
+
+use core::net::SocketAddr;
+
+use kernel::prelude::*;
+
+use crate::buf::Buf;
+use crate::cfgfile::Config;
+use crate::http::status::Status;
+use crate::http::{self, Fwd, Reader, ReqInfo, Step};
+use crate::parser::Limits;
+use crate::sched;
+use crate::sock::{now_ms, Recv, Sock, TCP_ESTABLISHED, TCP_SYN_SENT};
+
+/// Receive buffer of a connection. A request head (8 KiB URI + 16 KiB of fields by default)
+/// must fit whole, since it is rewritten in one piece.
+const RX_CAP: usize = 32 * 1024;
+/// A send queue above this stops the reader that feeds it.
+const TX_HIGH: usize = 64 * 1024;
+/// Requests up to this size (rewritten head and body) are kept until answered, to be re-sent
+/// if their upstream connection fails. Larger ones are streamed without a copy.
+const RETRY_MAX: usize = 64 * 1024;
+/// Client connections open at once; more are refused at accept.
+const MAX_CLIENTS: usize = 16384;
+/// A connection closing after its last response gets this long to take it.
+const CLOSE_GRACE_MS: u64 = 5000;
+/// Upstream reconnect backoff: first delay and ceiling.
+const BACKOFF_MIN_MS: u64 = 100;
+const BACKOFF_MAX_MS: u64 = 5000;
+
+/// Connection names: slot index and generation, so a stale name never reaches a new
+/// connection in a reused slot.
+pub(crate) type Id = u64;
+
+/// Listener names have this bit (they live in the control state, not in the slab).
+pub(crate) const LISTENER_ID: u64 = 1 << 63;
+
+fn id_of(index: usize, gen: u32) -> Id {
+    ((gen as u64) << 32) | (index as u64 & 0xffff_ffff)
+}
+
+/// Counters for `/proc/tempesta/perfstat`.
+#[derive(Default)]
+pub(crate) struct Stats {
+    pub(crate) clients_accepted: u64,
+    pub(crate) clients_refused: u64,
+    pub(crate) clients_open: u64,
+    pub(crate) requests: u64,
+    pub(crate) responses: u64,
+    pub(crate) errors_400: u64,
+    pub(crate) errors_502: u64,
+    pub(crate) errors_503: u64,
+    pub(crate) errors_504: u64,
+    pub(crate) retries: u64,
+    pub(crate) server_connects: u64,
+    pub(crate) server_failures: u64,
+}
+
+struct Server {
+    addr: SocketAddr,
+    conns: KVec<Id>,
+    forwarded: u64,
+    errors: u64,
+}
+
+struct Group {
+    name: KVec<u8>,
+    servers: KVec<Server>,
+    sched: KVec<sched::Slot>,
+    /// Clients waiting for an idle connection, oldest first from `wait_head`.
+    wait: KVec<Id>,
+    wait_head: usize,
+    queue_size: usize,
+    forward_timeout_ms: u64,
+    forward_retries: u32,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CState {
+    /// Reading the next request head.
+    Idle,
+    /// The head is read; waiting for an upstream connection.
+    Queued,
+    /// The request goes (or went) to `server`; the response comes back.
+    Forwarding,
+    /// Sending what is queued, then closing.
+    Closing,
+}
+
+struct Client {
+    reader: Reader,
+    peer: [u8; 64],
+    peer_len: usize,
+    st: CState,
+    req: ReqInfo,
+    /// The rewritten head, plus the body while the request is small enough to re-send.
+    req_copy: Buf,
+    retriable: bool,
+    req_done: bool,
+    resp_started: bool,
+    tries: u32,
+    group: usize,
+    server: Option<Id>,
+    /// When the current state began.
+    since_ms: u64,
+    eof: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum UState {
+    /// No socket; reconnect at `retry_at`.
+    Down,
+    Connecting,
+    Idle,
+    Busy,
+}
+
+struct Upstream {
+    group: usize,
+    server: usize,
+    reader: Reader,
+    st: UState,
+    client: Option<Id>,
+    fails: u32,
+    retry_at: u64,
+    sent_ms: u64,
+}
+
+enum Role {
+    Client(Client),
+    Upstream(Upstream),
+}
+
+struct Conn {
+    sock: Option<Sock>,
+    /// Received, not yet forwarded; its first byte is at stream offset `rx_base`.
+    rx: Buf,
+    rx_base: u64,
+    /// To send.
+    tx: Buf,
+    role: Role,
+    last_ms: u64,
+}
+
+impl Conn {
+    /// Drops the received bytes before stream offset `keep`.
+    fn consume_to(&mut self, keep: u64) {
+        let n = keep.saturating_sub(self.rx_base);
+        let n = usize::try_from(n).unwrap_or(usize::MAX).min(self.rx.len());
+        self.rx.consume(n);
+        self.rx_base = self.rx_base.saturating_add(n as u64);
+    }
+}
+
+struct Slot {
+    gen: u32,
+    conn: Option<KBox<Conn>>,
+}
+
+pub(crate) struct Proxy {
+    slots: KVec<Slot>,
+    free: KVec<u32>,
+    groups: KVec<Group>,
+    default_group: Option<usize>,
+    keepalive_ms: u64,
+    via: KVec<u8>,
+    pub(crate) stats: Stats,
+}
+
+impl Proxy {
+    /// The proxy of `cfg`: groups, their connections (connecting), nothing accepted yet.
+    pub(crate) fn new(cfg: &Config) -> Result<Self> {
+        let mut p = Proxy {
+            slots: KVec::new(),
+            free: KVec::new(),
+            groups: KVec::new(),
+            default_group: cfg.default_group,
+            keepalive_ms: u64::from(cfg.keepalive_timeout).saturating_mul(1000),
+            via: KVec::new(),
+            stats: Stats::default(),
+        };
+        p.via.extend_from_slice(&cfg.via, GFP_KERNEL)?;
+        for g in cfg.groups.iter() {
+            let mut grp = Group {
+                name: KVec::new(),
+                servers: KVec::new(),
+                sched: KVec::new(),
+                wait: KVec::new(),
+                wait_head: 0,
+                queue_size: match g.queue_size {
+                    0 => usize::MAX,
+                    n => n as usize,
+                },
+                forward_timeout_ms: match g.forward_timeout {
+                    0 => u64::MAX,
+                    n => u64::from(n).saturating_mul(1000),
+                },
+                forward_retries: g.forward_retries,
+            };
+            grp.name.extend_from_slice(&g.name, GFP_KERNEL)?;
+            for s in g.servers.iter() {
+                grp.servers.push(
+                    Server {
+                        addr: s.addr,
+                        conns: KVec::new(),
+                        forwarded: 0,
+                        errors: 0,
+                    },
+                    GFP_KERNEL,
+                )?;
+                grp.sched.push(sched::Slot::new(s.weight), GFP_KERNEL)?;
+            }
+            p.groups.push(grp, GFP_KERNEL)?;
+        }
+        let now = now_ms();
+        for (gi, g) in cfg.groups.iter().enumerate() {
+            for (si, s) in g.servers.iter().enumerate() {
+                for _ in 0..s.conns_n {
+                    let up = Upstream {
+                        group: gi,
+                        server: si,
+                        reader: Reader::responses(Limits::NONE),
+                        st: UState::Down,
+                        client: None,
+                        fails: 0,
+                        retry_at: now,
+                        sent_ms: 0,
+                    };
+                    let id = p.insert(Role::Upstream(up))?;
+                    if let Some(srv) = p.groups.get_mut(gi).and_then(|g| g.servers.get_mut(si)) {
+                        srv.conns.push(id, GFP_KERNEL)?;
+                    }
+                    p.connect(id);
+                }
+            }
+        }
+        Ok(p)
+    }
+
+    // ---- the slab ----------------------------------------------------------------------
+
+    fn insert(&mut self, role: Role) -> Result<Id> {
+        let conn = KBox::new(
+            Conn {
+                sock: None,
+                rx: Buf::new(),
+                rx_base: 0,
+                tx: Buf::new(),
+                role,
+                last_ms: now_ms(),
+            },
+            GFP_KERNEL,
+        )?;
+        let index = match pop(&mut self.free) {
+            Some(i) => i as usize,
+            None => {
+                self.slots.push(Slot { gen: 0, conn: None }, GFP_KERNEL)?;
+                self.slots.len().saturating_sub(1)
+            }
+        };
+        let Some(slot) = self.slots.get_mut(index) else {
+            return Err(ENOMEM);
+        };
+        slot.conn = Some(conn);
+        Ok(id_of(index, slot.gen))
+    }
+
+    fn slot(&mut self, id: Id) -> Option<&mut Slot> {
+        let index = (id & 0xffff_ffff) as usize;
+        let gen = (id >> 32) as u32;
+        self.slots.get_mut(index).filter(|s| s.gen == gen)
+    }
+
+    fn get(&mut self, id: Id) -> Option<&mut Conn> {
+        conn_mut(&mut self.slots, id)
+    }
+
+    /// Takes a connection out of the slab to work on it next to others; [`put`] it back.
+    fn take(&mut self, id: Id) -> Option<KBox<Conn>> {
+        self.slot(id).and_then(|s| s.conn.take())
+    }
+
+    fn put(&mut self, id: Id, conn: KBox<Conn>) {
+        if let Some(s) = self.slot(id) {
+            s.conn = Some(conn);
+        }
+    }
+
+    /// Frees a slot (its connection, if still there, is dropped: socket closed).
+    fn remove(&mut self, id: Id) {
+        let index = (id & 0xffff_ffff) as usize;
+        if let Some(s) = self.slot(id) {
+            s.conn = None;
+            s.gen = s.gen.wrapping_add(1);
+            // Without room the slot is leaked until the proxy is dropped, never reused.
+            let _ = self.free.push(index as u32, GFP_KERNEL);
+        }
+    }
+
+    // ---- events ------------------------------------------------------------------------
+
+    /// Handles the events of connection `id` (bits of `TFW_EV_*`).
+    pub(crate) fn event(&mut self, id: Id, _events: u64) {
+        let is_client = match self.get(id) {
+            Some(c) => matches!(c.role, Role::Client(_)),
+            None => return,
+        };
+        if is_client {
+            self.client_event(id);
+        } else {
+            self.upstream_event(id);
+        }
+    }
+
+    /// Accepts every pending connection on a listener.
+    pub(crate) fn accept(&mut self, listener: &Sock) {
+        while let Some(mut sock) = listener.accept() {
+            if self.stats.clients_open as usize >= MAX_CLIENTS {
+                self.stats.clients_refused = self.stats.clients_refused.saturating_add(1);
+                sock.abort_on_close();
+                continue;
+            }
+            let mut peer = [0u8; 64];
+            let peer_len = sock.peer(&mut peer).len();
+            let client = Client {
+                reader: Reader::requests(Limits::DEFAULT),
+                peer,
+                peer_len,
+                st: CState::Idle,
+                req: ReqInfo::default(),
+                req_copy: Buf::new(),
+                retriable: false,
+                req_done: false,
+                resp_started: false,
+                tries: 0,
+                group: 0,
+                server: None,
+                since_ms: now_ms(),
+                eof: false,
+            };
+            let Ok(id) = self.insert(Role::Client(client)) else {
+                sock.abort_on_close();
+                continue;
+            };
+            let rx = Buf::with_capacity(RX_CAP);
+            let watched = sock.watch(id, listener.watch_ptr());
+            match (rx, watched, self.get(id)) {
+                (Ok(rx), Ok(()), Some(c)) => {
+                    c.rx = rx;
+                    c.sock = Some(sock);
+                    self.stats.clients_accepted = self.stats.clients_accepted.saturating_add(1);
+                    self.stats.clients_open = self.stats.clients_open.saturating_add(1);
+                }
+                _ => {
+                    sock.abort_on_close();
+                    self.remove(id);
+                }
+            }
+        }
+    }
+
+    /// Periodic work: timeouts and reconnects.
+    pub(crate) fn tick(&mut self) {
+        let now = now_ms();
+        for index in 0..self.slots.len() {
+            let Some(slot) = self.slots.get(index) else { break };
+            let id = id_of(index, slot.gen);
+            let Some(conn) = slot.conn.as_deref() else { continue };
+            match &conn.role {
+                Role::Client(c) => {
+                    let age = now.saturating_sub(c.since_ms);
+                    let ft = self.groups.get(c.group).map_or(60_000, |g| g.forward_timeout_ms);
+                    match c.st {
+                        CState::Idle if !c.reader.in_message() => {
+                            if now.saturating_sub(conn.last_ms) > self.keepalive_ms {
+                                self.close_client(id);
+                            }
+                        }
+                        CState::Idle => {
+                            // A request head that does not complete in time.
+                            if now.saturating_sub(conn.last_ms) > self.keepalive_ms {
+                                self.fail_client(id, Status::BadRequest);
+                            }
+                        }
+                        CState::Queued if age > ft => self.fail_client(id, Status::GatewayTimeout),
+                        CState::Forwarding if !c.resp_started && age > ft => {
+                            if let Some(sid) = c.server {
+                                self.reset_upstream(sid, false);
+                            }
+                            self.fail_client(id, Status::GatewayTimeout);
+                        }
+                        CState::Closing if age > CLOSE_GRACE_MS => self.close_client(id),
+                        _ => {}
+                    }
+                }
+                Role::Upstream(u) => {
+                    if u.st == UState::Down && u.retry_at <= now {
+                        self.connect(id);
+                    } else if u.st == UState::Connecting && now.saturating_sub(conn.last_ms) > 10_000 {
+                        self.reset_upstream(id, true);
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- clients -----------------------------------------------------------------------
+
+    fn client_event(&mut self, id: Id) {
+        if !self.flush(id) {
+            self.close_client(id);
+            return;
+        }
+        let (st, tx_empty, server) = match self.get(id) {
+            Some(Conn {
+                role: Role::Client(c),
+                tx,
+                ..
+            }) => (c.st, tx.is_empty(), c.server),
+            _ => return,
+        };
+        if st == CState::Closing {
+            if tx_empty {
+                self.close_client(id);
+            }
+            return;
+        }
+        // The response may have been waiting for room in our send queue.
+        if let Some(sid) = server {
+            if let Some(s) = self.get(sid) {
+                if let Some(sock) = &s.sock {
+                    sock.kick();
+                }
+            }
+        }
+        if !self.receive(id) {
+            self.close_client(id);
+            return;
+        }
+        self.client_process(id);
+    }
+
+    /// Reads what the socket has, up to the receive buffer's capacity. False if the
+    /// connection failed; EOF is recorded on the client.
+    fn receive(&mut self, id: Id) -> bool {
+        let Some(conn) = self.get(id) else { return false };
+        let Some(sock) = &conn.sock else { return false };
+        loop {
+            let spare = conn.rx.spare(RX_CAP);
+            if spare.is_empty() {
+                return true;
+            }
+            match sock.recv(spare) {
+                Recv::Data(n) => {
+                    // SAFETY: the socket wrote `n` bytes into `spare`.
+                    unsafe { conn.rx.filled(n) };
+                    conn.last_ms = now_ms();
+                }
+                Recv::Again => return true,
+                Recv::Eof => {
+                    match &mut conn.role {
+                        Role::Client(c) => c.eof = true,
+                        Role::Upstream(_) => return false,
+                    }
+                    return true;
+                }
+                Recv::Err => return false,
+            }
+        }
+    }
+
+    /// Sends what is queued; false if the connection failed.
+    fn flush(&mut self, id: Id) -> bool {
+        let Some(conn) = self.get(id) else { return true };
+        let Some(sock) = &conn.sock else { return true };
+        while !conn.tx.is_empty() {
+            match sock.send(conn.tx.data()) {
+                Ok(0) => break,
+                Ok(n) => conn.tx.consume(n),
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+
+    /// Runs the client's reader as far as the exchange allows.
+    fn client_process(&mut self, id: Id) {
+        loop {
+            let Some(mut conn) = self.take(id) else { return };
+            let next = self.client_step(id, &mut conn);
+            // Drop the bytes the reader no longer needs.
+            if let Role::Client(c) = &conn.role {
+                let keep = c.reader.keep_from();
+                conn.consume_to(keep);
+            }
+            self.put(id, conn);
+            match next {
+                Next::Again => continue,
+                Next::Wait => break,
+                Next::Assign => {
+                    self.assign(id);
+                    continue;
+                }
+                Next::Fail(status) => {
+                    self.fail_client(id, status);
+                    return;
+                }
+                Next::Close => {
+                    self.close_client(id);
+                    return;
+                }
+            }
+        }
+        // Whatever went to the upstream's queue goes out now.
+        let server = match self.get(id) {
+            Some(Conn {
+                role: Role::Client(c),
+                ..
+            }) => c.server,
+            _ => None,
+        };
+        if let Some(sid) = server {
+            if !self.flush(sid) {
+                self.upstream_failed(sid);
+            }
+        }
+    }
+
+    /// One step of a client's request; the connection is out of the slab.
+    fn client_step(&mut self, _id: Id, conn: &mut Conn) -> Next {
+        let Role::Client(c) = &mut conn.role else { return Next::Wait };
+        match c.st {
+            CState::Queued | CState::Closing => return Next::Wait,
+            CState::Forwarding if c.req_done => return Next::Wait,
+            CState::Idle | CState::Forwarding => {}
+        }
+        // Room in the upstream's send queue, when forwarding.
+        let mut room = usize::MAX;
+        if c.st == CState::Forwarding {
+            let Some(up) = c.server.and_then(|sid| self.get(sid)) else {
+                return Next::Fail(Status::BadGateway);
+            };
+            if up.tx.len() >= TX_HIGH {
+                return Next::Wait;
+            }
+            room = TX_HIGH.saturating_sub(up.tx.len());
+        }
+        let data = conn.rx.data();
+        let avail = data.len().min(room.saturating_add(
+            usize::try_from(c.reader.parsed().saturating_sub(conn.rx_base)).unwrap_or(0),
+        ));
+        let offer = data.get(..avail).unwrap_or(data);
+        match c.reader.poll(offer, conn.rx_base) {
+            Step::Need => {
+                if c.eof {
+                    if c.st == CState::Idle && !c.reader.in_message() {
+                        return Next::Close;
+                    }
+                    if c.st == CState::Idle {
+                        return Next::Fail(Status::BadRequest);
+                    }
+                    // EOF in the middle of a request body: the upstream has a partial request.
+                    return Next::Close;
+                }
+                Next::Wait
+            }
+            Step::Head { start, end } => {
+                let Some(head) = span(data, conn.rx_base, start, end) else {
+                    return Next::Fail(Status::BadRequest);
+                };
+                c.req = c.reader.request();
+                c.req_copy.clear();
+                let fwd = Fwd {
+                    client: c.peer.get(..c.peer_len).unwrap_or(b"unknown"),
+                    via: &self.via,
+                };
+                if http::rewrite_request(head, &c.req, &fwd, &mut c.req_copy).is_err() {
+                    return Next::Fail(Status::InternalError);
+                }
+                c.retriable = c.req.idempotent() && c.req_copy.len() <= RETRY_MAX;
+                c.req_done = false;
+                c.resp_started = false;
+                c.tries = 0;
+                c.st = CState::Queued;
+                c.since_ms = now_ms();
+                self.stats.requests = self.stats.requests.saturating_add(1);
+                match self.default_group {
+                    Some(g) => {
+                        c.group = g;
+                        Next::Assign
+                    }
+                    None => Next::Fail(Status::NotFound),
+                }
+            }
+            Step::Body { start, end } => {
+                let Some(bytes) = span(data, conn.rx_base, start, end) else {
+                    return Next::Fail(Status::BadRequest);
+                };
+                if c.retriable {
+                    if c.req_copy.len().saturating_add(bytes.len()) <= RETRY_MAX {
+                        if c.req_copy.put(bytes).is_err() {
+                            c.retriable = false;
+                        }
+                    } else {
+                        c.retriable = false;
+                    }
+                }
+                let Some(up) = c.server.and_then(|sid| self.get(sid)) else {
+                    return Next::Fail(Status::BadGateway);
+                };
+                if up.tx.put(bytes).is_err() {
+                    return Next::Fail(Status::InternalError);
+                }
+                Next::Again
+            }
+            Step::End => {
+                c.req_done = true;
+                if !c.retriable {
+                    c.req_copy.clear();
+                }
+                Next::Wait
+            }
+            Step::Error(_) => Next::Fail(Status::BadRequest),
+        }
+    }
+
+    /// Finds an idle upstream connection for a queued client and sends it the request.
+    fn assign(&mut self, cid: Id) {
+        let (gi, method) = match self.get(cid) {
+            Some(Conn {
+                role: Role::Client(c),
+                ..
+            }) if c.st == CState::Queued => (c.group, c.req.method),
+            _ => return,
+        };
+        let Some(sid) = self.pick(gi) else {
+            // Nothing idle: wait, unless no upstream of the group is even connecting.
+            if !self.group_alive(gi) {
+                self.fail_client(cid, Status::BadGateway);
+                return;
+            }
+            let Some(g) = self.groups.get_mut(gi) else { return };
+            let queued = g.wait.len().saturating_sub(g.wait_head);
+            if queued >= g.queue_size || g.wait.push(cid, GFP_KERNEL).is_err() {
+                self.fail_client(cid, Status::Unavailable);
+            }
+            return;
+        };
+        let Some(mut conn) = self.take(cid) else { return };
+        let mut ok = false;
+        if let (Role::Client(c), Some(up)) = (&mut conn.role, conn_mut(&mut self.slots, sid)) {
+            if up.tx.put(c.req_copy.data()).is_ok() {
+                if let Role::Upstream(u) = &mut up.role {
+                    u.st = UState::Busy;
+                    u.client = Some(cid);
+                    u.sent_ms = now_ms();
+                    u.reader.expect_response_to(method);
+                    let srv = self.groups.get_mut(u.group).and_then(|g| g.servers.get_mut(u.server));
+                    if let Some(s) = srv {
+                        s.forwarded = s.forwarded.saturating_add(1);
+                    }
+                }
+                c.st = CState::Forwarding;
+                c.server = Some(sid);
+                c.since_ms = now_ms();
+                if !c.retriable {
+                    // The copy is only the head; the body follows from the receive buffer.
+                    c.req_copy.clear();
+                }
+                ok = true;
+            }
+        }
+        self.put(cid, conn);
+        if !ok {
+            self.fail_client(cid, Status::InternalError);
+            return;
+        }
+        if !self.flush(sid) {
+            self.upstream_failed(sid);
+        }
+    }
+
+    /// An idle connection of group `gi`, chosen by the scheduler among servers that have one.
+    fn pick(&mut self, gi: usize) -> Option<Id> {
+        let mut idle = [false; 64];
+        let g = self.groups.get(gi)?;
+        for (flag, s) in idle.iter_mut().zip(g.servers.iter()) {
+            *flag = s.conns.iter().any(|&cid| self.is_idle(cid));
+        }
+        let g = self.groups.get_mut(gi)?;
+        let si = sched::pick(&mut g.sched, |i| idle.get(i).copied().unwrap_or(false))?;
+        let g = self.groups.get(gi)?;
+        g.servers
+            .get(si)?
+            .conns
+            .iter()
+            .copied()
+            .find(|&cid| self.is_idle(cid))
+    }
+
+    fn is_idle(&self, id: Id) -> bool {
+        let index = (id & 0xffff_ffff) as usize;
+        matches!(
+            self.slots.get(index).and_then(|s| s.conn.as_deref()),
+            Some(Conn { role: Role::Upstream(u), .. }) if u.st == UState::Idle
+        )
+    }
+
+    fn group_alive(&self, gi: usize) -> bool {
+        let Some(g) = self.groups.get(gi) else { return false };
+        g.servers.iter().any(|s| {
+            s.conns.iter().any(|&id| {
+                let index = (id & 0xffff_ffff) as usize;
+                matches!(
+                    self.slots.get(index).and_then(|s| s.conn.as_deref()),
+                    Some(Conn { role: Role::Upstream(u), .. })
+                        if u.st != UState::Down || u.fails == 0
+                )
+            })
+        })
+    }
+
+    /// Serves the clients waiting in group `gi` while it has idle connections.
+    fn serve_waiting(&mut self, gi: usize) {
+        loop {
+            let Some(g) = self.groups.get_mut(gi) else { return };
+            let Some(&cid) = g.wait.get(g.wait_head) else {
+                // Empty: reset the queue's storage.
+                // SAFETY: shrinking a vector of `Copy` ids to zero.
+                unsafe { g.wait.set_len(0) };
+                g.wait_head = 0;
+                return;
+            };
+            let queued = matches!(
+                self.get(cid),
+                Some(Conn { role: Role::Client(c), .. }) if c.st == CState::Queued
+            );
+            if queued && self.pick_peek(gi).is_none() {
+                return;
+            }
+            if let Some(g) = self.groups.get_mut(gi) {
+                g.wait_head = g.wait_head.saturating_add(1);
+            }
+            if queued {
+                self.assign(cid);
+                self.client_process(cid);
+            }
+        }
+    }
+
+    fn pick_peek(&self, gi: usize) -> Option<()> {
+        let g = self.groups.get(gi)?;
+        g.servers
+            .iter()
+            .any(|s| s.conns.iter().any(|&c| self.is_idle(c)))
+            .then_some(())
+    }
+
+    /// Answers the client with an error status and closes its connection after it.
+    fn fail_client(&mut self, id: Id, status: Status) {
+        let server = match self.get(id) {
+            Some(Conn {
+                role: Role::Client(c),
+                ..
+            }) => c.server.take(),
+            _ => return,
+        };
+        if let Some(sid) = server {
+            // The upstream connection is in the middle of this exchange: it cannot be reused.
+            if matches!(self.get(sid), Some(Conn { role: Role::Upstream(u), .. }) if u.client == Some(id))
+            {
+                self.reset_upstream(sid, false);
+            }
+        }
+        let s = &mut self.stats;
+        match status {
+            Status::BadRequest => s.errors_400 = s.errors_400.saturating_add(1),
+            Status::BadGateway => s.errors_502 = s.errors_502.saturating_add(1),
+            Status::Unavailable => s.errors_503 = s.errors_503.saturating_add(1),
+            Status::GatewayTimeout => s.errors_504 = s.errors_504.saturating_add(1),
+            _ => {}
+        }
+        let Some(conn) = self.get(id) else { return };
+        let Role::Client(c) = &mut conn.role else { return };
+        if !c.resp_started {
+            let _ = conn.tx.put(status.response(true));
+        }
+        c.st = CState::Closing;
+        c.since_ms = now_ms();
+        if !self.flush(id) {
+            self.close_client(id);
+            return;
+        }
+        if matches!(self.get(id), Some(c) if c.tx.is_empty()) {
+            self.close_client(id);
+        }
+    }
+
+    fn close_client(&mut self, id: Id) {
+        let server = match self.get(id) {
+            Some(Conn {
+                role: Role::Client(c),
+                ..
+            }) => c.server.take(),
+            _ => return,
+        };
+        if let Some(sid) = server {
+            if matches!(self.get(sid), Some(Conn { role: Role::Upstream(u), .. }) if u.client == Some(id))
+            {
+                self.reset_upstream(sid, false);
+            }
+        }
+        self.stats.clients_open = self.stats.clients_open.saturating_sub(1);
+        self.remove(id);
+    }
+
+    // ---- upstreams ---------------------------------------------------------------------
+
+    /// Opens (again) upstream connection `id`.
+    fn connect(&mut self, id: Id) {
+        let addr = {
+            let Some(Conn {
+                role: Role::Upstream(u),
+                ..
+            }) = self.get(id)
+            else {
+                return;
+            };
+            let (g, s) = (u.group, u.server);
+            match self.groups.get(g).and_then(|g| g.servers.get(s)) {
+                Some(s) => s.addr,
+                None => return,
+            }
+        };
+        let sock = Sock::tcp(&addr).and_then(|mut s| {
+            s.watch(id, core::ptr::null_mut())?;
+            s.connect(&addr)?;
+            Ok(s)
+        });
+        let rx = Buf::with_capacity(RX_CAP);
+        self.stats.server_connects = self.stats.server_connects.saturating_add(1);
+        let Some(conn) = self.get(id) else { return };
+        let Role::Upstream(u) = &mut conn.role else { return };
+        match (sock, rx) {
+            (Ok(sock), Ok(rx)) => {
+                conn.sock = Some(sock);
+                conn.rx = rx;
+                conn.rx_base = 0;
+                conn.tx.clear();
+                conn.last_ms = now_ms();
+                u.reader = Reader::responses(Limits::NONE);
+                u.st = UState::Connecting;
+            }
+            _ => {
+                u.fails = u.fails.saturating_add(1);
+                u.retry_at = now_ms().saturating_add(backoff(u.fails));
+            }
+        }
+    }
+
+    fn upstream_event(&mut self, id: Id) {
+        let (st, state, gi) = match self.get(id) {
+            Some(Conn {
+                role: Role::Upstream(u),
+                sock: Some(sock),
+                ..
+            }) => (u.st, sock.state(), u.group),
+            _ => return,
+        };
+        if st == UState::Connecting {
+            if state == TCP_SYN_SENT {
+                return;
+            }
+            if state != TCP_ESTABLISHED {
+                self.upstream_failed(id);
+                return;
+            }
+            if let Some(Conn {
+                role: Role::Upstream(u),
+                ..
+            }) = self.get(id)
+            {
+                u.st = UState::Idle;
+                u.fails = 0;
+            }
+            self.serve_waiting(gi);
+        }
+        if !self.flush(id) {
+            self.upstream_failed(id);
+            return;
+        }
+        // Our send queue drained: the client may go on with its body.
+        let client = match self.get(id) {
+            Some(Conn {
+                role: Role::Upstream(u),
+                ..
+            }) => u.client,
+            _ => None,
+        };
+        if let Some(cid) = client {
+            if let Some(Conn { sock: Some(s), .. }) = self.get(cid) {
+                s.kick();
+            }
+        }
+        let alive = self.receive(id);
+        self.upstream_process(id);
+        if !alive {
+            // EOF or error after what was received is processed.
+            self.upstream_eof(id);
+        }
+    }
+
+    /// Runs the upstream's response reader as far as the client's send queue allows.
+    fn upstream_process(&mut self, id: Id) {
+        loop {
+            let Some(mut conn) = self.take(id) else { return };
+            let next = self.upstream_step(&mut conn);
+            if let Role::Upstream(u) = &conn.role {
+                let keep = u.reader.keep_from();
+                conn.consume_to(keep);
+            }
+            let client = match &conn.role {
+                Role::Upstream(u) => u.client,
+                Role::Client(_) => None,
+            };
+            self.put(id, conn);
+            if let Some(cid) = client {
+                if !self.flush(cid) {
+                    self.close_client(cid);
+                }
+            }
+            match next {
+                UNext::Again => continue,
+                UNext::Wait => return,
+                UNext::Done {
+                    keep_alive,
+                    close_delimited,
+                } => {
+                    self.response_done(id, keep_alive, close_delimited);
+                    return;
+                }
+                UNext::Broken => {
+                    self.upstream_failed(id);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn upstream_step(&mut self, conn: &mut Conn) -> UNext {
+        let Role::Upstream(u) = &mut conn.role else { return UNext::Wait };
+        if u.st != UState::Busy {
+            // Bytes from an idle upstream are a protocol error (or a close, handled by EOF).
+            return if conn.rx.is_empty() { UNext::Wait } else { UNext::Broken };
+        }
+        let cid = u.client;
+        let mut client = cid.and_then(|cid| conn_mut(&mut self.slots, cid));
+        if let Some(c) = &client {
+            if c.tx.len() >= TX_HIGH {
+                return UNext::Wait;
+            }
+        }
+        let data = conn.rx.data();
+        match u.reader.poll(data, conn.rx_base) {
+            Step::Need => UNext::Wait,
+            Step::Head { start, end } => {
+                let Some(head) = span(data, conn.rx_base, start, end) else { return UNext::Broken };
+                let resp = u.reader.response();
+                if let Some(cl) = client.as_deref_mut() {
+                    if let Role::Client(c) = &mut cl.role {
+                        // 1xx responses only go to HTTP/1.1 clients (RFC 9110 section 15.2).
+                        let skip = resp.interim
+                            && c.req.version == crate::parser::Version::Http10;
+                        if !skip {
+                            c.resp_started = true;
+                            if http::rewrite_response(head, &c.req, &resp, &self.via, &mut cl.tx)
+                                .is_err()
+                            {
+                                return UNext::Broken;
+                            }
+                        }
+                    }
+                }
+                UNext::Again
+            }
+            Step::Body { start, end } => {
+                let Some(bytes) = span(data, conn.rx_base, start, end) else { return UNext::Broken };
+                let interim = u.reader.response().interim;
+                if let Some(cl) = client {
+                    if !interim && cl.tx.put(bytes).is_err() {
+                        return UNext::Broken;
+                    }
+                }
+                UNext::Again
+            }
+            Step::End => {
+                let r = u.reader.response();
+                if r.interim {
+                    return UNext::Again;
+                }
+                UNext::Done {
+                    keep_alive: r.keep_alive,
+                    close_delimited: r.body == crate::parser::BodyKind::CloseDelimited,
+                }
+            }
+            Step::Error(_) => UNext::Broken,
+        }
+    }
+
+    /// The response is complete: the client goes on or closes, the upstream is idle again.
+    fn response_done(&mut self, id: Id, keep_alive: bool, close_delimited: bool) {
+        self.stats.responses = self.stats.responses.saturating_add(1);
+        let (gi, cid) = match self.get(id) {
+            Some(Conn {
+                role: Role::Upstream(u),
+                ..
+            }) => {
+                let c = u.client.take();
+                u.st = UState::Idle;
+                (u.group, c)
+            }
+            _ => return,
+        };
+        if let Some(cid) = cid {
+            if let Some(conn) = self.get(cid) {
+                if let Role::Client(c) = &mut conn.role {
+                    let close = !c.req.keep_alive || c.eof || close_delimited;
+                    c.server = None;
+                    c.req_copy.clear();
+                    c.since_ms = now_ms();
+                    c.st = if close { CState::Closing } else { CState::Idle };
+                    conn.last_ms = now_ms();
+                    if let Some(s) = &conn.sock {
+                        s.kick();
+                    }
+                }
+            }
+        }
+        if !keep_alive {
+            self.reset_upstream(id, false);
+        } else {
+            self.serve_waiting(gi);
+        }
+    }
+
+    /// The upstream connection failed (error, reset, unexpected bytes).
+    fn upstream_failed(&mut self, id: Id) {
+        self.stats.server_failures = self.stats.server_failures.saturating_add(1);
+        if let Some(Conn {
+            role: Role::Upstream(u),
+            ..
+        }) = self.get(id)
+        {
+            let (g, s) = (u.group, u.server);
+            if let Some(s) = self.groups.get_mut(g).and_then(|g| g.servers.get_mut(s)) {
+                s.errors = s.errors.saturating_add(1);
+            }
+        }
+        self.upstream_lost(id, true);
+    }
+
+    /// The upstream closed its side: complete a close-delimited response, then reconnect.
+    fn upstream_eof(&mut self, id: Id) {
+        let ended = match self.get(id) {
+            Some(Conn {
+                role: Role::Upstream(u),
+                ..
+            }) => u.st == UState::Busy && u.reader.eof().is_ok() && u.reader.in_body(),
+            _ => return,
+        };
+        if ended {
+            self.upstream_process(id);
+        }
+        let busy = matches!(self.get(id), Some(Conn { role: Role::Upstream(u), .. }) if u.st == UState::Busy);
+        // An idle connection closed by the upstream (its keep-alive timeout) is normal.
+        self.upstream_lost(id, busy);
+    }
+
+    /// Closes the upstream connection; its client, if any, is retried or failed. `failure`
+    /// counts towards the backoff.
+    fn upstream_lost(&mut self, id: Id, failure: bool) {
+        let cid = match self.get(id) {
+            Some(Conn {
+                role: Role::Upstream(u),
+                ..
+            }) => u.client.take(),
+            _ => return,
+        };
+        self.reset_upstream(id, failure);
+        let Some(cid) = cid else { return };
+        let retry = match conn_mut(&mut self.slots, cid) {
+            Some(Conn {
+                role: Role::Client(c),
+                ..
+            }) => {
+                c.server = None;
+                let max = self.groups.get(c.group).map_or(0, |g| g.forward_retries);
+                let retry =
+                    !c.resp_started && c.retriable && c.req_done && c.tries < max;
+                if retry {
+                    c.tries = c.tries.saturating_add(1);
+                    c.st = CState::Queued;
+                }
+                retry
+            }
+            _ => return,
+        };
+        if retry {
+            self.stats.retries = self.stats.retries.saturating_add(1);
+            self.assign(cid);
+        } else {
+            self.fail_client(cid, Status::BadGateway);
+        }
+    }
+
+    /// Drops the upstream socket and schedules the reconnect.
+    fn reset_upstream(&mut self, id: Id, failure: bool) {
+        let Some(conn) = self.get(id) else { return };
+        let Role::Upstream(u) = &mut conn.role else { return };
+        if let Some(sock) = conn.sock.take() {
+            sock.abort_on_close();
+            drop(sock);
+        }
+        conn.rx.clear();
+        conn.tx.clear();
+        u.client = None;
+        u.st = UState::Down;
+        if failure {
+            u.fails = u.fails.saturating_add(1);
+            u.retry_at = now_ms().saturating_add(backoff(u.fails));
+        } else {
+            u.retry_at = now_ms();
+        }
+        if u.retry_at <= now_ms() {
+            self.connect(id);
+        }
+    }
+
+    /// Text for `/proc/tempesta/perfstat`.
+    pub(crate) fn perfstat(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
+        let s = &self.stats;
+        let (mut up, mut total) = (0u64, 0u64);
+        for slot in self.slots.iter() {
+            if let Some(Conn {
+                role: Role::Upstream(u),
+                ..
+            }) = slot.conn.as_deref()
+            {
+                total = total.saturating_add(1);
+                if matches!(u.st, UState::Idle | UState::Busy) {
+                    up = up.saturating_add(1);
+                }
+            }
+        }
+        writeln!(out, "Client connections accepted\t: {}", s.clients_accepted)?;
+        writeln!(out, "Client connections refused\t: {}", s.clients_refused)?;
+        writeln!(out, "Client connections active\t: {}", s.clients_open)?;
+        writeln!(out, "Client requests\t\t\t: {}", s.requests)?;
+        writeln!(out, "Server responses forwarded\t: {}", s.responses)?;
+        writeln!(out, "Errors 400 (bad request)\t: {}", s.errors_400)?;
+        writeln!(out, "Errors 502 (bad gateway)\t: {}", s.errors_502)?;
+        writeln!(out, "Errors 503 (queue full)\t\t: {}", s.errors_503)?;
+        writeln!(out, "Errors 504 (gateway timeout)\t: {}", s.errors_504)?;
+        writeln!(out, "Requests re-sent\t\t: {}", s.retries)?;
+        writeln!(out, "Server connection attempts\t: {}", s.server_connects)?;
+        writeln!(out, "Server connection failures\t: {}", s.server_failures)?;
+        writeln!(out, "Server connections up\t\t: {}/{}", up, total)?;
+        for g in self.groups.iter() {
+            for srv in g.servers.iter() {
+                let live = srv
+                    .conns
+                    .iter()
+                    .filter(|&&id| {
+                        let index = (id & 0xffff_ffff) as usize;
+                        matches!(
+                            self.slots.get(index).and_then(|s| s.conn.as_deref()),
+                            Some(Conn { role: Role::Upstream(u), .. })
+                                if matches!(u.st, UState::Idle | UState::Busy)
+                        )
+                    })
+                    .count();
+                writeln!(
+                    out,
+                    "Server {} {}\t: conns {}/{} forwarded {} errors {}",
+                    core::str::from_utf8(&g.name).unwrap_or("?"),
+                    srv.addr,
+                    live,
+                    srv.conns.len(),
+                    srv.forwarded,
+                    srv.errors
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What to do after a client step.
+enum Next {
+    Again,
+    Wait,
+    Assign,
+    Fail(Status),
+    Close,
+}
+
+/// What to do after an upstream step.
+enum UNext {
+    Again,
+    Wait,
+    Done {
+        keep_alive: bool,
+        close_delimited: bool,
+    },
+    Broken,
+}
+
+fn backoff(fails: u32) -> u64 {
+    let shift = fails.min(16);
+    BACKOFF_MIN_MS
+        .checked_shl(shift)
+        .unwrap_or(BACKOFF_MAX_MS)
+        .min(BACKOFF_MAX_MS)
+}
+
+/// The bytes at stream offsets `[start, end)` of a receive buffer whose first byte is at
+/// offset `base`.
+fn span(data: &[u8], base: u64, start: u64, end: u64) -> Option<&[u8]> {
+    let from = usize::try_from(start.checked_sub(base)?).ok()?;
+    let to = usize::try_from(end.checked_sub(base)?).ok()?;
+    data.get(from..to)
+}
+
+/// The connection `id` in `slots` (a free function, so that other fields of the proxy can be
+/// borrowed at the same time).
+fn conn_mut(slots: &mut KVec<Slot>, id: Id) -> Option<&mut Conn> {
+    let index = (id & 0xffff_ffff) as usize;
+    let gen = (id >> 32) as u32;
+    slots
+        .get_mut(index)
+        .filter(|s| s.gen == gen)
+        .and_then(|s| s.conn.as_deref_mut())
+}
+
+/// Removes and returns the last element (KVec of Linux 6.12 has no `pop`).
+fn pop(v: &mut KVec<u32>) -> Option<u32> {
+    let last = *v.last()?;
+    let len = v.len().saturating_sub(1);
+    // SAFETY: shrinking by one a vector of `Copy` values; the removed one was copied out.
+    unsafe { v.set_len(len) };
+    Some(last)
+}

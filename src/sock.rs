@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A TCP socket the proxy owns, with its events routed to the proxy's work item.
+//!
+//! Every call here happens in the work item or the control path (process context, glue.c's
+//! control mutex held): `sock_create_kern`, `kernel_accept` and `sock_release` may sleep, and
+//! reads and writes are `MSG_DONTWAIT`, so nothing waits for the network.
+
+use core::mem::MaybeUninit;
+use core::net::SocketAddr;
+use core::ptr;
+
+use kernel::prelude::*;
+
+use crate::sys;
+
+/// TCP states (include/net/tcp_states.h).
+pub(crate) const TCP_ESTABLISHED: i32 = 1;
+pub(crate) const TCP_SYN_SENT: i32 = 2;
+
+/// What a read gave.
+pub(crate) enum Recv {
+    /// This many bytes.
+    Data(usize),
+    /// Nothing now.
+    Again,
+    /// The peer closed its side.
+    Eof,
+    /// The connection failed (reset...).
+    Err,
+}
+
+/// An owned kernel socket, optionally watched. Dropping it stops the watch and releases it.
+pub(crate) struct Sock {
+    /// Created by sock_create_kern or kernel_accept; never null.
+    sock: *mut sys::socket,
+    /// Our callbacks' state, from tfw_glue_watch; null until watched.
+    watch: *mut sys::tfw_watch,
+}
+
+impl Sock {
+    /// Wraps a socket we own.
+    ///
+    /// # Safety
+    ///
+    /// `sock` is a live socket that nothing else releases.
+    pub(crate) unsafe fn from_raw(sock: *mut sys::socket) -> Self {
+        Self {
+            sock,
+            watch: ptr::null_mut(),
+        }
+    }
+
+    /// A new TCP socket for `addr`'s family.
+    pub(crate) fn tcp(addr: &SocketAddr) -> Result<Self> {
+        let family = match addr {
+            SocketAddr::V4(_) => sys::AF_INET,
+            SocketAddr::V6(_) => sys::AF_INET6,
+        };
+        let mut sock: *mut sys::socket = ptr::null_mut();
+        // SAFETY: `init_net` is the kernel's static initial namespace; `sock` is a valid out
+        // pointer; process context.
+        let r = unsafe {
+            sys::sock_create_kern(
+                &raw mut sys::init_net,
+                family as i32,
+                sys::sock_type_SOCK_STREAM as i32,
+                sys::IPPROTO_TCP as i32,
+                &mut sock,
+            )
+        };
+        if r < 0 || sock.is_null() {
+            return Err(Error::from_errno(if r < 0 { r } else { -(sys::ENOMEM as i32) }));
+        }
+        // SAFETY: just created, owned by nobody else.
+        Ok(unsafe { Self::from_raw(sock) })
+    }
+
+    pub(crate) fn raw(&self) -> *mut sys::socket {
+        self.sock
+    }
+
+    pub(crate) fn watch_ptr(&self) -> *mut sys::tfw_watch {
+        self.watch
+    }
+
+    /// Routes the socket's events to `tfw_rs_event(id)`. `parent` is the listener's watch for
+    /// an accepted socket.
+    pub(crate) fn watch(&mut self, id: u64, parent: *mut sys::tfw_watch) -> Result {
+        if !self.watch.is_null() {
+            return Ok(());
+        }
+        // SAFETY: the socket is live and ours; `parent` is null or the live watch of the
+        // listener this socket came from. Process context.
+        let w = unsafe { sys::tfw_glue_watch(self.sock, id, parent) };
+        if w.is_null() {
+            return Err(ENOMEM);
+        }
+        self.watch = w;
+        Ok(())
+    }
+
+    /// Queues a read event for this socket, to resume work on it from the work item.
+    pub(crate) fn kick(&self) {
+        if !self.watch.is_null() {
+            // SAFETY: the watch is live until `Drop`.
+            unsafe { sys::tfw_glue_kick(self.watch, sys::TFW_EV_READ as i32) };
+        }
+    }
+
+    /// Accepts one pending connection, `None` when there is none (or on error).
+    pub(crate) fn accept(&self) -> Option<Sock> {
+        let mut s: *mut sys::socket = ptr::null_mut();
+        // SAFETY: a live listening socket of ours; `s` is a valid out pointer.
+        let r = unsafe { sys::tfw_glue_accept(self.sock, &mut s) };
+        if r < 0 || s.is_null() {
+            return None;
+        }
+        // SAFETY: kernel_accept gave us a new socket that nobody else owns.
+        Some(unsafe { Sock::from_raw(s) })
+    }
+
+    /// Starts connecting to `addr` without waiting. `Ok` when the connection is established or
+    /// in progress.
+    pub(crate) fn connect(&self, addr: &SocketAddr) -> Result {
+        let (ss, len) = sockaddr(addr);
+        // SAFETY: a live socket of ours and an address of `len` valid bytes.
+        let r = unsafe { sys::tfw_glue_connect(self.sock, &ss, len as i32) };
+        if r < 0 && r != -(sys::EINPROGRESS as i32) {
+            return Err(Error::from_errno(r));
+        }
+        Ok(())
+    }
+
+    /// The TCP state (`TCP_ESTABLISHED`...).
+    pub(crate) fn state(&self) -> i32 {
+        // SAFETY: a live socket of ours.
+        unsafe { sys::tfw_glue_sk_state(self.sock) }
+    }
+
+    /// Reads into `buf` without waiting.
+    pub(crate) fn recv(&self, buf: &mut [MaybeUninit<u8>]) -> Recv {
+        if buf.is_empty() {
+            return Recv::Again;
+        }
+        // SAFETY: `buf` is valid for writes of its length; kernel_recvmsg writes at most that
+        // many bytes and never reads them.
+        let r = unsafe { sys::tfw_glue_recv(self.sock, buf.as_mut_ptr().cast(), buf.len()) };
+        match r {
+            0 => Recv::Eof,
+            n if n > 0 => Recv::Data(n as usize),
+            e if e == -(sys::EAGAIN as i32) => Recv::Again,
+            _ => Recv::Err,
+        }
+    }
+
+    /// Writes as much of `data` as the send buffer takes; returns how much, or an errno.
+    pub(crate) fn send(&self, data: &[u8]) -> core::result::Result<usize, i32> {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        // Bounded so the int return of kernel_sendmsg cannot overflow.
+        let len = data.len().min(1 << 20);
+        // SAFETY: `data` is valid for reads of `len` bytes; the socket is ours.
+        let r = unsafe { sys::tfw_glue_send(self.sock, data.as_ptr().cast(), len, false) };
+        match r {
+            n if n >= 0 => Ok(n as usize),
+            e if e == -(sys::EAGAIN as i32) => Ok(0),
+            e => Err(e),
+        }
+    }
+
+    /// The peer's address as text into `buf`; returns the text.
+    pub(crate) fn peer<'a>(&self, buf: &'a mut [u8; 64]) -> &'a [u8] {
+        // SAFETY: `buf` has 64 writable bytes; the socket is ours.
+        let n = unsafe { sys::tfw_glue_peer_str(self.sock, buf.as_mut_ptr().cast(), buf.len()) };
+        match usize::try_from(n) {
+            Ok(n) => buf.get(..n).unwrap_or(&[]),
+            Err(_) => b"unknown",
+        }
+    }
+
+    /// Makes the close send a reset (for connections the proxy aborts).
+    pub(crate) fn abort_on_close(&self) {
+        // SAFETY: a live socket of ours.
+        unsafe { sys::tfw_glue_abort(self.sock) };
+    }
+}
+
+impl Drop for Sock {
+    fn drop(&mut self) {
+        if !self.watch.is_null() {
+            // SAFETY: the watch came from tfw_glue_watch and is freed once, here.
+            unsafe { sys::tfw_glue_unwatch(self.watch) };
+        }
+        // SAFETY: the socket is ours and released once, here, in process context.
+        unsafe { sys::sock_release(self.sock) };
+    }
+}
+
+/// `addr` as a kernel socket address and its length.
+pub(crate) fn sockaddr(addr: &SocketAddr) -> (sys::__kernel_sockaddr_storage, usize) {
+    let mut ss = sys::__kernel_sockaddr_storage::default();
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            let mut sa = sys::sockaddr_in::default();
+            sa.sin_family = sys::AF_INET as u16;
+            sa.sin_port = a.port().to_be();
+            sa.sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
+            // SAFETY: sockaddr_storage is larger than sockaddr_in and suitably aligned.
+            unsafe { ptr::write((&raw mut ss).cast::<sys::sockaddr_in>(), sa) };
+            core::mem::size_of::<sys::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            let mut sa = sys::sockaddr_in6::default();
+            sa.sin6_family = sys::AF_INET6 as u16;
+            sa.sin6_port = a.port().to_be();
+            sa.sin6_addr.in6_u.u6_addr8 = a.ip().octets();
+            sa.sin6_scope_id = a.scope_id();
+            // SAFETY: as above, for sockaddr_in6.
+            unsafe { ptr::write((&raw mut ss).cast::<sys::sockaddr_in6>(), sa) };
+            core::mem::size_of::<sys::sockaddr_in6>()
+        }
+    };
+    (ss, len)
+}
+
+/// Milliseconds of a monotonic clock.
+pub(crate) fn now_ms() -> u64 {
+    // SAFETY: reads jiffies; callable in any context.
+    unsafe { sys::tfw_glue_now_ms() }
+}

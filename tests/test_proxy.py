@@ -1,0 +1,341 @@
+"""The reverse proxy: forwarding, bodies, pipelining, failures, distribution, load."""
+import hashlib
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from tfw import insmod, rmmod, start, stop, write_cfg
+from upstream import pattern
+from vmtest import Fail, at_cleanup, expect, sh, test
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PORT = 8090  # the proxy's listener in these tests
+
+
+def upstream(port, name=None):
+    """Starts tests/upstream.py on 127.0.0.1:port; stopped at cleanup. Returns the process."""
+    p = subprocess.Popen([sys.executable, os.path.join(HERE, "upstream.py"), str(port),
+                          name or str(port)], stdout=subprocess.PIPE)
+    line = p.stdout.readline()
+    if b"ready" not in line:
+        p.kill()
+        raise Fail(f"upstream on {port} did not start")
+    at_cleanup(lambda: (p.kill(), p.wait()))
+    return p
+
+
+def proxy(cfg_body, wait_up=True):
+    """Loads and starts the module with `listen PORT;` plus cfg_body."""
+    insmod(write_cfg(f"listen {PORT};\n{cfg_body}"))
+    start()
+    if wait_up:
+        wait_servers_up()
+
+
+def perfstat():
+    with open("/proc/tempesta/perfstat") as f:
+        return f.read()
+
+
+def wait_servers_up(timeout=30):
+    t = time.monotonic() + timeout
+    while time.monotonic() < t:
+        for line in perfstat().splitlines():
+            if line.startswith("Server connections up"):
+                up, total = line.split(":")[1].strip().split("/")
+                if int(up) == int(total) and int(total) > 0:
+                    return
+        time.sleep(0.2)
+    raise Fail(f"upstream connections not up:\n{perfstat()}")
+
+
+def conn(timeout=60):
+    return http.client.HTTPConnection("127.0.0.1", PORT, timeout=timeout)
+
+
+def request(method, path, body=None, headers=None, c=None, chunked=False):
+    own = c is None
+    c = c or conn()
+    try:
+        c.request(method, path, body=body, headers=headers or {}, encode_chunked=chunked)
+        r = c.getresponse()
+        data = r.read()
+        return r, data
+    finally:
+        if own:
+            c.close()
+
+
+def raw(data, timeout=30, shut=True):
+    """Sends raw bytes, returns everything received until the proxy closes (or timeout)."""
+    s = socket.create_connection(("127.0.0.1", PORT), timeout=timeout)
+    try:
+        s.sendall(data)
+        if shut:
+            s.shutdown(socket.SHUT_WR)
+        out = b""
+        while True:
+            try:
+                b = s.recv(65536)
+            except socket.timeout:
+                break
+            if not b:
+                break
+            out += b
+        return out
+    finally:
+        s.close()
+
+
+BASIC = "server 127.0.0.1:8101 conns_n=4;\n"
+
+
+@test
+def proxy_methods():
+    upstream(8101)
+    proxy(BASIC)
+    for m in ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"):
+        body = b"x" * 10 if m in ("POST", "PUT", "PATCH") else None
+        r, data = request(m, f"/m/{m}", body=body)
+        expect(r.status == 200, f"{m}: status {r.status}")
+        j = json.loads(data)
+        expect(j["method"] == m and j["path"] == f"/m/{m}", f"{m}: upstream saw {j}")
+        expect(j["xff"] == ["127.0.0.1"], f"X-Forwarded-For: {j['xff']}")
+        expect(j["via"] and j["via"][0].startswith("1.1 "), f"Via: {j['via']}")
+        expect(r.getheader("Via", "").startswith("1.1 "), "no Via on the response")
+    r, data = request("HEAD", "/h")
+    expect(r.status == 200 and data == b"", f"HEAD: {r.status} {data[:50]!r}")
+    # Hop-by-hop fields do not reach the upstream; Connection-listed ones neither.
+    r, data = request("GET", "/hop", headers={"Connection": "keep-alive, X-Hop",
+                                              "X-Hop": "1", "Keep-Alive": "timeout=5"})
+    j = json.loads(data)
+    expect(j["connection"] is None, f"Connection forwarded: {j['connection']}")
+    stat = perfstat()
+    expect("Client requests" in stat, stat)
+
+
+@test
+def proxy_keepalive_and_http10():
+    upstream(8101)
+    proxy(BASIC)
+    c = conn()
+    for i in range(20):
+        r, data = request("GET", f"/k/{i}", c=c)
+        expect(r.status == 200 and json.loads(data)["path"] == f"/k/{i}", f"request {i}")
+    c.close()
+    out = raw(b"GET /old HTTP/1.0\r\n\r\n")
+    expect(out.startswith(b"HTTP/1.") and b" 200 " in out.split(b"\r\n")[0], out[:200])
+    expect(b"/old" in out, "HTTP/1.0 response body")
+
+
+@test
+def proxy_bodies():
+    upstream(8101)
+    proxy(BASIC)
+    for n in (0, 1 << 20, 8 << 20):
+        data = pattern(n)
+        r, out = request("POST", "/b", body=data, headers={"Content-Length": str(n)})
+        j = json.loads(out)
+        expect(j["len"] == n and j["sha256"] == hashlib.sha256(data).hexdigest(),
+               f"Content-Length body of {n}: upstream got {j['len']}")
+
+        def chunks():
+            for i in range(0, n, 100_000):
+                yield data[i:i + 100_000]
+        r, out = request("PUT", "/c", body=chunks(), headers={"Transfer-Encoding": "chunked"},
+                         chunked=True)
+        j = json.loads(out)
+        expect(j["len"] == n and j["sha256"] == hashlib.sha256(data).hexdigest(),
+               f"chunked body of {n}: upstream got {j['len']}")
+        for q in ("", "?chunked"):
+            r, out = request("GET", f"/size/{n}{q}")
+            expect(r.status == 200 and out == data, f"response body {n}{q}: got {len(out)}")
+
+
+@test
+def proxy_pipelining():
+    upstream(8101)
+    proxy(BASIC)
+    n = 100
+    reqs = b"".join(b"GET /p/%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(n))
+    reqs += b"GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    out = raw(reqs, timeout=120, shut=False)
+    paths = [json.loads(b)["path"] for b in out.split(b"\r\n\r\n")[1::1] if b.startswith(b"{")
+             for b in [b.split(b"HTTP/1.1")[0]]]
+    expect(paths == [f"/p/{i}" for i in range(n)] + ["/last"],
+           f"pipelined responses out of order or missing: {paths[:5]}... ({len(paths)})")
+
+
+@test
+def proxy_byte_by_byte():
+    upstream(8101)
+    proxy(BASIC)
+    s = socket.create_connection(("127.0.0.1", PORT), timeout=30)
+    req = b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"
+    for b in req:
+        s.send(bytes([b]))
+        time.sleep(0.002)
+    out = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        out += d
+    s.close()
+    body = out.split(b"\r\n\r\n", 1)[1]
+    j = json.loads(body)
+    expect(j["len"] == 5 and j["path"] == "/slow", f"byte-by-byte: {j}")
+
+
+@test
+def proxy_errors():
+    upstream(8101)
+    # 8109: nothing listens there.
+    proxy("srv_group dead { server 127.0.0.1:8109 conns_n=1; }\n"
+          "srv_group live { server 127.0.0.1:8101 conns_n=2; }\n"
+          "vhost dead { proxy_pass dead; }\nvhost live { proxy_pass live; }\n"
+          "http_chain { -> dead; }\n", wait_up=False)
+    time.sleep(1)
+    out = raw(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    expect(out.startswith(b"HTTP/1.1 502 "), f"no upstream: {out[:100]!r}")
+    for bad in (b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+                b"GET / HTTP/1.1\nHost: x\n\n",
+                b"\x00\x01garbage\r\n\r\n"):
+        out = raw(bad)
+        expect(out.startswith(b"HTTP/1.1 400 "), f"{bad!r}: {out[:100]!r}")
+
+
+@test
+def proxy_gateway_timeout():
+    upstream(8101)
+    proxy("server 127.0.0.1:8101 conns_n=2;\nserver_forward_timeout 2;\n")
+    t = time.monotonic()
+    out = raw(b"GET /sleep/6 HTTP/1.1\r\nHost: x\r\n\r\n", timeout=20)
+    dt = time.monotonic() - t
+    expect(out.startswith(b"HTTP/1.1 504 "), f"slow upstream: {out[:100]!r}")
+    expect(dt < 6, f"504 came after {dt:.1f}s")
+    # The pool recovers: the next request is answered.
+    wait_servers_up()
+    r, _ = request("GET", "/after")
+    expect(r.status == 200, f"after 504: {r.status}")
+
+
+@test
+def proxy_weighted_distribution():
+    for port, name in ((8101, "a"), (8102, "b"), (8103, "c")):
+        upstream(port, name)
+    proxy("srv_group g {\n sched ratio static;\n"
+          " server 127.0.0.1:8101 conns_n=2 weight=20;\n"
+          " server 127.0.0.1:8102 conns_n=2 weight=30;\n"
+          " server 127.0.0.1:8103 conns_n=2 weight=50;\n}\n"
+          "vhost v { proxy_pass g; }\nhttp_chain { -> v; }\n")
+    counts = {"a": 0, "b": 0, "c": 0}
+    n = 600  # six rounds of the weights' cycle (100)
+    c = conn()
+    for i in range(n):
+        r, data = request("GET", f"/w/{i}", c=c)
+        counts[json.loads(data)["server"]] += 1
+    c.close()
+    for name, w in (("a", 0.2), ("b", 0.3), ("c", 0.5)):
+        share = counts[name] / n
+        expect(abs(share - w) <= 0.05 * w, f"server {name}: {share:.3f} of requests, weight {w}")
+
+
+def load(n_clients, seconds, results, path="/load"):
+    """n_clients threads sending keep-alive requests for `seconds`; statuses into results."""
+    stop_at = time.monotonic() + seconds
+
+    def worker():
+        c = None
+        while time.monotonic() < stop_at:
+            try:
+                c = c or conn(timeout=30)
+                r, _ = request("GET", path, c=c)
+                results.append(r.status)
+                if r.getheader("Connection", "").lower() == "close":
+                    c.close()
+                    c = None
+            except (OSError, http.client.HTTPException) as e:
+                results.append(type(e).__name__)
+                if c:
+                    c.close()
+                c = None
+                time.sleep(0.05)
+        if c:
+            c.close()
+    ts = [threading.Thread(target=worker) for _ in range(n_clients)]
+    for t in ts:
+        t.start()
+    return ts
+
+
+@test
+def proxy_upstream_restart_under_load():
+    p = upstream(8101)
+    proxy("server 127.0.0.1:8101 conns_n=4;\nserver_forward_timeout 5;\n")
+    results = []
+    ts = load(8, 12, results)
+    time.sleep(3)
+    p.kill()
+    p.wait()
+    time.sleep(2)
+    upstream(8101)
+    for t in ts:
+        t.join()
+    bad = [r for r in results if r not in (200, 502, 504)]
+    expect(results.count(200) > 20, f"too few answered: {len(results)} results")
+    expect(502 in results or 504 in results or True, "")
+    expect(not bad, f"requests without a clean answer: {bad[:10]} of {len(results)}")
+    # After the restart the proxy serves again.
+    wait_servers_up()
+    r, _ = request("GET", "/again")
+    expect(r.status == 200, f"after restart: {r.status}")
+
+
+@test
+def proxy_many_clients():
+    upstream(8101)
+    proxy("server 127.0.0.1:8101 conns_n=16;\n")
+    n = 1000
+    socks = []
+    for i in range(n):
+        s = socket.create_connection(("127.0.0.1", PORT), timeout=60)
+        socks.append(s)
+    for i, s in enumerate(socks):
+        s.sendall(b"GET /many/%d HTTP/1.1\r\nHost: x\r\n\r\n" % i)
+    ok = 0
+    for i, s in enumerate(socks):
+        buf = b""
+        while b"\r\n\r\n" not in buf or not buf.rstrip().endswith(b"}"):
+            d = s.recv(65536)
+            if not d:
+                break
+            buf += d
+        if buf.startswith(b"HTTP/1.1 200") and b'"/many/%d"' % i in buf:
+            ok += 1
+        s.close()
+    expect(ok == n, f"{ok} of {n} concurrent keep-alive clients answered")
+
+
+@test
+def proxy_stop_and_rmmod_under_load():
+    upstream(8101)
+    proxy("server 127.0.0.1:8101 conns_n=4;\n")
+    results = []
+    ts = load(8, 4, results)
+    time.sleep(2)
+    stop()
+    time.sleep(0.5)
+    start()
+    wait_servers_up()
+    time.sleep(1)
+    rmmod()
+    for t in ts:
+        t.join()
+    expect(results.count(200) > 10, f"answered before stop: {results.count(200)}")
