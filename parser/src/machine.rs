@@ -27,6 +27,10 @@ pub const MAX_REASON_LEN: u32 = 512;
 /// Empty lines (CRLF) ignored before a request line (RFC 9112 section 2.2).
 pub const MAX_EMPTY_LINES: u8 = 4;
 
+/// `HTTP/1.1` and `HTTP/1.0` as little-endian words.
+const HTTP11: u64 = u64::from_le_bytes(*b"HTTP/1.1");
+const HTTP10: u64 = u64::from_le_bytes(*b"HTTP/1.0");
+
 const CR: u8 = b'\r';
 const LF: u8 = b'\n';
 const SP: u8 = b' ';
@@ -915,7 +919,12 @@ impl Core {
         if n == 0 || n as u64 > u64::from(MAX_METHOD_LEN) || rest.get(n) != Some(&SP) {
             return None;
         }
-        let method = Method::from_bytes(rest.get(..n)?);
+        // GET is by far the most common method: one compare.
+        let method = if n == 3 && rest.starts_with(b"GET") {
+            Method::Get
+        } else {
+            Method::from_bytes(rest.get(..n)?)
+        };
         let t = n.wrapping_add(1); // in chunk, as all indices below
         if method == Method::Connect || rest.get(t) != Some(&b'/') {
             return None;
@@ -926,9 +935,14 @@ impl Core {
             return None;
         }
         let vs = v.wrapping_add(1);
-        let version = match rest.get(vs..vs.wrapping_add(10))? {
-            b"HTTP/1.1\r\n" => Version::Http11,
-            b"HTTP/1.0\r\n" => Version::Http10,
+        // `HTTP/1.x` as one word, then CRLF.
+        let (word, crlf) = rest.get(vs..)?.split_first_chunk::<8>()?;
+        if crlf.first_chunk::<2>()? != b"\r\n" {
+            return None;
+        }
+        let version = match u64::from_le_bytes(*word) {
+            HTTP11 => Version::Http11,
+            HTTP10 => Version::Http10,
             _ => return None,
         };
         self.method = method;
@@ -947,9 +961,13 @@ impl Core {
     #[inline]
     fn fast_status_line<S: Sink>(&mut self, data: &[u8], i: usize, sink: &mut S) -> Option<usize> {
         let rest = data.get(i..)?;
-        let version = match rest.get(..9)? {
-            b"HTTP/1.1 " => Version::Http11,
-            b"HTTP/1.0 " => Version::Http10,
+        let (word, after) = rest.split_first_chunk::<8>()?;
+        if after.first() != Some(&SP) {
+            return None;
+        }
+        let version = match u64::from_le_bytes(*word) {
+            HTTP11 => Version::Http11,
+            HTTP10 => Version::Http10,
             _ => return None,
         };
         let mut code = 0u16;

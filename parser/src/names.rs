@@ -141,9 +141,10 @@ pub(super) fn header_id(name: &[u8]) -> HeaderId {
     }
 }
 
-/// Recognizes the name `line[..n]` (token characters) of a field line, comparing three
-/// masked words without data-dependent branches when the line has at least 24 bytes (names
-/// longer than 24 bytes are never recognized); same result as [`header_id`].
+/// Recognizes the name `line[..n]` (token characters) of a field line: one table load and a
+/// length compare (which rejects most other names), then three masked word compares without
+/// data-dependent branches when the line has at least 24 bytes (names longer than 24 bytes are
+/// never recognized); same result as [`header_id`].
 #[inline(always)]
 pub(super) fn header_id_in_line(line: &[u8], n: usize) -> HeaderId {
     let (Some(words), Some(&first), Some(&last)) = (
@@ -153,8 +154,9 @@ pub(super) fn header_id_in_line(line: &[u8], n: usize) -> HeaderId {
     ) else {
         return header_id(line.get(..n).unwrap_or_default());
     };
-    let Some(e) = TABLE.get(slot(first, last, n)) else {
-        return HeaderId::Other;
+    let e = match TABLE.get(slot(first, last, n)) {
+        Some(e) if e.len == n => e,
+        _ => return HeaderId::Other,
     };
     let x = u128::from_le_bytes(*words.first_chunk::<16>().unwrap_or(&[0; 16]));
     let w2 = u64::from_le_bytes(*words.last_chunk::<8>().unwrap_or(&[0; 8]));
@@ -164,7 +166,7 @@ pub(super) fn header_id_in_line(line: &[u8], n: usize) -> HeaderId {
     let d = (((x as u64) | FOLD) & m0 ^ l0)
         | ((((x >> 64) as u64) | FOLD) & m1 ^ l1)
         | ((w2 | FOLD) & m2 ^ l2);
-    if d == 0 && e.len == n {
+    if d == 0 {
         e.id
     } else {
         HeaderId::Other
