@@ -19,7 +19,7 @@ KMAKEFLAGS ?= LLVM=1 RUSTC=/usr/bin/rustc HOSTRUSTC=/usr/bin/rustc BINDGEN=bindg
 # built in place, so one copy per kernel keeps debug, release and host builds apart).
 STAGE := Kbuild src scripts/bindgen.py parser/src config/src http/src cache/src sched/src tls/src
 
-.PHONY: all module kernel deps run test test-host test-fuzz test-vm bench check clean
+.PHONY: bench-parser bench-proxy all module kernel deps run test test-host test-fuzz test-vm bench check clean
 
 all: module
 
@@ -67,9 +67,16 @@ check:
 
 # Parser against httparse, with the host's SIMD scanners and with the scalar code the kernel
 # runs; instruction counts of a fixed workload where valgrind exists (see BENCHMARKS.md).
-bench: deps
+bench: deps bench-parser bench-proxy
+
+bench-parser:
 	cargo bench -p tempesta-parser
 	cargo bench -p tempesta-parser --no-default-features
+
+# wrk against tempesta-rs, nginx proxy_pass and HAProxy in one release-kernel guest.
+bench-proxy:
+	@$(MAKE) --no-print-directory module VARIANT=release
+	@scripts/vm.sh release run --cmd "$(CURDIR)/scripts/bench-proxy.sh"
 
 clean:
 	rm -rf build tempesta_fw.ko

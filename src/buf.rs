@@ -11,6 +11,9 @@ use core::mem::MaybeUninit;
 
 use kernel::prelude::*;
 
+/// Receive buffers grow by this much at a time.
+const GROW: usize = 8192;
+
 pub(crate) struct Buf {
     v: KVec<u8>,
     /// Bytes before this index are consumed.
@@ -23,13 +26,6 @@ impl Buf {
             v: KVec::new(),
             start: 0,
         }
-    }
-
-    pub(crate) fn with_capacity(cap: usize) -> Result<Self> {
-        Ok(Self {
-            v: KVec::with_capacity(cap, GFP_KERNEL)?,
-            start: 0,
-        })
     }
 
     /// The unconsumed bytes.
@@ -83,10 +79,14 @@ impl Buf {
 
     /// Room for at most `max` total bytes: the uninitialized tail to receive into. Call
     /// [`Buf::filled`] with what was written.
+    ///
+    /// The buffer grows in steps of [`GROW`] as data accumulates, so an idle or fast-draining
+    /// connection holds a few KiB, not `max`.
     pub(crate) fn spare(&mut self, max: usize) -> &mut [MaybeUninit<u8>] {
         self.compact();
         let room = max.saturating_sub(self.v.len());
-        if room > 0 && self.v.reserve(room, GFP_KERNEL).is_err() {
+        let want = room.min(GROW);
+        if want > 0 && self.v.reserve(want, GFP_KERNEL).is_err() {
             return &mut [];
         }
         let spare = self.v.spare_capacity_mut();

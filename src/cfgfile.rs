@@ -68,7 +68,8 @@ impl FileBuf {
         let mut len = 0usize;
         // SAFETY: `path` is NUL-terminated; `ptr` and `len` are valid out pointers. Process
         // context, as kernel_read_file_from_path requires.
-        let r = unsafe { sys::tfw_glue_read_file(path.as_char_ptr(), MAX_FILE, &mut ptr, &mut len) };
+        let r =
+            unsafe { sys::tfw_glue_read_file(path.as_char_ptr(), MAX_FILE, &mut ptr, &mut len) };
         if r < 0 {
             return Err(Error::from_errno(r));
         }
@@ -104,7 +105,11 @@ fn report(path: &str, e: &config::Error<'_>) -> Error {
 pub(crate) fn load(cpath: &CStr) -> Result<Config> {
     let path = cpath.to_str().unwrap_or("<non-UTF-8 path>");
     let file = FileBuf::read(cpath).map_err(|e| {
-        pr_err!("config error: cannot read {}: error {}\n", path, e.to_errno());
+        pr_err!(
+            "config error: cannot read {}: error {}\n",
+            path,
+            e.to_errno()
+        );
         e
     })?;
     let src = file.bytes();
@@ -163,7 +168,9 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
                 continue;
             }
             if let Some(gname) = v.proxy_pass {
-                default_group = groups.iter().position(|g| g.name.as_slice() == gname.as_bytes());
+                default_group = groups
+                    .iter()
+                    .position(|g| g.name.as_slice() == gname.as_bytes());
             }
         }
     }

@@ -76,7 +76,10 @@ pub(crate) fn cfg_path_display() -> &'static str {
 ///
 /// Called by glue.c only, with the control mutex held; `cmd` points to `len` readable bytes.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn tfw_rs_ctl_state(cmd: *const kernel::ffi::c_char, len: usize) -> i32 {
+pub(crate) unsafe extern "C" fn tfw_rs_ctl_state(
+    cmd: *const kernel::ffi::c_char,
+    len: usize,
+) -> i32 {
     // SAFETY: glue.c passes its sysctl buffer and the length of the string in it.
     let cmd = unsafe { core::slice::from_raw_parts(cmd.cast::<u8>(), len) };
     // SAFETY: the control mutex is held (our contract).
@@ -108,7 +111,10 @@ pub(crate) unsafe extern "C" fn tfw_rs_ctl_state(cmd: *const kernel::ffi::c_char
 ///
 /// Called by glue.c only, with the control mutex held; `buf` points to `len` writable bytes.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn tfw_rs_state_str(buf: *mut kernel::ffi::c_char, len: usize) -> usize {
+pub(crate) unsafe extern "C" fn tfw_rs_state_str(
+    buf: *mut kernel::ffi::c_char,
+    len: usize,
+) -> usize {
     // SAFETY: the control mutex is held (our contract).
     let ctl = unsafe { ctl() };
     let s: &[u8] = match (&ctl.running, ctl.failed_reconfig) {
@@ -169,7 +175,10 @@ pub(crate) extern "C" fn tfw_rs_tick() {
 ///
 /// Called by glue.c only, with the control mutex held; `buf` points to `len` writable bytes.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn tfw_rs_perfstat(buf: *mut kernel::ffi::c_char, len: usize) -> usize {
+pub(crate) unsafe extern "C" fn tfw_rs_perfstat(
+    buf: *mut kernel::ffi::c_char,
+    len: usize,
+) -> usize {
     if len == 0 {
         return 0;
     }
@@ -190,9 +199,9 @@ pub(crate) unsafe extern "C" fn tfw_rs_perfstat(buf: *mut kernel::ffi::c_char, l
 }
 
 /// Formats into a byte slice, dropping what does not fit (one byte is kept for the NUL).
-struct SliceWriter<'a> {
-    buf: &'a mut [u8],
-    pos: usize,
+pub(crate) struct SliceWriter<'a> {
+    pub(crate) buf: &'a mut [u8],
+    pub(crate) pos: usize,
 }
 
 impl core::fmt::Write for SliceWriter<'_> {
@@ -234,39 +243,59 @@ impl Ctl {
     /// running state is touched. Listeners present in both configurations keep their sockets;
     /// the ones the new configuration no longer has are closed last.
     fn apply(&mut self, cfg: &Config) -> Result {
-        // Upstream connections of the new configuration start connecting now; if anything
-        // below fails, dropping `proxy` closes them again.
-        let proxy = Proxy::new(cfg)?;
         let old = match &mut self.running {
             Some(r) => core::mem::take(&mut r.listeners),
             None => KVec::new(),
         };
-        match Self::open_new(&old, cfg, &mut self.next_token) {
-            Ok((opened, mut next)) => {
-                for s in old.into_iter() {
-                    if cfg.listen.iter().any(|l| l.addr == s.addr()) {
-                        // Cannot fail: `next` has room for every listener of `cfg`.
-                        next.push(s, GFP_KERNEL)?;
-                    }
-                    // Otherwise `s` is dropped here: the listener is closed.
-                }
-                for s in opened.into_iter() {
-                    next.push(s, GFP_KERNEL)?;
-                }
-                // The old proxy, with its client and upstream connections, is closed here.
-                self.running = Some(Running {
-                    listeners: next,
-                    proxy,
-                });
-                Ok(())
-            }
+        let (opened, mut next) = match Self::open_new(&old, cfg, &mut self.next_token) {
+            Ok(v) => v,
             Err(e) => {
                 if let Some(r) = &mut self.running {
                     r.listeners = old;
                 }
-                Err(e)
+                return Err(e);
             }
+        };
+        // The proxy: reconfigured in place when running (client connections stay open), new
+        // otherwise. Either fails without changing anything; the listeners just opened are
+        // closed again when `opened` is dropped.
+        let fresh = match &mut self.running {
+            Some(r) => match r.proxy.reconfigure(cfg) {
+                Ok(()) => None,
+                Err(e) => {
+                    r.listeners = old;
+                    return Err(e);
+                }
+            },
+            None => Some(Proxy::new(cfg)?),
+        };
+        for s in old.into_iter() {
+            if cfg.listen.iter().any(|l| l.addr == s.addr()) {
+                // Cannot fail: `next` has room for every listener of `cfg`.
+                next.push(s, GFP_KERNEL)?;
+            }
+            // Otherwise `s` is dropped here: the listener is closed.
         }
+        for s in opened.into_iter() {
+            next.push(s, GFP_KERNEL)?;
+        }
+        match (&mut self.running, fresh) {
+            (Some(r), None) => {
+                r.listeners = next;
+                // The server files follow the new configuration.
+                r.proxy.unpublish();
+                r.proxy.publish();
+            }
+            (_, Some(proxy)) => {
+                let r = self.running.insert(Running {
+                    listeners: next,
+                    proxy,
+                });
+                r.proxy.publish();
+            }
+            (None, None) => {}
+        }
+        Ok(())
     }
 
     /// Opens the listeners of `cfg` that `old` does not have, and allocates room for the
@@ -302,7 +331,8 @@ impl Ctl {
     }
 
     fn stop(&mut self) {
-        if let Some(r) = self.running.take() {
+        if let Some(mut r) = self.running.take() {
+            r.proxy.unpublish();
             drop(r);
             pr_info!("stopped\n");
         }

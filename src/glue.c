@@ -344,6 +344,75 @@ u64 tfw_glue_now_ms(void)
 	return jiffies64_to_msecs(get_jiffies_64());
 }
 
+/*
+ * /proc/tempesta/servers/GROUP/IP:PORT: one file per upstream server of the running
+ * configuration. The counters live here, in memory the Rust side updates with atomic stores
+ * and the show function reads with READ_ONCE: reading a file never takes tfw_ctl_mutex, so
+ * removing the entries (proc_remove() waits for readers) can happen with the mutex held.
+ */
+struct tfw_srv_entry {
+	struct list_head list;
+	struct tfw_srv_stat stat;
+};
+
+static struct proc_dir_entry *tfw_proc_servers;
+static LIST_HEAD(tfw_srv_entries);
+
+static int tfw_proc_server_show(struct seq_file *m, void *v)
+{
+	struct tfw_srv_stat *s = m->private;
+
+	seq_printf(m, "Connections up\t\t: %llu/%llu\n", READ_ONCE(s->conns_up),
+		   READ_ONCE(s->conns));
+	seq_printf(m, "Requests forwarded\t: %llu\n", READ_ONCE(s->forwarded));
+	seq_printf(m, "Responses\t\t: %llu\n", READ_ONCE(s->responses));
+	seq_printf(m, "Errors\t\t\t: %llu\n", READ_ONCE(s->errors));
+	return 0;
+}
+
+/* The directory of a server group, created on first use. Control mutex held. */
+struct proc_dir_entry *tfw_glue_proc_group(const char *name)
+{
+	if (!tfw_proc_dir)
+		return NULL;
+	if (!tfw_proc_servers)
+		tfw_proc_servers = proc_mkdir("servers", tfw_proc_dir);
+	if (!tfw_proc_servers)
+		return NULL;
+	return proc_mkdir(name, tfw_proc_servers);
+}
+
+/* A server's file in @group; returns its counters (zeroed), or NULL. Control mutex held. */
+struct tfw_srv_stat *tfw_glue_proc_server(struct proc_dir_entry *group, const char *addr)
+{
+	struct tfw_srv_entry *e;
+
+	if (!group)
+		return NULL;
+	e = kzalloc(sizeof(*e), GFP_KERNEL);
+	if (!e)
+		return NULL;
+	if (!proc_create_single_data(addr, 0444, group, tfw_proc_server_show, &e->stat)) {
+		kfree(e);
+		return NULL;
+	}
+	list_add(&e->list, &tfw_srv_entries);
+	return &e->stat;
+}
+
+/* Removes every server file and frees the counters. Control mutex held. */
+void tfw_glue_proc_servers_clear(void)
+{
+	struct tfw_srv_entry *e, *tmp;
+
+	proc_remove(tfw_proc_servers);
+	tfw_proc_servers = NULL;
+	list_for_each_entry_safe(e, tmp, &tfw_srv_entries, list) {
+		list_del(&e->list);
+		kfree(e);
+	}
+}
+
 #define TFW_PERFSTAT_BUF 8192
 
 static int tfw_proc_perfstat_show(struct seq_file *m, void *v)
@@ -394,20 +463,22 @@ err_proc:
 
 /*
  * Unregistering waits for running handlers. Then everything stops under the mutex (no socket
- * is watched after it, so no callback queues work), the tick stops re-arming, and destroying
- * the workqueue waits for the last run: after this returns no tfw_rs_* call is running or can
+ * is watched after it, so no callback queues work), /proc/tempesta goes (its readers take the
+ * mutex briefly; removal waits for them), the tick stops re-arming, and destroying the
+ * workqueue waits for the last run: after this returns no tfw_rs_* call is running or can
  * start.
  */
 void tfw_glue_exit(void)
 {
 	unregister_net_sysctl_table(tfw_sysctl_hdr);
 	tfw_sysctl_hdr = NULL;
-	proc_remove(tfw_proc_dir);
-	tfw_proc_dir = NULL;
 
 	mutex_lock(&tfw_ctl_mutex);
 	tfw_rs_shutdown();
 	mutex_unlock(&tfw_ctl_mutex);
+	/* After the shutdown: it removes the server files, which live in this directory. */
+	proc_remove(tfw_proc_dir);
+	tfw_proc_dir = NULL;
 	WRITE_ONCE(tfw_exiting, true);
 	cancel_delayed_work_sync(&tfw_tick);
 	destroy_workqueue(tfw_wq);

@@ -12,6 +12,17 @@
 struct socket;
 struct sockaddr_storage;
 struct tfw_watch;
+struct proc_dir_entry;
+
+/* Counters of one upstream server, shown in /proc/tempesta/servers/GROUP/IP:PORT. Written by
+ * Rust with atomic stores, read by glue.c with READ_ONCE. */
+struct tfw_srv_stat {
+	u64 conns_up;
+	u64 conns;
+	u64 forwarded;
+	u64 responses;
+	u64 errors;
+};
 
 /* Socket events, bits of the mask tfw_rs_event() gets. */
 #define TFW_EV_READ	0	/* data, a connection to accept, or EOF */
@@ -36,6 +47,9 @@ int tfw_glue_sk_state(struct socket *sock);
 int tfw_glue_peer_str(struct socket *sock, char *buf, size_t len);
 void tfw_glue_abort(struct socket *sock);
 u64 tfw_glue_now_ms(void);
+struct proc_dir_entry *tfw_glue_proc_group(const char *name);
+struct tfw_srv_stat *tfw_glue_proc_server(struct proc_dir_entry *group, const char *addr);
+void tfw_glue_proc_servers_clear(void);
 
 /* Exported by the Rust crate to glue.c; called with the control mutex held. */
 int tfw_rs_ctl_state(const char *cmd, size_t len);

@@ -47,7 +47,9 @@ const TX_HIGH: usize = 64 * 1024;
 /// Requests up to this size (rewritten head and body) are kept until answered, to be re-sent
 /// if their upstream connection fails. Larger ones are streamed without a copy.
 const RETRY_MAX: usize = 64 * 1024;
-/// Client connections open at once; more are refused at accept.
+/// Client connections open at once; more are refused at accept. With the buffer bounds above
+/// a client holds at most about 140 KiB (receive buffer, send queue over the high-water mark
+/// by one step, request copy), typically a few KiB.
 const MAX_CLIENTS: usize = 16384;
 /// A connection closing after its last response gets this long to take it.
 const CLOSE_GRACE_MS: u64 = 5000;
@@ -58,6 +60,9 @@ const BACKOFF_MAX_MS: u64 = 5000;
 /// Connection names: slot index and generation, so a stale name never reaches a new
 /// connection in a reused slot.
 pub(crate) type Id = u64;
+
+/// The group and server index of an upstream connection of a replaced configuration.
+const RETIRED: usize = usize::MAX;
 
 /// Listener names have this bit (they live in the control state, not in the slab).
 pub(crate) const LISTENER_ID: u64 = 1 << 63;
@@ -88,6 +93,51 @@ struct Server {
     conns: KVec<Id>,
     forwarded: u64,
     errors: u64,
+    /// Its `/proc/tempesta/servers/GROUP/IP:PORT` counters, once published.
+    stat: SrvStat,
+}
+
+/// Counters shared with glue.c's /proc file of a server (see `struct tfw_srv_stat`).
+struct SrvStat(*mut crate::sys::tfw_srv_stat);
+
+impl SrvStat {
+    /// Adds `delta` to the counter `field` of the shared struct.
+    fn add(&self, field: fn(*mut crate::sys::tfw_srv_stat) -> *mut u64, delta: i64) {
+        if self.0.is_null() {
+            return;
+        }
+        // SAFETY: a non-null pointer came from tfw_glue_proc_server and stays valid until
+        // tfw_glue_proc_servers_clear, which the control path calls only after this proxy
+        // stopped using it (see `Proxy::unpublish`). The u64 fields of a kzalloc()ed struct
+        // are 8-byte aligned; glue.c only reads them with READ_ONCE.
+        let a = unsafe { core::sync::atomic::AtomicU64::from_ptr(field(self.0)) };
+        if delta >= 0 {
+            a.fetch_add(delta.unsigned_abs(), core::sync::atomic::Ordering::Relaxed);
+        } else {
+            a.fetch_sub(delta.unsigned_abs(), core::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+fn f_conns_up(s: *mut crate::sys::tfw_srv_stat) -> *mut u64 {
+    // SAFETY: a field of a valid struct (the caller's pointer is non-null and live).
+    unsafe { &raw mut (*s).conns_up }
+}
+fn f_conns(s: *mut crate::sys::tfw_srv_stat) -> *mut u64 {
+    // SAFETY: as above.
+    unsafe { &raw mut (*s).conns }
+}
+fn f_forwarded(s: *mut crate::sys::tfw_srv_stat) -> *mut u64 {
+    // SAFETY: as above.
+    unsafe { &raw mut (*s).forwarded }
+}
+fn f_responses(s: *mut crate::sys::tfw_srv_stat) -> *mut u64 {
+    // SAFETY: as above.
+    unsafe { &raw mut (*s).responses }
+}
+fn f_errors(s: *mut crate::sys::tfw_srv_stat) -> *mut u64 {
+    // SAFETY: as above.
+    unsafe { &raw mut (*s).errors }
 }
 
 struct Group {
@@ -194,6 +244,45 @@ pub(crate) struct Proxy {
     pub(crate) stats: Stats,
 }
 
+/// The groups and servers of `cfg`, without connections.
+fn build_groups(cfg: &Config) -> Result<KVec<Group>> {
+    let mut groups = KVec::new();
+    for g in cfg.groups.iter() {
+        let mut grp = Group {
+            name: KVec::new(),
+            servers: KVec::new(),
+            sched: KVec::new(),
+            wait: KVec::new(),
+            wait_head: 0,
+            queue_size: match g.queue_size {
+                0 => usize::MAX,
+                n => n as usize,
+            },
+            forward_timeout_ms: match g.forward_timeout {
+                0 => u64::MAX,
+                n => u64::from(n).saturating_mul(1000),
+            },
+            forward_retries: g.forward_retries,
+        };
+        grp.name.extend_from_slice(&g.name, GFP_KERNEL)?;
+        for s in g.servers.iter() {
+            grp.servers.push(
+                Server {
+                    addr: s.addr,
+                    conns: KVec::new(),
+                    forwarded: 0,
+                    errors: 0,
+                    stat: SrvStat(core::ptr::null_mut()),
+                },
+                GFP_KERNEL,
+            )?;
+            grp.sched.push(sched::Slot::new(s.weight), GFP_KERNEL)?;
+        }
+        groups.push(grp, GFP_KERNEL)?;
+    }
+    Ok(groups)
+}
+
 impl Proxy {
     /// The proxy of `cfg`: groups, their connections (connecting), nothing accepted yet.
     pub(crate) fn new(cfg: &Config) -> Result<Self> {
@@ -207,42 +296,65 @@ impl Proxy {
             stats: Stats::default(),
         };
         p.via.extend_from_slice(&cfg.via, GFP_KERNEL)?;
-        for g in cfg.groups.iter() {
-            let mut grp = Group {
-                name: KVec::new(),
-                servers: KVec::new(),
-                sched: KVec::new(),
-                wait: KVec::new(),
-                wait_head: 0,
-                queue_size: match g.queue_size {
-                    0 => usize::MAX,
-                    n => n as usize,
-                },
-                forward_timeout_ms: match g.forward_timeout {
-                    0 => u64::MAX,
-                    n => u64::from(n).saturating_mul(1000),
-                },
-                forward_retries: g.forward_retries,
-            };
-            grp.name.extend_from_slice(&g.name, GFP_KERNEL)?;
-            for s in g.servers.iter() {
-                grp.servers.push(
-                    Server {
-                        addr: s.addr,
-                        conns: KVec::new(),
-                        forwarded: 0,
-                        errors: 0,
-                    },
-                    GFP_KERNEL,
-                )?;
-                grp.sched.push(sched::Slot::new(s.weight), GFP_KERNEL)?;
+        let mut groups = build_groups(cfg)?;
+        p.add_pools(cfg, &mut groups)?;
+        p.groups = groups;
+        p.connect_all();
+        Ok(p)
+    }
+
+    /// Switches to the upstreams of `cfg` without dropping a client: new pools open, requests
+    /// waiting for the old ones move to the new default group, idle old connections close now
+    /// and busy ones after their response. On error nothing changed.
+    pub(crate) fn reconfigure(&mut self, cfg: &Config) -> Result {
+        let mut via = KVec::new();
+        via.extend_from_slice(&cfg.via, GFP_KERNEL)?;
+        let mut groups = build_groups(cfg)?;
+        self.add_pools(cfg, &mut groups)?;
+
+        // Nothing fails from here on.
+        let old = core::mem::replace(&mut self.groups, groups);
+        self.via = via;
+        self.default_group = cfg.default_group;
+        self.keepalive_ms = u64::from(cfg.keepalive_timeout).saturating_mul(1000);
+        let mut waiting: KVec<Id> = KVec::new();
+        for g in old.iter() {
+            for srv in g.servers.iter() {
+                for &id in srv.conns.iter() {
+                    self.retire(id);
+                }
             }
-            p.groups.push(grp, GFP_KERNEL)?;
+            for &cid in g.wait.get(g.wait_head..).unwrap_or(&[]) {
+                // Without memory the request times out in the queue (504) instead.
+                let _ = waiting.push(cid, GFP_KERNEL);
+            }
         }
+        drop(old);
+        let group = self.default_group.unwrap_or(usize::MAX);
+        for slot in self.slots.iter_mut() {
+            if let Some(Conn {
+                role: Role::Client(c),
+                ..
+            }) = slot.conn.as_deref_mut()
+            {
+                c.group = group;
+            }
+        }
+        self.connect_all();
+        for cid in waiting.iter() {
+            self.assign(*cid);
+        }
+        Ok(())
+    }
+
+    /// Creates the (not yet connected) connections of `groups`' servers in the slab; on
+    /// error removes what it created.
+    fn add_pools(&mut self, cfg: &Config, groups: &mut KVec<Group>) -> Result {
         let now = now_ms();
-        for (gi, g) in cfg.groups.iter().enumerate() {
-            for (si, s) in g.servers.iter().enumerate() {
-                for _ in 0..s.conns_n {
+        let mut r = Ok(());
+        'all: for (gi, (gcfg, g)) in cfg.groups.iter().zip(groups.iter_mut()).enumerate() {
+            for (si, (scfg, srv)) in gcfg.servers.iter().zip(g.servers.iter_mut()).enumerate() {
+                for _ in 0..scfg.conns_n {
                     let up = Upstream {
                         group: gi,
                         server: si,
@@ -253,15 +365,129 @@ impl Proxy {
                         retry_at: now,
                         sent_ms: 0,
                     };
-                    let id = p.insert(Role::Upstream(up))?;
-                    if let Some(srv) = p.groups.get_mut(gi).and_then(|g| g.servers.get_mut(si)) {
-                        srv.conns.push(id, GFP_KERNEL)?;
+                    let id = match self.insert(Role::Upstream(up)) {
+                        Ok(id) => id,
+                        Err(e) => {
+                            r = Err(e);
+                            break 'all;
+                        }
+                    };
+                    if let Err(e) = srv.conns.push(id, GFP_KERNEL) {
+                        self.remove(id);
+                        r = Err(e.into());
+                        break 'all;
                     }
-                    p.connect(id);
                 }
             }
         }
-        Ok(p)
+        if r.is_err() {
+            for g in groups.iter() {
+                for srv in g.servers.iter() {
+                    for &id in srv.conns.iter() {
+                        self.remove(id);
+                    }
+                }
+            }
+        }
+        r
+    }
+
+    /// Starts connecting every upstream connection that is down and due.
+    fn connect_all(&mut self) {
+        for gi in 0..self.groups.len() {
+            let n = self.groups.get(gi).map_or(0, |g| g.servers.len());
+            for si in 0..n {
+                let m = self.server_conns(gi, si);
+                for k in 0..m {
+                    let id = self
+                        .groups
+                        .get(gi)
+                        .and_then(|g| g.servers.get(si))
+                        .and_then(|s| s.conns.get(k).copied());
+                    if let Some(id) = id {
+                        self.connect(id);
+                    }
+                }
+            }
+        }
+    }
+
+    fn server_conns(&self, gi: usize, si: usize) -> usize {
+        self.groups
+            .get(gi)
+            .and_then(|g| g.servers.get(si))
+            .map_or(0, |s| s.conns.len())
+    }
+
+    /// An upstream connection of a replaced configuration: closed now if idle, after its
+    /// exchange if busy.
+    fn retire(&mut self, id: Id) {
+        let busy = match self.get(id) {
+            Some(Conn {
+                role: Role::Upstream(u),
+                ..
+            }) => {
+                if u.st == UState::Busy {
+                    u.group = RETIRED;
+                    u.server = RETIRED;
+                }
+                u.st == UState::Busy
+            }
+            _ => return,
+        };
+        if !busy {
+            self.remove(id);
+        }
+    }
+
+    /// Creates `/proc/tempesta/servers/GROUP/IP:PORT` for every server. Called once the proxy
+    /// runs (the control path removed the previous proxy's files first).
+    pub(crate) fn publish(&mut self) {
+        for g in self.groups.iter_mut() {
+            let mut name = [0u8; 64];
+            let n = g.name.len().min(name.len().saturating_sub(1));
+            let (Some(dst), Some(src)) = (name.get_mut(..n), g.name.get(..n)) else {
+                continue;
+            };
+            dst.copy_from_slice(src);
+            if name.contains(&b'/') {
+                continue;
+            }
+            // SAFETY: `name` is NUL-terminated; control mutex held (our caller's context).
+            let dir = unsafe { crate::sys::tfw_glue_proc_group(name.as_ptr().cast()) };
+            if dir.is_null() {
+                continue;
+            }
+            for srv in g.servers.iter_mut() {
+                let mut text = [0u8; 64];
+                let mut w = crate::ctl::SliceWriter {
+                    buf: &mut text,
+                    pos: 0,
+                };
+                let _ = core::fmt::Write::write_fmt(&mut w, format_args!("{}", srv.addr));
+                // SAFETY: `dir` is the live group directory; `text` is NUL-terminated (the
+                // writer keeps its last byte zero).
+                let stat = unsafe { crate::sys::tfw_glue_proc_server(dir, text.as_ptr().cast()) };
+                srv.stat = SrvStat(stat);
+                srv.stat.add(f_conns, srv.conns.len() as i64);
+            }
+        }
+    }
+
+    /// Forgets the server files' counters and removes the files; the proxy is being dropped.
+    pub(crate) fn unpublish(&mut self) {
+        for g in self.groups.iter_mut() {
+            for srv in g.servers.iter_mut() {
+                srv.stat = SrvStat(core::ptr::null_mut());
+            }
+        }
+        // SAFETY: no `SrvStat` of this proxy points into the files' memory any more; control
+        // mutex held.
+        unsafe { crate::sys::tfw_glue_proc_servers_clear() };
+    }
+
+    fn stat(&self, gi: usize, si: usize) -> Option<&SrvStat> {
+        self.groups.get(gi)?.servers.get(si).map(|s| &s.stat)
     }
 
     // ---- the slab ----------------------------------------------------------------------
@@ -369,11 +595,9 @@ impl Proxy {
                 sock.abort_on_close();
                 continue;
             };
-            let rx = Buf::with_capacity(RX_CAP);
             let watched = sock.watch(id, listener.watch_ptr());
-            match (rx, watched, self.get(id)) {
-                (Ok(rx), Ok(()), Some(c)) => {
-                    c.rx = rx;
+            match (watched, self.get(id)) {
+                (Ok(()), Some(c)) => {
                     c.sock = Some(sock);
                     self.stats.clients_accepted = self.stats.clients_accepted.saturating_add(1);
                     self.stats.clients_open = self.stats.clients_open.saturating_add(1);
@@ -390,13 +614,20 @@ impl Proxy {
     pub(crate) fn tick(&mut self) {
         let now = now_ms();
         for index in 0..self.slots.len() {
-            let Some(slot) = self.slots.get(index) else { break };
+            let Some(slot) = self.slots.get(index) else {
+                break;
+            };
             let id = id_of(index, slot.gen);
-            let Some(conn) = slot.conn.as_deref() else { continue };
+            let Some(conn) = slot.conn.as_deref() else {
+                continue;
+            };
             match &conn.role {
                 Role::Client(c) => {
                     let age = now.saturating_sub(c.since_ms);
-                    let ft = self.groups.get(c.group).map_or(60_000, |g| g.forward_timeout_ms);
+                    let ft = self
+                        .groups
+                        .get(c.group)
+                        .map_or(60_000, |g| g.forward_timeout_ms);
                     match c.st {
                         CState::Idle if !c.reader.in_message() => {
                             if now.saturating_sub(conn.last_ms) > self.keepalive_ms {
@@ -423,7 +654,9 @@ impl Proxy {
                 Role::Upstream(u) => {
                     if u.st == UState::Down && u.retry_at <= now {
                         self.connect(id);
-                    } else if u.st == UState::Connecting && now.saturating_sub(conn.last_ms) > 10_000 {
+                    } else if u.st == UState::Connecting
+                        && now.saturating_sub(conn.last_ms) > 10_000
+                    {
                         self.reset_upstream(id, true);
                     }
                 }
@@ -470,7 +703,9 @@ impl Proxy {
     /// Reads what the socket has, up to the receive buffer's capacity. False if the
     /// connection failed; EOF is recorded on the client.
     fn receive(&mut self, id: Id) -> bool {
-        let Some(conn) = self.get(id) else { return false };
+        let Some(conn) = self.get(id) else {
+            return false;
+        };
         let Some(sock) = &conn.sock else { return false };
         loop {
             let spare = conn.rx.spare(RX_CAP);
@@ -498,7 +733,9 @@ impl Proxy {
 
     /// Sends what is queued; false if the connection failed.
     fn flush(&mut self, id: Id) -> bool {
-        let Some(conn) = self.get(id) else { return true };
+        let Some(conn) = self.get(id) else {
+            return true;
+        };
         let Some(sock) = &conn.sock else { return true };
         while !conn.tx.is_empty() {
             match sock.send(conn.tx.data()) {
@@ -513,7 +750,9 @@ impl Proxy {
     /// Runs the client's reader as far as the exchange allows.
     fn client_process(&mut self, id: Id) {
         loop {
-            let Some(mut conn) = self.take(id) else { return };
+            let Some(mut conn) = self.take(id) else {
+                return;
+            };
             let next = self.client_step(id, &mut conn);
             // Drop the bytes the reader no longer needs.
             if let Role::Client(c) = &conn.role {
@@ -555,7 +794,9 @@ impl Proxy {
 
     /// One step of a client's request; the connection is out of the slab.
     fn client_step(&mut self, _id: Id, conn: &mut Conn) -> Next {
-        let Role::Client(c) = &mut conn.role else { return Next::Wait };
+        let Role::Client(c) = &mut conn.role else {
+            return Next::Wait;
+        };
         match c.st {
             CState::Queued | CState::Closing => return Next::Wait,
             CState::Forwarding if c.req_done => return Next::Wait,
@@ -666,14 +907,18 @@ impl Proxy {
                 self.fail_client(cid, Status::BadGateway);
                 return;
             }
-            let Some(g) = self.groups.get_mut(gi) else { return };
+            let Some(g) = self.groups.get_mut(gi) else {
+                return;
+            };
             let queued = g.wait.len().saturating_sub(g.wait_head);
             if queued >= g.queue_size || g.wait.push(cid, GFP_KERNEL).is_err() {
                 self.fail_client(cid, Status::Unavailable);
             }
             return;
         };
-        let Some(mut conn) = self.take(cid) else { return };
+        let Some(mut conn) = self.take(cid) else {
+            return;
+        };
         let mut ok = false;
         if let (Role::Client(c), Some(up)) = (&mut conn.role, conn_mut(&mut self.slots, sid)) {
             if up.tx.put(c.req_copy.data()).is_ok() {
@@ -682,9 +927,13 @@ impl Proxy {
                     u.client = Some(cid);
                     u.sent_ms = now_ms();
                     u.reader.expect_response_to(method);
-                    let srv = self.groups.get_mut(u.group).and_then(|g| g.servers.get_mut(u.server));
+                    let srv = self
+                        .groups
+                        .get_mut(u.group)
+                        .and_then(|g| g.servers.get_mut(u.server));
                     if let Some(s) = srv {
                         s.forwarded = s.forwarded.saturating_add(1);
+                        s.stat.add(f_forwarded, 1);
                     }
                 }
                 c.st = CState::Forwarding;
@@ -734,7 +983,9 @@ impl Proxy {
     }
 
     fn group_alive(&self, gi: usize) -> bool {
-        let Some(g) = self.groups.get(gi) else { return false };
+        let Some(g) = self.groups.get(gi) else {
+            return false;
+        };
         g.servers.iter().any(|s| {
             s.conns.iter().any(|&id| {
                 let index = (id & 0xffff_ffff) as usize;
@@ -750,7 +1001,9 @@ impl Proxy {
     /// Serves the clients waiting in group `gi` while it has idle connections.
     fn serve_waiting(&mut self, gi: usize) {
         loop {
-            let Some(g) = self.groups.get_mut(gi) else { return };
+            let Some(g) = self.groups.get_mut(gi) else {
+                return;
+            };
             let Some(&cid) = g.wait.get(g.wait_head) else {
                 // Empty: reset the queue's storage.
                 // SAFETY: shrinking a vector of `Copy` ids to zero.
@@ -808,7 +1061,9 @@ impl Proxy {
             _ => {}
         }
         let Some(conn) = self.get(id) else { return };
-        let Role::Client(c) = &mut conn.role else { return };
+        let Role::Client(c) = &mut conn.role else {
+            return;
+        };
         if !c.resp_started {
             let _ = conn.tx.put(status.response(true));
         }
@@ -864,14 +1119,15 @@ impl Proxy {
             s.connect(&addr)?;
             Ok(s)
         });
-        let rx = Buf::with_capacity(RX_CAP);
         self.stats.server_connects = self.stats.server_connects.saturating_add(1);
         let Some(conn) = self.get(id) else { return };
-        let Role::Upstream(u) = &mut conn.role else { return };
-        match (sock, rx) {
-            (Ok(sock), Ok(rx)) => {
+        let Role::Upstream(u) = &mut conn.role else {
+            return;
+        };
+        match sock {
+            Ok(sock) => {
                 conn.sock = Some(sock);
-                conn.rx = rx;
+                conn.rx.clear();
                 conn.rx_base = 0;
                 conn.tx.clear();
                 conn.last_ms = now_ms();
@@ -902,6 +1158,7 @@ impl Proxy {
                 self.upstream_failed(id);
                 return;
             }
+            let mut si = None;
             if let Some(Conn {
                 role: Role::Upstream(u),
                 ..
@@ -909,6 +1166,10 @@ impl Proxy {
             {
                 u.st = UState::Idle;
                 u.fails = 0;
+                si = Some(u.server);
+            }
+            if let Some(st) = si.and_then(|si| self.stat(gi, si)) {
+                st.add(f_conns_up, 1);
             }
             self.serve_waiting(gi);
         }
@@ -940,7 +1201,9 @@ impl Proxy {
     /// Runs the upstream's response reader as far as the client's send queue allows.
     fn upstream_process(&mut self, id: Id) {
         loop {
-            let Some(mut conn) = self.take(id) else { return };
+            let Some(mut conn) = self.take(id) else {
+                return;
+            };
             let next = self.upstream_step(&mut conn);
             if let Role::Upstream(u) = &conn.role {
                 let keep = u.reader.keep_from();
@@ -975,10 +1238,16 @@ impl Proxy {
     }
 
     fn upstream_step(&mut self, conn: &mut Conn) -> UNext {
-        let Role::Upstream(u) = &mut conn.role else { return UNext::Wait };
+        let Role::Upstream(u) = &mut conn.role else {
+            return UNext::Wait;
+        };
         if u.st != UState::Busy {
             // Bytes from an idle upstream are a protocol error (or a close, handled by EOF).
-            return if conn.rx.is_empty() { UNext::Wait } else { UNext::Broken };
+            return if conn.rx.is_empty() {
+                UNext::Wait
+            } else {
+                UNext::Broken
+            };
         }
         let cid = u.client;
         let mut client = cid.and_then(|cid| conn_mut(&mut self.slots, cid));
@@ -991,13 +1260,14 @@ impl Proxy {
         match u.reader.poll(data, conn.rx_base) {
             Step::Need => UNext::Wait,
             Step::Head { start, end } => {
-                let Some(head) = span(data, conn.rx_base, start, end) else { return UNext::Broken };
+                let Some(head) = span(data, conn.rx_base, start, end) else {
+                    return UNext::Broken;
+                };
                 let resp = u.reader.response();
                 if let Some(cl) = client.as_deref_mut() {
                     if let Role::Client(c) = &mut cl.role {
                         // 1xx responses only go to HTTP/1.1 clients (RFC 9110 section 15.2).
-                        let skip = resp.interim
-                            && c.req.version == crate::parser::Version::Http10;
+                        let skip = resp.interim && c.req.version == crate::parser::Version::Http10;
                         if !skip {
                             c.resp_started = true;
                             if http::rewrite_response(head, &c.req, &resp, &self.via, &mut cl.tx)
@@ -1011,7 +1281,9 @@ impl Proxy {
                 UNext::Again
             }
             Step::Body { start, end } => {
-                let Some(bytes) = span(data, conn.rx_base, start, end) else { return UNext::Broken };
+                let Some(bytes) = span(data, conn.rx_base, start, end) else {
+                    return UNext::Broken;
+                };
                 let interim = u.reader.response().interim;
                 if let Some(cl) = client {
                     if !interim && cl.tx.put(bytes).is_err() {
@@ -1037,21 +1309,29 @@ impl Proxy {
     /// The response is complete: the client goes on or closes, the upstream is idle again.
     fn response_done(&mut self, id: Id, keep_alive: bool, close_delimited: bool) {
         self.stats.responses = self.stats.responses.saturating_add(1);
-        let (gi, cid) = match self.get(id) {
+        let (gi, si, cid) = match self.get(id) {
             Some(Conn {
                 role: Role::Upstream(u),
                 ..
             }) => {
                 let c = u.client.take();
                 u.st = UState::Idle;
-                (u.group, c)
+                (u.group, u.server, c)
             }
             _ => return,
         };
+        if let Some(st) = self.stat(gi, si) {
+            st.add(f_responses, 1);
+        }
+        // An upstream may answer before the request body is complete (an early error). The
+        // connection then holds part of a request: it cannot be reused, and the client's rest
+        // of the body has nowhere to go, so both close.
+        let mut partial_request = false;
         if let Some(cid) = cid {
             if let Some(conn) = self.get(cid) {
                 if let Role::Client(c) = &mut conn.role {
-                    let close = !c.req.keep_alive || c.eof || close_delimited;
+                    partial_request = !c.req_done;
+                    let close = !c.req.keep_alive || c.eof || close_delimited || partial_request;
                     c.server = None;
                     c.req_copy.clear();
                     c.since_ms = now_ms();
@@ -1063,7 +1343,7 @@ impl Proxy {
                 }
             }
         }
-        if !keep_alive {
+        if !keep_alive || gi == RETIRED || partial_request {
             self.reset_upstream(id, false);
         } else {
             self.serve_waiting(gi);
@@ -1081,6 +1361,7 @@ impl Proxy {
             let (g, s) = (u.group, u.server);
             if let Some(s) = self.groups.get_mut(g).and_then(|g| g.servers.get_mut(s)) {
                 s.errors = s.errors.saturating_add(1);
+                s.stat.add(f_errors, 1);
             }
         }
         self.upstream_lost(id, true);
@@ -1122,8 +1403,7 @@ impl Proxy {
             }) => {
                 c.server = None;
                 let max = self.groups.get(c.group).map_or(0, |g| g.forward_retries);
-                let retry =
-                    !c.resp_started && c.retriable && c.req_done && c.tries < max;
+                let retry = !c.resp_started && c.retriable && c.req_done && c.tries < max;
                 if retry {
                     c.tries = c.tries.saturating_add(1);
                     c.st = CState::Queued;
@@ -1142,8 +1422,25 @@ impl Proxy {
 
     /// Drops the upstream socket and schedules the reconnect.
     fn reset_upstream(&mut self, id: Id, failure: bool) {
-        let Some(conn) = self.get(id) else { return };
-        let Role::Upstream(u) = &mut conn.role else { return };
+        let Some(conn) = conn_mut(&mut self.slots, id) else {
+            return;
+        };
+        let Role::Upstream(u) = &mut conn.role else {
+            return;
+        };
+        if u.group == RETIRED {
+            self.remove(id);
+            return;
+        }
+        if matches!(u.st, UState::Idle | UState::Busy) {
+            if let Some(s) = self
+                .groups
+                .get(u.group)
+                .and_then(|g| g.servers.get(u.server))
+            {
+                s.stat.add(f_conns_up, -1);
+            }
+        }
         if let Some(sock) = conn.sock.take() {
             sock.abort_on_close();
             drop(sock);

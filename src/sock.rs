@@ -70,7 +70,11 @@ impl Sock {
             )
         };
         if r < 0 || sock.is_null() {
-            return Err(Error::from_errno(if r < 0 { r } else { -(sys::ENOMEM as i32) }));
+            return Err(Error::from_errno(if r < 0 {
+                r
+            } else {
+                -(sys::ENOMEM as i32)
+            }));
         }
         // SAFETY: just created, owned by nobody else.
         Ok(unsafe { Self::from_raw(sock) })

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Inside the release VM (make bench): wrk against tempesta-rs and against nginx proxy_pass and
+# HAProxy in front of the same upstream, one after the other in the same guest, plus the
+# upstream alone for reference. Prints a Markdown table with ratios to tempesta-rs.
+#
+# The guest was started by vm-start.sh: demo nginx upstream on 127.0.0.1:8000, tempesta-rs on
+# port 80 proxying to it (etc/tempesta_fw.conf, conns_n=8).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+dur=${BENCH_SECONDS:-10}
+conns=${BENCH_CONNS:-64}
+tmp=/tmp/tfw-bench
+mkdir -p "$tmp/nginx/tmp"
+
+# nginx as a reverse proxy with a keep-alive upstream pool, as a production setup would.
+cat > "$tmp/nginx/nginx.conf" <<NGX
+worker_processes 1;
+pid nginx.pid;
+error_log stderr;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path tmp;
+    proxy_temp_path tmp;
+    fastcgi_temp_path tmp;
+    uwsgi_temp_path tmp;
+    scgi_temp_path tmp;
+    keepalive_requests 1000000;
+    upstream up { server 127.0.0.1:8000; keepalive 32; }
+    server {
+        listen 127.0.0.1:8081;
+        location / {
+            proxy_pass http://up;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header X-Forwarded-For \$remote_addr;
+        }
+    }
+}
+NGX
+nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e stderr
+
+cat > "$tmp/haproxy.cfg" <<HAP
+global
+    maxconn 4096
+    nbthread 1
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+    option http-keep-alive
+    option forwardfor
+    http-reuse always
+frontend f
+    bind 127.0.0.1:8082
+    default_backend b
+backend b
+    server s1 127.0.0.1:8000
+HAP
+haproxy -D -f "$tmp/haproxy.cfg" -p "$tmp/haproxy.pid"
+sleep 1
+
+run() { # name url -> "rps p99_ms"
+  local out rps p99
+  out=$(wrk -t1 -c"$conns" -d"${dur}s" --latency "$2" 2>&1)
+  rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}' <<<"$out")
+  errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
+  echo "${rps:-0} ${p99:-0} ${errs}"
+}
+
+# Warm-up: connections and caches of every path.
+for u in http://127.0.0.1:80/ http://127.0.0.1:8081/ http://127.0.0.1:8082/; do
+  wrk -t1 -c8 -d2s "$u" >/dev/null 2>&1 || true
+done
+
+read -r t_rps t_p99 t_err <<<"$(run tempesta http://127.0.0.1:80/)"
+read -r n_rps n_p99 n_err <<<"$(run nginx http://127.0.0.1:8081/)"
+read -r h_rps h_p99 h_err <<<"$(run haproxy http://127.0.0.1:8082/)"
+read -r u_rps u_p99 u_err <<<"$(run upstream http://127.0.0.1:8000/)"
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+echo
+echo "wrk -t1 -c$conns -d${dur}s --latency, GET / (index.html, $(stat -c %s "$top/etc/demo/index.html") bytes) through each proxy to the same nginx upstream"
+echo
+echo "| target | requests/s | p99 ms | tempesta-rs rps / peer rps | peer p99 / tempesta-rs p99 | errors |"
+echo "|---|---|---|---|---|---|"
+echo "| tempesta-rs (kernel) | $t_rps | $t_p99 | 1.00 | 1.00 | ${t_err:-} |"
+echo "| nginx proxy_pass | $n_rps | $n_p99 | $(ratio "$t_rps" "$n_rps") | $(ratio "$n_p99" "$t_p99") | ${n_err:-} |"
+echo "| HAProxy | $h_rps | $h_p99 | $(ratio "$t_rps" "$h_rps") | $(ratio "$h_p99" "$t_p99") | ${h_err:-} |"
+echo "| upstream alone (reference) | $u_rps | $u_p99 | $(ratio "$t_rps" "$u_rps") | $(ratio "$u_p99" "$t_p99") | ${u_err:-} |"
+echo
+cat /proc/tempesta/perfstat
