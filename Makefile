@@ -73,10 +73,11 @@ bench-parser:
 	cargo bench -p tempesta-parser
 	cargo bench -p tempesta-parser --no-default-features
 
-# wrk against tempesta-rs, nginx proxy_pass and HAProxy in one release-kernel guest.
+# wrk against tempesta-rs, nginx proxy_pass and HAProxy in one release-kernel guest with one
+# vCPU (CPU-bound under emulation: throughput differences are each proxy's CPU per request).
 bench-proxy:
 	@$(MAKE) --no-print-directory module VARIANT=release
-	@scripts/vm.sh release run --cmd "$(CURDIR)/scripts/bench-proxy.sh"
+	@TFW_VM_CPUS=1 scripts/vm.sh release run --cmd "$(CURDIR)/scripts/bench-proxy.sh"
 
 clean:
 	rm -rf build tempesta_fw.ko

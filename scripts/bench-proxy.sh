@@ -7,8 +7,8 @@
 # port 80 proxying to it (etc/tempesta_fw.conf, conns_n=8).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-dur=${BENCH_SECONDS:-10}
-conns=${BENCH_CONNS:-64}
+dur=${BENCH_SECONDS:-20}
+conns=${BENCH_CONNS:-16}
 tmp=/tmp/tfw-bench
 mkdir -p "$tmp/nginx/tmp"
 
@@ -81,14 +81,18 @@ read -r h_rps h_p99 h_err <<<"$(run haproxy http://127.0.0.1:8082/)"
 read -r u_rps u_p99 u_err <<<"$(run upstream http://127.0.0.1:8000/)"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+# What a proxy adds to a request, in ms: 1/rps through it minus 1/rps of the upstream alone.
+# On a CPU-bound guest (make bench-proxy uses one vCPU) this is the proxy's CPU per request.
+added() { awk -v p="$1" -v u="$2" 'BEGIN { if (p > 0 && u > 0) printf "%.3f", 1000 / p - 1000 / u; else print "n/a" }'; }
 echo
 echo "wrk -t1 -c$conns -d${dur}s --latency, GET / (index.html, $(stat -c %s "$top/etc/demo/index.html") bytes) through each proxy to the same nginx upstream"
 echo
-echo "| target | requests/s | p99 ms | tempesta-rs rps / peer rps | peer p99 / tempesta-rs p99 | errors |"
-echo "|---|---|---|---|---|---|"
-echo "| tempesta-rs (kernel) | $t_rps | $t_p99 | 1.00 | 1.00 | ${t_err:-} |"
-echo "| nginx proxy_pass | $n_rps | $n_p99 | $(ratio "$t_rps" "$n_rps") | $(ratio "$n_p99" "$t_p99") | ${n_err:-} |"
-echo "| HAProxy | $h_rps | $h_p99 | $(ratio "$t_rps" "$h_rps") | $(ratio "$h_p99" "$t_p99") | ${h_err:-} |"
-echo "| upstream alone (reference) | $u_rps | $u_p99 | $(ratio "$t_rps" "$u_rps") | $(ratio "$u_p99" "$t_p99") | ${u_err:-} |"
+t_add=$(added "$t_rps" "$u_rps"); n_add=$(added "$n_rps" "$u_rps"); h_add=$(added "$h_rps" "$u_rps")
+echo "| target | requests/s | p99 ms | tempesta-rs rps / peer rps | peer p99 / tempesta-rs p99 | ms added per request | peer added / tempesta-rs added | errors |"
+echo "|---|---|---|---|---|---|---|---|"
+echo "| tempesta-rs (kernel) | $t_rps | $t_p99 | 1.00 | 1.00 | $t_add | 1.00 | ${t_err:-} |"
+echo "| nginx proxy_pass | $n_rps | $n_p99 | $(ratio "$t_rps" "$n_rps") | $(ratio "$n_p99" "$t_p99") | $n_add | $(ratio "$n_add" "$t_add") | ${n_err:-} |"
+echo "| HAProxy | $h_rps | $h_p99 | $(ratio "$t_rps" "$h_rps") | $(ratio "$h_p99" "$t_p99") | $h_add | $(ratio "$h_add" "$t_add") | ${h_err:-} |"
+echo "| upstream alone (reference) | $u_rps | $u_p99 | $(ratio "$t_rps" "$u_rps") | $(ratio "$u_p99" "$t_p99") | 0 | | ${u_err:-} |"
 echo
 cat /proc/tempesta/perfstat

@@ -19,7 +19,8 @@ module=$(readlink -f "$module")
 export PATH="$HOME/.cargo/bin:$PATH"
 
 mem=${TFW_VM_MEMORY:-2G}
-vng_args=(--run "$kdir" --disable-kvm --cpus 2 --memory "$mem" --cwd "$top")
+cpus=${TFW_VM_CPUS:-2}
+vng_args=(--run "$kdir" --disable-kvm --cpus "$cpus" --memory "$mem" --cwd "$top")
 
 case "$mode" in
   test)
