@@ -91,8 +91,6 @@ pub(crate) struct Stats {
 struct Server {
     addr: SocketAddr,
     conns: KVec<Id>,
-    forwarded: u64,
-    errors: u64,
     /// Its `/proc/tempesta/servers/GROUP/IP:PORT` counters, once published.
     stat: SrvStat,
 }
@@ -200,7 +198,6 @@ struct Upstream {
     client: Option<Id>,
     fails: u32,
     retry_at: u64,
-    sent_ms: u64,
 }
 
 enum Role {
@@ -270,8 +267,6 @@ fn build_groups(cfg: &Config) -> Result<KVec<Group>> {
                 Server {
                     addr: s.addr,
                     conns: KVec::new(),
-                    forwarded: 0,
-                    errors: 0,
                     stat: SrvStat(core::ptr::null_mut()),
                 },
                 GFP_KERNEL,
@@ -363,7 +358,6 @@ impl Proxy {
                         client: None,
                         fails: 0,
                         retry_at: now,
-                        sent_ms: 0,
                     };
                     let id = match self.insert(Role::Upstream(up)) {
                         Ok(id) => id,
@@ -526,6 +520,56 @@ impl Proxy {
 
     fn get(&mut self, id: Id) -> Option<&mut Conn> {
         conn_mut(&mut self.slots, id)
+    }
+
+    /// The upstream connection `id`, read-only.
+    fn upstream(&self, id: Id) -> Option<&Upstream> {
+        let index = (id & 0xffff_ffff) as usize;
+        let gen = (id >> 32) as u32;
+        match self
+            .slots
+            .get(index)
+            .filter(|s| s.gen == gen)?
+            .conn
+            .as_deref()?
+        {
+            Conn {
+                role: Role::Upstream(u),
+                ..
+            } => Some(u),
+            _ => None,
+        }
+    }
+
+    /// Whether any connection of group `gi` satisfies `f`.
+    fn any_conn(&self, gi: usize, f: impl Fn(&Upstream) -> bool) -> bool {
+        self.groups.get(gi).is_some_and(|g| {
+            g.servers
+                .iter()
+                .any(|s| s.conns.iter().any(|&id| self.upstream(id).is_some_and(&f)))
+        })
+    }
+
+    /// The upstream connection a client's request went to.
+    fn server_of(&mut self, cid: Id) -> Option<Id> {
+        match self.get(cid)? {
+            Conn {
+                role: Role::Client(c),
+                ..
+            } => c.server,
+            _ => None,
+        }
+    }
+
+    /// The client an upstream connection is answering.
+    fn client_of(&mut self, sid: Id) -> Option<Id> {
+        match self.get(sid)? {
+            Conn {
+                role: Role::Upstream(u),
+                ..
+            } => u.client,
+            _ => None,
+        }
     }
 
     /// Takes a connection out of the slab to work on it next to others; [`put`] it back.
@@ -778,14 +822,7 @@ impl Proxy {
             }
         }
         // Whatever went to the upstream's queue goes out now.
-        let server = match self.get(id) {
-            Some(Conn {
-                role: Role::Client(c),
-                ..
-            }) => c.server,
-            _ => None,
-        };
-        if let Some(sid) = server {
+        if let Some(sid) = self.server_of(id) {
             if !self.flush(sid) {
                 self.upstream_failed(sid);
             }
@@ -925,14 +962,12 @@ impl Proxy {
                 if let Role::Upstream(u) = &mut up.role {
                     u.st = UState::Busy;
                     u.client = Some(cid);
-                    u.sent_ms = now_ms();
                     u.reader.expect_response_to(method);
                     let srv = self
                         .groups
                         .get_mut(u.group)
                         .and_then(|g| g.servers.get_mut(u.server));
                     if let Some(s) = srv {
-                        s.forwarded = s.forwarded.saturating_add(1);
                         s.stat.add(f_forwarded, 1);
                     }
                 }
@@ -975,27 +1010,13 @@ impl Proxy {
     }
 
     fn is_idle(&self, id: Id) -> bool {
-        let index = (id & 0xffff_ffff) as usize;
-        matches!(
-            self.slots.get(index).and_then(|s| s.conn.as_deref()),
-            Some(Conn { role: Role::Upstream(u), .. }) if u.st == UState::Idle
-        )
+        self.upstream(id).is_some_and(|u| u.st == UState::Idle)
     }
 
+    /// Whether a request for group `gi` can expect a connection: some connection is up or
+    /// connecting, or has not failed yet.
     fn group_alive(&self, gi: usize) -> bool {
-        let Some(g) = self.groups.get(gi) else {
-            return false;
-        };
-        g.servers.iter().any(|s| {
-            s.conns.iter().any(|&id| {
-                let index = (id & 0xffff_ffff) as usize;
-                matches!(
-                    self.slots.get(index).and_then(|s| s.conn.as_deref()),
-                    Some(Conn { role: Role::Upstream(u), .. })
-                        if u.st != UState::Down || u.fails == 0
-                )
-            })
-        })
+        self.any_conn(gi, |u| u.st != UState::Down || u.fails == 0)
     }
 
     /// Serves the clients waiting in group `gi` while it has idle connections.
@@ -1015,7 +1036,7 @@ impl Proxy {
                 self.get(cid),
                 Some(Conn { role: Role::Client(c), .. }) if c.st == CState::Queued
             );
-            if queued && self.pick_peek(gi).is_none() {
+            if queued && !self.any_conn(gi, |u| u.st == UState::Idle) {
                 return;
             }
             if let Some(g) = self.groups.get_mut(gi) {
@@ -1028,29 +1049,26 @@ impl Proxy {
         }
     }
 
-    fn pick_peek(&self, gi: usize) -> Option<()> {
-        let g = self.groups.get(gi)?;
-        g.servers
-            .iter()
-            .any(|s| s.conns.iter().any(|&c| self.is_idle(c)))
-            .then_some(())
-    }
-
-    /// Answers the client with an error status and closes its connection after it.
-    fn fail_client(&mut self, id: Id, status: Status) {
+    /// Ends client `id`'s exchange with its upstream connection, which is reset: in the
+    /// middle of an exchange it cannot be reused. False if `id` is no client.
+    fn detach_upstream(&mut self, id: Id) -> bool {
         let server = match self.get(id) {
             Some(Conn {
                 role: Role::Client(c),
                 ..
             }) => c.server.take(),
-            _ => return,
+            _ => return false,
         };
-        if let Some(sid) = server {
-            // The upstream connection is in the middle of this exchange: it cannot be reused.
-            if matches!(self.get(sid), Some(Conn { role: Role::Upstream(u), .. }) if u.client == Some(id))
-            {
-                self.reset_upstream(sid, false);
-            }
+        if let Some(sid) = server.filter(|&sid| self.client_of(sid) == Some(id)) {
+            self.reset_upstream(sid, false);
+        }
+        true
+    }
+
+    /// Answers the client with an error status and closes its connection after it.
+    fn fail_client(&mut self, id: Id, status: Status) {
+        if !self.detach_upstream(id) {
+            return;
         }
         let s = &mut self.stats;
         match status {
@@ -1079,18 +1097,8 @@ impl Proxy {
     }
 
     fn close_client(&mut self, id: Id) {
-        let server = match self.get(id) {
-            Some(Conn {
-                role: Role::Client(c),
-                ..
-            }) => c.server.take(),
-            _ => return,
-        };
-        if let Some(sid) = server {
-            if matches!(self.get(sid), Some(Conn { role: Role::Upstream(u), .. }) if u.client == Some(id))
-            {
-                self.reset_upstream(sid, false);
-            }
+        if !self.detach_upstream(id) {
+            return;
         }
         self.stats.clients_open = self.stats.clients_open.saturating_sub(1);
         self.remove(id);
@@ -1178,14 +1186,7 @@ impl Proxy {
             return;
         }
         // Our send queue drained: the client may go on with its body.
-        let client = match self.get(id) {
-            Some(Conn {
-                role: Role::Upstream(u),
-                ..
-            }) => u.client,
-            _ => None,
-        };
-        if let Some(cid) = client {
+        if let Some(cid) = self.client_of(id) {
             if let Some(Conn { sock: Some(s), .. }) = self.get(cid) {
                 s.kick();
             }
@@ -1360,7 +1361,6 @@ impl Proxy {
         {
             let (g, s) = (u.group, u.server);
             if let Some(s) = self.groups.get_mut(g).and_then(|g| g.servers.get_mut(s)) {
-                s.errors = s.errors.saturating_add(1);
                 s.stat.add(f_errors, 1);
             }
         }
@@ -1489,32 +1489,6 @@ impl Proxy {
         writeln!(out, "Server connection attempts\t: {}", s.server_connects)?;
         writeln!(out, "Server connection failures\t: {}", s.server_failures)?;
         writeln!(out, "Server connections up\t\t: {}/{}", up, total)?;
-        for g in self.groups.iter() {
-            for srv in g.servers.iter() {
-                let live = srv
-                    .conns
-                    .iter()
-                    .filter(|&&id| {
-                        let index = (id & 0xffff_ffff) as usize;
-                        matches!(
-                            self.slots.get(index).and_then(|s| s.conn.as_deref()),
-                            Some(Conn { role: Role::Upstream(u), .. })
-                                if matches!(u.st, UState::Idle | UState::Busy)
-                        )
-                    })
-                    .count();
-                writeln!(
-                    out,
-                    "Server {} {}\t: conns {}/{} forwarded {} errors {}",
-                    core::str::from_utf8(&g.name).unwrap_or("?"),
-                    srv.addr,
-                    live,
-                    srv.conns.len(),
-                    srv.forwarded,
-                    srv.errors
-                )?;
-            }
-        }
         Ok(())
     }
 }
