@@ -133,26 +133,25 @@ static struct tfw_watch *tfw_watch_of(struct sock *sk)
 	return w && w->sk == sk ? w : NULL;
 }
 
-static void tfw_sk_data_ready(struct sock *sk)
+static void tfw_sk_event(struct sock *sk, int ev)
 {
 	struct tfw_watch *w;
 
 	read_lock_bh(&sk->sk_callback_lock);
 	w = tfw_watch_of(sk);
 	if (w)
-		tfw_kick(w, TFW_EV_READ);
+		tfw_kick(w, ev);
 	read_unlock_bh(&sk->sk_callback_lock);
+}
+
+static void tfw_sk_data_ready(struct sock *sk)
+{
+	tfw_sk_event(sk, TFW_EV_READ);
 }
 
 static void tfw_sk_state_change(struct sock *sk)
 {
-	struct tfw_watch *w;
-
-	read_lock_bh(&sk->sk_callback_lock);
-	w = tfw_watch_of(sk);
-	if (w)
-		tfw_kick(w, TFW_EV_STATE);
-	read_unlock_bh(&sk->sk_callback_lock);
+	tfw_sk_event(sk, TFW_EV_STATE);
 }
 
 static void tfw_sk_write_space(struct sock *sk)

@@ -165,17 +165,7 @@ pub fn parse_listen_addr(a: &[u8]) -> Result<SocketAddr, ErrorKind<'_>> {
 
 /// Parses one `listen` node (argument count, options, address, proto); no duplicate check.
 pub fn parse_listen<'s>(tree: &Tree<'s, '_>, node: &Node) -> Result<Listen, Error<'s>> {
-    let n = tree.arg_count(node);
-    let Some(arg) = tree.arg(node, 0).filter(|_| n == 1) else {
-        return Err(tree.error(
-            node,
-            ErrorKind::ArgCount {
-                min: 1,
-                max: 1,
-                got: n,
-            },
-        ));
-    };
+    let arg = tree.single_arg(node)?;
     let mut proto = Proto::Http;
     let mut seen = false;
     for o in tree.options(node) {

@@ -349,6 +349,22 @@ impl<'s, 'b> Tree<'s, 'b> {
         self.args(node).nth(i)
     }
 
+    /// The only positional argument of a one-argument directive, or the argument-count error.
+    pub fn single_arg(&self, node: &Node) -> Result<Arg<'s>, Error<'s>> {
+        let n = self.arg_count(node);
+        match self.arg(node, 0) {
+            Some(a) if n == 1 => Ok(a),
+            _ => Err(self.error(
+                node,
+                ErrorKind::ArgCount {
+                    min: 1,
+                    max: 1,
+                    got: n,
+                },
+            )),
+        }
+    }
+
     /// The `key=value` options of `node`, in order.
     pub fn options(&self, node: &Node) -> OptionArgs<'s, 'b> {
         OptionArgs {

@@ -347,17 +347,7 @@ fn option_u32<'s>(
 
 /// Parses one `server` node on its own: argument, options, address.
 pub fn parse_server<'s>(tree: &Tree<'s, '_>, node: &Node) -> Result<Server, Error<'s>> {
-    let n = tree.arg_count(node);
-    let Some(arg) = tree.arg(node, 0).filter(|_| n == 1) else {
-        return Err(tree.error(
-            node,
-            ErrorKind::ArgCount {
-                min: 1,
-                max: 1,
-                got: n,
-            },
-        ));
-    };
+    let arg = tree.single_arg(node)?;
     let (mut conns_n, mut weight) = (DEFAULT_CONNS_N, DEFAULT_WEIGHT);
     for (i, o) in tree.options(node).enumerate() {
         if tree
@@ -752,17 +742,7 @@ pub(crate) fn check_proxy_pass<'s>(
     node: &Node,
     accept_unsupported: bool,
 ) -> Result<&'s str, Error<'s>> {
-    let n = tree.arg_count(node);
-    let Some(main) = tree.arg(node, 0).filter(|_| n == 1) else {
-        return Err(tree.error(
-            node,
-            ErrorKind::ArgCount {
-                min: 1,
-                max: 1,
-                got: n,
-            },
-        ));
-    };
+    let main = tree.single_arg(node)?;
     for o in tree.options(node) {
         if !o.key.eq_ignore_ascii_case(b"backup") {
             return Err(tree.error(node, ErrorKind::UnknownOption(o.key)));
