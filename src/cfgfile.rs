@@ -54,6 +54,10 @@ pub(crate) struct Config {
     pub(crate) keepalive_timeout: u32,
     /// The `Via` agent name.
     pub(crate) via: KVec<u8>,
+    /// The default vhost's name (access log lines name it).
+    pub(crate) vhost: KVec<u8>,
+    /// `access_log` targets and `mmap_log_buffer_size`.
+    pub(crate) access_log: config::AccessLog,
 }
 
 /// A file read whole into vmalloc()ed memory by glue.c, freed on drop.
@@ -161,7 +165,9 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
     }
 
     let mut default_group = None;
+    let mut vhost = KVec::new();
     if let Some(vname) = config::default_vhost(&tree).map_err(|e| report(path, &e))? {
+        vhost.extend_from_slice(vname.as_bytes(), GFP_KERNEL)?;
         for v in config::vhosts(&tree) {
             let v = v.map_err(|e| report(path, &e))?;
             if v.name != vname {
@@ -182,11 +188,15 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
         None => via.extend_from_slice(crate::http::rewrite::DEFAULT_VIA, GFP_KERNEL)?,
     }
 
+    let access_log = config::access_log(&tree).map_err(|e| report(path, &e))?;
+
     Ok(Config {
         listen,
         groups,
         default_group,
         keepalive_timeout,
         via,
+        vhost,
+        access_log,
     })
 }

@@ -243,6 +243,27 @@ impl Ctl {
     /// running state is touched. Listeners present in both configurations keep their sockets;
     /// the ones the new configuration no longer has are closed last.
     fn apply(&mut self, cfg: &Config) -> Result {
+        // The access log ring first: allocating it is the one step here that can fail without
+        // touching anything else. A ring the new configuration turns off is freed at the end.
+        if cfg.access_log.stream {
+            let size = usize::try_from(cfg.access_log.buffer).map_err(|_| EINVAL)?;
+            // SAFETY: process context, control mutex held (glue.c calls us with it).
+            let r = unsafe { sys::tfw_glue_alog_setup(size) };
+            if r < 0 {
+                pr_err!("cannot allocate the access log buffer ({} bytes)\n", size);
+                return Err(Error::from_errno(r));
+            }
+        }
+        self.replace(cfg)?;
+        if !cfg.access_log.stream {
+            // SAFETY: as above; freeing cannot fail.
+            unsafe { sys::tfw_glue_alog_setup(0) };
+        }
+        Ok(())
+    }
+
+    /// [`Self::apply`] without the access log ring.
+    fn replace(&mut self, cfg: &Config) -> Result {
         let old = match &mut self.running {
             Some(r) => core::mem::take(&mut r.listeners),
             None => KVec::new(),
@@ -334,6 +355,8 @@ impl Ctl {
         if let Some(mut r) = self.running.take() {
             r.proxy.unpublish();
             drop(r);
+            // SAFETY: process context, control mutex held; nothing writes the log any more.
+            unsafe { sys::tfw_glue_alog_setup(0) };
             pr_info!("stopped\n");
         }
         self.failed_reconfig = false;

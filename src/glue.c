@@ -359,8 +359,18 @@ static LIST_HEAD(tfw_srv_entries);
 
 static int tfw_proc_server_show(struct seq_file *m, void *v)
 {
+	static const int pct[] = { 50, 75, 90, 95, 99 };
 	struct tfw_srv_stat *s = m->private;
+	int i;
 
+	/* Tempesta FW's lines and order first, so its operators' scripts keep working. */
+	seq_printf(m, "Minimal response time\t\t: %llums\n", READ_ONCE(s->rt_min));
+	seq_printf(m, "Average response time\t\t: %llums\n", READ_ONCE(s->rt_avg));
+	seq_printf(m, "Median  response time\t\t: %llums\n", READ_ONCE(s->rt_pct[0]));
+	seq_printf(m, "Maximum response time\t\t: %llums\n", READ_ONCE(s->rt_max));
+	seq_puts(m, "Percentiles\n");
+	for (i = 0; i < ARRAY_SIZE(pct); i++)
+		seq_printf(m, "%02d%%:\t%llums\n", pct[i], READ_ONCE(s->rt_pct[i]));
 	seq_printf(m, "Connections up\t\t: %llu/%llu\n", READ_ONCE(s->conns_up),
 		   READ_ONCE(s->conns));
 	seq_printf(m, "Requests forwarded\t: %llu\n", READ_ONCE(s->forwarded));
@@ -444,6 +454,8 @@ int tfw_glue_init(void)
 		goto err_proc;
 	if (!proc_create_single("perfstat", 0444, tfw_proc_dir, tfw_proc_perfstat_show))
 		goto err_proc;
+	if (tfw_glue_alog_init(tfw_proc_dir))
+		goto err_proc;
 
 	tfw_sysctl_hdr = register_net_sysctl_sz(&init_net, "net/tempesta", tfw_sysctl_tbl,
 						ARRAY_SIZE(tfw_sysctl_tbl));
@@ -475,9 +487,12 @@ void tfw_glue_exit(void)
 	mutex_lock(&tfw_ctl_mutex);
 	tfw_rs_shutdown();
 	mutex_unlock(&tfw_ctl_mutex);
-	/* After the shutdown: it removes the server files, which live in this directory. */
+	/* After the shutdown: it removes the server files, which live in this directory. Blocked
+	 * access log readers are woken to return first: removal waits for them. */
+	tfw_glue_alog_close();
 	proc_remove(tfw_proc_dir);
 	tfw_proc_dir = NULL;
+	tfw_glue_alog_exit();
 	WRITE_ONCE(tfw_exiting, true);
 	cancel_delayed_work_sync(&tfw_tick);
 	destroy_workqueue(tfw_wq);

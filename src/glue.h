@@ -22,6 +22,11 @@ struct tfw_srv_stat {
 	u64 forwarded;
 	u64 responses;
 	u64 errors;
+	/* Response times over the last minute, ms (sched/src/apm.rs), refreshed every second. */
+	u64 rt_min;
+	u64 rt_avg;
+	u64 rt_max;
+	u64 rt_pct[5];	/* 50, 75, 90, 95, 99 */
 };
 
 /* Socket events, bits of the mask tfw_rs_event() gets. */
@@ -50,6 +55,13 @@ u64 tfw_glue_now_ms(void);
 struct proc_dir_entry *tfw_glue_proc_group(const char *name);
 struct tfw_srv_stat *tfw_glue_proc_server(struct proc_dir_entry *group, const char *addr);
 void tfw_glue_proc_servers_clear(void);
+/* alog.c: the /proc/tempesta/access_log stream. */
+int tfw_glue_alog_setup(size_t size);
+void tfw_glue_alog_write(const char *line, size_t len);
+u64 tfw_glue_alog_dropped(void);
+int tfw_glue_alog_init(struct proc_dir_entry *dir);
+void tfw_glue_alog_close(void);
+void tfw_glue_alog_exit(void);
 
 /* Exported by the Rust crate to glue.c; called with the control mutex held. */
 int tfw_rs_ctl_state(const char *cmd, size_t len);

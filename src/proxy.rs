@@ -34,9 +34,10 @@ use kernel::prelude::*;
 use crate::buf::Buf;
 use crate::cfgfile::Config;
 use crate::http::status::Status;
-use crate::http::{self, Fwd, Reader, ReqInfo, Step};
+use crate::http::{self, alog, Fwd, Reader, ReqInfo, Step};
 use crate::parser::Limits;
 use crate::sched;
+use crate::sched::apm::{Summary, Window};
 use crate::sock::{now_ms, Recv, Sock, TCP_ESTABLISHED, TCP_SYN_SENT};
 
 /// Receive buffer of a connection. A request head (8 KiB URI + 16 KiB of fields by default)
@@ -83,8 +84,14 @@ pub(crate) struct Stats {
     pub(crate) errors_502: u64,
     pub(crate) errors_503: u64,
     pub(crate) errors_504: u64,
+    pub(crate) errors_other: u64,
     pub(crate) retries: u64,
+    pub(crate) forwarded: u64,
+    pub(crate) client_rx_bytes: u64,
+    pub(crate) server_rx_bytes: u64,
     pub(crate) server_connects: u64,
+    pub(crate) server_established: u64,
+    pub(crate) server_parse_errors: u64,
     pub(crate) server_failures: u64,
 }
 
@@ -93,6 +100,8 @@ struct Server {
     conns: KVec<Id>,
     /// Its `/proc/tempesta/servers/GROUP/IP:PORT` counters, once published.
     stat: SrvStat,
+    /// Its response times.
+    apm: KBox<Window>,
 }
 
 /// Counters shared with glue.c's /proc file of a server (see `struct tfw_srv_stat`).
@@ -113,6 +122,39 @@ impl SrvStat {
             a.fetch_add(delta.unsigned_abs(), core::sync::atomic::Ordering::Relaxed);
         } else {
             a.fetch_sub(delta.unsigned_abs(), core::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+impl SrvStat {
+    /// Publishes a response time summary (the file shows Tempesta's APM lines).
+    fn set_rt(&self, s: &Summary) {
+        if self.0.is_null() {
+            return;
+        }
+        let p = self.0;
+        let store = |f: *mut u64, v: u64| {
+            // SAFETY: `f` points into the live, 8-byte aligned struct (see `add`); glue.c
+            // reads it with READ_ONCE only.
+            unsafe { core::sync::atomic::AtomicU64::from_ptr(f) }
+                .store(v, core::sync::atomic::Ordering::Relaxed);
+        };
+        // SAFETY: field addresses of the live struct, no reference is created.
+        let (min, avg, max, pct) = unsafe {
+            (
+                &raw mut (*p).rt_min,
+                &raw mut (*p).rt_avg,
+                &raw mut (*p).rt_max,
+                (&raw mut (*p).rt_pct).cast::<u64>(),
+            )
+        };
+        store(min, s.min);
+        store(avg, s.avg);
+        store(max, s.max);
+        // The C array has 5 elements, as many as `Summary::pct`.
+        for (i, &v) in s.pct.iter().enumerate().take(5) {
+            // SAFETY: `i < 5`: within the array.
+            store(unsafe { pct.add(i) }, v);
         }
     }
 }
@@ -179,6 +221,12 @@ struct Client {
     /// When the current state began.
     since_ms: u64,
     eof: bool,
+    /// The access log line of the current request, as far as known (see `http::alog`).
+    log: KVec<u8>,
+    /// Status of the response being sent.
+    status: u16,
+    /// Response body bytes sent.
+    body_sent: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -238,7 +286,91 @@ pub(crate) struct Proxy {
     default_group: Option<usize>,
     keepalive_ms: u64,
     via: KVec<u8>,
+    /// The default vhost's name, for the access log.
+    vhost: KVec<u8>,
+    log_to: LogTo,
+    /// Response times of all servers.
+    apm: KBox<Window>,
+    /// When the servers' response time summaries were last published.
+    apm_published_ms: u64,
     pub(crate) stats: Stats,
+}
+
+/// Where access log lines go.
+#[derive(Clone, Copy, Default)]
+struct LogTo {
+    dmesg: bool,
+    stream: bool,
+}
+
+impl LogTo {
+    fn of(cfg: &Config) -> Self {
+        LogTo {
+            dmesg: cfg.access_log.dmesg,
+            stream: cfg.access_log.stream,
+        }
+    }
+
+    fn on(self) -> bool {
+        self.dmesg || self.stream
+    }
+
+    /// Completes the access log line `pending` and writes it.
+    fn write(self, pending: &[u8], status: u16, body: u64, upstream_ms: Option<u64>) {
+        if pending.is_empty() || !self.on() {
+            return;
+        }
+        let mut line = [0u8; alog::LINE_MAX];
+        let mut out = ArrayOut {
+            buf: &mut line,
+            len: 0,
+        };
+        if alog::finish(&mut out, pending, status, body, upstream_ms).is_err() {
+            return;
+        }
+        let text = out.buf.get(..out.len).unwrap_or(&[]);
+        if self.dmesg {
+            // Always ASCII: `alog` escapes everything else.
+            if let Ok(t) = core::str::from_utf8(text) {
+                pr_info!("{}\n", t);
+            }
+        }
+        if self.stream {
+            // SAFETY: `text` is valid for its length; the ring copies it under its lock.
+            unsafe { crate::sys::tfw_glue_alog_write(text.as_ptr().cast(), text.len()) };
+        }
+    }
+}
+
+/// An `http::Out` into a fixed array.
+struct ArrayOut<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl http::Out for ArrayOut<'_> {
+    fn put(&mut self, bytes: &[u8]) -> core::result::Result<(), http::Overflow> {
+        let end = self.len.checked_add(bytes.len()).ok_or(http::Overflow)?;
+        let dst = self.buf.get_mut(self.len..end).ok_or(http::Overflow)?;
+        dst.copy_from_slice(bytes);
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// An `http::Out` into a vector whose capacity it never exceeds (no allocation).
+struct VecOut<'a>(&'a mut KVec<u8>);
+
+impl http::Out for VecOut<'_> {
+    fn put(&mut self, bytes: &[u8]) -> core::result::Result<(), http::Overflow> {
+        let room = self.0.capacity().saturating_sub(self.0.len());
+        if bytes.len() > room {
+            return Err(http::Overflow);
+        }
+        self.0
+            .extend_from_slice(bytes, GFP_ATOMIC)
+            .map_err(|_| http::Overflow)
+    }
 }
 
 /// The groups and servers of `cfg`, without connections.
@@ -268,6 +400,7 @@ fn build_groups(cfg: &Config) -> Result<KVec<Group>> {
                     addr: s.addr,
                     conns: KVec::new(),
                     stat: SrvStat(core::ptr::null_mut()),
+                    apm: KBox::new(Window::new(), GFP_KERNEL)?,
                 },
                 GFP_KERNEL,
             )?;
@@ -288,9 +421,14 @@ impl Proxy {
             default_group: cfg.default_group,
             keepalive_ms: u64::from(cfg.keepalive_timeout).saturating_mul(1000),
             via: KVec::new(),
+            vhost: KVec::new(),
+            log_to: LogTo::of(cfg),
+            apm: KBox::new(Window::new(), GFP_KERNEL)?,
+            apm_published_ms: 0,
             stats: Stats::default(),
         };
         p.via.extend_from_slice(&cfg.via, GFP_KERNEL)?;
+        p.vhost.extend_from_slice(&cfg.vhost, GFP_KERNEL)?;
         let mut groups = build_groups(cfg)?;
         p.add_pools(cfg, &mut groups)?;
         p.groups = groups;
@@ -304,12 +442,16 @@ impl Proxy {
     pub(crate) fn reconfigure(&mut self, cfg: &Config) -> Result {
         let mut via = KVec::new();
         via.extend_from_slice(&cfg.via, GFP_KERNEL)?;
+        let mut vhost = KVec::new();
+        vhost.extend_from_slice(&cfg.vhost, GFP_KERNEL)?;
         let mut groups = build_groups(cfg)?;
         self.add_pools(cfg, &mut groups)?;
 
         // Nothing fails from here on.
         let old = core::mem::replace(&mut self.groups, groups);
         self.via = via;
+        self.vhost = vhost;
+        self.log_to = LogTo::of(cfg);
         self.default_group = cfg.default_group;
         self.keepalive_ms = u64::from(cfg.keepalive_timeout).saturating_mul(1000);
         let mut waiting: KVec<Id> = KVec::new();
@@ -634,6 +776,9 @@ impl Proxy {
                 server: None,
                 since_ms: now_ms(),
                 eof: false,
+                log: KVec::new(),
+                status: 0,
+                body_sent: 0,
             };
             let Ok(id) = self.insert(Role::Client(client)) else {
                 sock.abort_on_close();
@@ -657,6 +802,14 @@ impl Proxy {
     /// Periodic work: timeouts and reconnects.
     pub(crate) fn tick(&mut self) {
         let now = now_ms();
+        if now.saturating_sub(self.apm_published_ms) >= 1000 {
+            self.apm_published_ms = now;
+            for g in self.groups.iter() {
+                for srv in g.servers.iter() {
+                    srv.stat.set_rt(&srv.apm.summary(now));
+                }
+            }
+        }
         for index in 0..self.slots.len() {
             let Some(slot) = self.slots.get(index) else {
                 break;
@@ -747,7 +900,7 @@ impl Proxy {
     /// Reads what the socket has, up to the receive buffer's capacity. False if the
     /// connection failed; EOF is recorded on the client.
     fn receive(&mut self, id: Id) -> bool {
-        let Some(conn) = self.get(id) else {
+        let Some(conn) = conn_mut(&mut self.slots, id) else {
             return false;
         };
         let Some(sock) = &conn.sock else { return false };
@@ -761,6 +914,12 @@ impl Proxy {
                     // SAFETY: the socket wrote `n` bytes into `spare`.
                     unsafe { conn.rx.filled(n) };
                     conn.last_ms = now_ms();
+                    let s = &mut self.stats;
+                    let counter = match conn.role {
+                        Role::Client(_) => &mut s.client_rx_bytes,
+                        Role::Upstream(_) => &mut s.server_rx_bytes,
+                    };
+                    *counter = counter.saturating_add(n as u64);
                 }
                 Recv::Again => return true,
                 Recv::Eof => {
@@ -875,6 +1034,18 @@ impl Proxy {
                 };
                 c.req = c.reader.request();
                 c.req_copy.clear();
+                clear(&mut c.log);
+                c.status = 0;
+                c.body_sent = 0;
+                if self.log_to.on()
+                    && (c.log.capacity() >= alog::LINE_MAX
+                        || c.log.reserve(alog::LINE_MAX, GFP_KERNEL).is_ok())
+                {
+                    let peer = c.peer.get(..c.peer_len).unwrap_or(b"-");
+                    if alog::begin(&mut VecOut(&mut c.log), peer, &self.vhost, head).is_err() {
+                        clear(&mut c.log);
+                    }
+                }
                 let fwd = Fwd {
                     client: c.peer.get(..c.peer_len).unwrap_or(b"unknown"),
                     via: &self.via,
@@ -970,6 +1141,7 @@ impl Proxy {
                     if let Some(s) = srv {
                         s.stat.add(f_forwarded, 1);
                     }
+                    self.stats.forwarded = self.stats.forwarded.saturating_add(1);
                 }
                 c.st = CState::Forwarding;
                 c.server = Some(sid);
@@ -1076,15 +1248,21 @@ impl Proxy {
             Status::BadGateway => s.errors_502 = s.errors_502.saturating_add(1),
             Status::Unavailable => s.errors_503 = s.errors_503.saturating_add(1),
             Status::GatewayTimeout => s.errors_504 = s.errors_504.saturating_add(1),
-            _ => {}
+            _ => s.errors_other = s.errors_other.saturating_add(1),
         }
+        let log_to = self.log_to;
         let Some(conn) = self.get(id) else { return };
         let Role::Client(c) = &mut conn.role else {
             return;
         };
         if !c.resp_started {
             let _ = conn.tx.put(status.response(true));
+            log_to.write(&c.log, status.code(), 0, None);
+        } else {
+            // The response broke off: its status went out, with this much of its body.
+            log_to.write(&c.log, c.status, c.body_sent, None);
         }
+        clear(&mut c.log);
         c.st = CState::Closing;
         c.since_ms = now_ms();
         if !self.flush(id) {
@@ -1176,6 +1354,7 @@ impl Proxy {
                 u.fails = 0;
                 si = Some(u.server);
             }
+            self.stats.server_established = self.stats.server_established.saturating_add(1);
             if let Some(st) = si.and_then(|si| self.stat(gi, si)) {
                 st.add(f_conns_up, 1);
             }
@@ -1271,6 +1450,7 @@ impl Proxy {
                         let skip = resp.interim && c.req.version == crate::parser::Version::Http10;
                         if !skip {
                             c.resp_started = true;
+                            c.status = resp.code;
                             if http::rewrite_response(head, &c.req, &resp, &self.via, &mut cl.tx)
                                 .is_err()
                             {
@@ -1287,8 +1467,13 @@ impl Proxy {
                 };
                 let interim = u.reader.response().interim;
                 if let Some(cl) = client {
-                    if !interim && cl.tx.put(bytes).is_err() {
-                        return UNext::Broken;
+                    if !interim {
+                        if cl.tx.put(bytes).is_err() {
+                            return UNext::Broken;
+                        }
+                        if let Role::Client(c) = &mut cl.role {
+                            c.body_sent = c.body_sent.saturating_add(bytes.len() as u64);
+                        }
                     }
                 }
                 UNext::Again
@@ -1303,7 +1488,10 @@ impl Proxy {
                     close_delimited: r.body == crate::parser::BodyKind::CloseDelimited,
                 }
             }
-            Step::Error(_) => UNext::Broken,
+            Step::Error(_) => {
+                self.stats.server_parse_errors = self.stats.server_parse_errors.saturating_add(1);
+                UNext::Broken
+            }
         }
     }
 
@@ -1328,9 +1516,16 @@ impl Proxy {
         // connection then holds part of a request: it cannot be reused, and the client's rest
         // of the body has nowhere to go, so both close.
         let mut partial_request = false;
+        let now = now_ms();
+        let log_to = self.log_to;
+        let mut took = None;
         if let Some(cid) = cid {
             if let Some(conn) = self.get(cid) {
                 if let Role::Client(c) = &mut conn.role {
+                    let ms = now.saturating_sub(c.since_ms);
+                    took = Some(ms);
+                    log_to.write(&c.log, c.status, c.body_sent, Some(ms));
+                    clear(&mut c.log);
                     partial_request = !c.req_done;
                     let close = !c.req.keep_alive || c.eof || close_delimited || partial_request;
                     c.server = None;
@@ -1342,6 +1537,12 @@ impl Proxy {
                         s.kick();
                     }
                 }
+            }
+        }
+        if let Some(ms) = took {
+            self.apm.record(now, ms);
+            if let Some(s) = self.groups.get_mut(gi).and_then(|g| g.servers.get_mut(si)) {
+                s.apm.record(now, ms);
             }
         }
         if !keep_alive || gi == RETIRED || partial_request {
@@ -1460,7 +1661,8 @@ impl Proxy {
         }
     }
 
-    /// Text for `/proc/tempesta/perfstat`.
+    /// Text for `/proc/tempesta/perfstat`: Tempesta FW's lines, in its order and with its
+    /// names (operators' scripts parse them), then the proxy's own details.
     pub(crate) fn perfstat(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
         let s = &self.stats;
         let (mut up, mut total) = (0u64, 0u64);
@@ -1476,19 +1678,62 @@ impl Proxy {
                 }
             }
         }
-        writeln!(out, "Client connections accepted\t: {}", s.clients_accepted)?;
-        writeln!(out, "Client connections refused\t: {}", s.clients_refused)?;
-        writeln!(out, "Client connections active\t: {}", s.clients_open)?;
-        writeln!(out, "Client requests\t\t\t: {}", s.requests)?;
-        writeln!(out, "Server responses forwarded\t: {}", s.responses)?;
-        writeln!(out, "Errors 400 (bad request)\t: {}", s.errors_400)?;
-        writeln!(out, "Errors 502 (bad gateway)\t: {}", s.errors_502)?;
-        writeln!(out, "Errors 503 (queue full)\t\t: {}", s.errors_503)?;
-        writeln!(out, "Errors 504 (gateway timeout)\t: {}", s.errors_504)?;
-        writeln!(out, "Requests re-sent\t\t: {}", s.retries)?;
-        writeln!(out, "Server connection attempts\t: {}", s.server_connects)?;
-        writeln!(out, "Server connection failures\t: {}", s.server_failures)?;
-        writeln!(out, "Server connections up\t\t: {}/{}", up, total)?;
+        let rt = self.apm.summary(now_ms());
+        writeln!(out, "Minimal response time\t\t: {}ms", rt.min)?;
+        writeln!(out, "Average response time\t\t: {}ms", rt.avg)?;
+        writeln!(out, "Median  response time\t\t: {}ms", rt.pct[0])?;
+        writeln!(out, "Maximum response time\t\t: {}ms", rt.max)?;
+        writeln!(out, "Percentiles")?;
+        for (p, v) in sched::apm::PERCENTILES.iter().zip(rt.pct.iter()) {
+            writeln!(out, "{:02}%:\t{}ms", p, v)?;
+        }
+        let errors = [s.errors_502, s.errors_503, s.errors_504, s.errors_other]
+            .iter()
+            .fold(0u64, |a, b| a.saturating_add(*b));
+        let lines: [(&str, u64); 25] = [
+            ("Cache hits\t\t\t\t", 0),
+            ("Cache misses\t\t\t\t", 0),
+            ("Cache objects\t\t\t\t", 0),
+            ("Cache bytes\t\t\t\t", 0),
+            ("Client messages received\t\t", s.requests),
+            ("Client messages forwarded\t\t", s.forwarded),
+            ("Client messages served from cache\t", 0),
+            ("Client messages parsing errors\t\t", s.errors_400),
+            ("Client messages filtered out\t\t", 0),
+            ("Client messages other errors\t\t", errors),
+            ("Clients online\t\t\t\t", s.clients_open),
+            (
+                "Client connection attempts\t\t",
+                s.clients_accepted.saturating_add(s.clients_refused),
+            ),
+            ("Client established connections\t\t", s.clients_accepted),
+            ("Client connections active\t\t", s.clients_open),
+            ("Client RX bytes\t\t\t\t", s.client_rx_bytes),
+            ("Server messages received\t\t", s.responses),
+            ("Server messages forwarded\t\t", s.responses),
+            ("Server messages parsing errors\t\t", s.server_parse_errors),
+            ("Server messages filtered out\t\t", 0),
+            ("Server messages other errors\t\t", 0),
+            ("Server connection attempts\t\t", s.server_connects),
+            ("Server established connections\t\t", s.server_established),
+            ("Server connections active\t\t", up),
+            ("Server connections schedulable\t\t", up),
+            ("Server RX bytes\t\t\t\t", s.server_rx_bytes),
+        ];
+        for (name, v) in lines {
+            writeln!(out, "{}: {}", name, v)?;
+        }
+        // SAFETY: reads a counter under glue.c's ring lock.
+        let dropped = unsafe { crate::sys::tfw_glue_alog_dropped() };
+        writeln!(out, "Client connections refused\t\t: {}", s.clients_refused)?;
+        writeln!(out, "Errors 400 (bad request)\t\t: {}", s.errors_400)?;
+        writeln!(out, "Errors 502 (bad gateway)\t\t: {}", s.errors_502)?;
+        writeln!(out, "Errors 503 (queue full)\t\t\t: {}", s.errors_503)?;
+        writeln!(out, "Errors 504 (gateway timeout)\t\t: {}", s.errors_504)?;
+        writeln!(out, "Requests re-sent\t\t\t: {}", s.retries)?;
+        writeln!(out, "Server connection failures\t\t: {}", s.server_failures)?;
+        writeln!(out, "Server connections up\t\t\t: {}/{}", up, total)?;
+        writeln!(out, "Access log lines dropped\t\t: {}", dropped)?;
         Ok(())
     }
 }
@@ -1541,6 +1786,12 @@ fn conn_mut(slots: &mut KVec<Slot>, id: Id) -> Option<&mut Conn> {
 }
 
 /// Removes and returns the last element (KVec of Linux 6.12 has no `pop`).
+/// Empties a byte vector, keeping its memory (6.12's `KVec` has no `clear`).
+fn clear(v: &mut KVec<u8>) {
+    // SAFETY: shrinking a vector of `u8` (no destructors) to zero.
+    unsafe { v.set_len(0) };
+}
+
 fn pop(v: &mut KVec<u32>) -> Option<u32> {
     let last = *v.last()?;
     let len = v.len().saturating_sub(1);

@@ -76,6 +76,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod access_log;
 mod error;
 mod lexer;
 pub mod listen;
@@ -88,6 +89,8 @@ pub mod values;
 
 // The kernel module includes this file as a private `mod config;` and does not use every
 // re-export; `unused_imports` would flag them there (never in this crate).
+#[allow(unused_imports)]
+pub use self::access_log::{access_log, AccessLog};
 #[allow(unused_imports)]
 pub use self::error::{Error, ErrorKind, WithFile};
 #[allow(unused_imports)]

@@ -305,8 +305,11 @@ pub static DIRECTIVES: &[DirectiveSpec] = &[
     d("http_cookie_brange", C::G, 1, MANY),
     d("http_etag_brange", C::G, 1, MANY),
     // --- Access log (access_log.c) ---
-    d("access_log", C::G, 1, MANY).any_opts().repeat(),
-    d("mmap_log_buffer_size", C::G, 1, 1),
+    d("access_log", C::G, 1, MANY)
+        .opts(&["logger_config"])
+        .repeat()
+        .supported(),
+    d("mmap_log_buffer_size", C::G, 1, 1).supported(), // 1M
     // --- Cache (cache.c, vhost.c) ---
     d("cache", C::G, 1, 1), // 2
     d("cache_methods", C::G, 1, MANY),
@@ -443,6 +446,8 @@ mod tests {
                 "server_forward_retries",
                 "server_retry_nonidempotent",
                 "server_connect_retries",
+                "access_log",
+                "mmap_log_buffer_size",
                 "vhost",
                 "proxy_pass",
                 "hdr_via",

@@ -14,6 +14,7 @@
 //!    directives, see `upstream.rs`);
 //! 8. then its children, in the block's context.
 
+use super::access_log;
 use super::error::{Error, ErrorKind};
 use super::listen::{check_listen, Proto};
 use super::schema::{lookup, Context, DirectiveSpec, OptionSpec, Shape, Support, MANY};
@@ -220,6 +221,12 @@ fn check_semantics<'s>(
         }
         "hdr_via" => {
             upstream::parse_hdr_via(tree, node)?;
+        }
+        "access_log" => {
+            access_log::check_access_log(tree, node)?;
+        }
+        "mmap_log_buffer_size" => {
+            access_log::check_buffer_size(tree, node)?;
         }
         "http_chain" => {
             if tree.arg_count(node) != 0 && !opts.accept_unsupported {

@@ -13,6 +13,7 @@
 //! * [`rewrite`]: the forwarded head: hop-by-hop fields removed (RFC 9110 section 7.6.1),
 //!   `X-Forwarded-For` and `Via` added, persistence made explicit.
 //! * [`status`]: the error responses (400, 502, 504, ...).
+//! * [`alog`]: access log lines.
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
 #![cfg_attr(
@@ -31,6 +32,7 @@ use crate::parser;
 #[cfg(not(tfw_kernel))]
 use tempesta_parser as parser;
 
+pub mod alog;
 pub mod reader;
 pub mod rewrite;
 pub mod status;

@@ -1,4 +1,5 @@
-//! Upstream schedulers: `sched ratio static` is weighted round robin.
+//! Upstream schedulers: `sched ratio static` is weighted round robin; [`apm`] keeps the response
+//! time statistics.
 //!
 //! `no_std` and allocation-free: the caller owns one [`Slot`] per server (the module keeps them
 //! in its server table) and asks [`pick`] for the next one each time a request needs a server.
@@ -27,6 +28,8 @@
         clippy::panic
     )
 )]
+
+pub mod apm;
 
 /// Smallest and largest weight (`server ... weight=N`), as in Tempesta FW.
 pub const WEIGHT_MIN: u32 = 1;
