@@ -26,6 +26,41 @@ BAD = [
     ("frang_limits {\n  request_rate 5;\n", "1: directive 'frang_limits': missing '}' at end of file"),
     ("!include /etc/tempesta/extra.conf\n", "1: directive '!include': !include must be expanded by tempesta.sh"),
     ("listen 8080 { }\n", "1: directive 'listen': unexpected '{ ... }' block"),
+    # Upstreams and routing.
+    ("server 127.0.0.1:99999;\n", "1: directive 'server': invalid port '99999'"),
+    ("server example.com:80;\n", "1: directive 'server': invalid address 'example.com:80': "
+     "host names are not supported, use an IP address"),
+    ("server 127.0.0.1:8000 conns_n=0;\n",
+     "1: directive 'server': conns_n=0 out of range [1, 1024]"),
+    ("server 127.0.0.1:8000 weight=101;\n",
+     "1: directive 'server': weight=101 out of range [1, 100]"),
+    ("server 127.0.0.1:8000;\nserver 127.0.0.1:8000;\n",
+     "2: directive 'server': duplicate server 127.0.0.1:8000 in the group"),
+    ("srv_group a { server 127.0.0.1:8000; }\nsrv_group a { server 127.0.0.1:8001; }\n",
+     "2: directive 'srv_group': duplicate name 'a'"),
+    ("srv_group a { listen 80; }\n", "1: directive 'listen': not allowed in srv_group"),
+    ("sched hash;\n", "1: directive 'sched': not supported by tempesta-rs yet: hash"),
+    ("vhost v { proxy_pass nosuch; }\n",
+     "1: directive 'proxy_pass': srv_group 'nosuch' is not defined"),
+    ("http_chain { -> nosuch; }\n", "1: directive '->': vhost 'nosuch' is not defined"),
+    ('http_chain { uri == "/a" -> block; }\n', "1: directive 'uri': not supported by "
+     "tempesta-rs yet: conditional http_chain rules (FIELD == ARG -> ACTION)"),
+    # Values.
+    ("keepalive_timeout abc;\n", "1: directive 'keepalive_timeout': invalid time 'abc'"),
+    ("listen 8080;\nkeepalive_timeout 10;\nkeepalive_timeout 20;\n",
+     "3: directive 'keepalive_timeout': duplicate directive (only one allowed in global context)"),
+    ('hdr_via "";\n', "1: directive 'hdr_via': invalid Via agent name ''"),
+    ("server_forward_timeout 99999999999;\n", "1: directive 'server_forward_timeout': "
+     "value '99999999999' out of range [0, 2147483647]"),
+    ("access_log syslog;\n", "1: directive 'access_log': invalid access_log value 'syslog'"),
+    ("access_log off dmesg;\n",
+     "1: directive 'access_log': access_log 'off' must be the only value"),
+    ("mmap_log_buffer_size 5000;\n", "1: directive 'mmap_log_buffer_size': "
+     "mmap_log_buffer_size must be a multiple of 4K"),
+    # Known to Tempesta FW, not implemented yet: named, never ignored.
+    ("cache 1;\n", "1: directive 'cache': not supported by tempesta-rs yet"),
+    ("frang_limits { request_rate 5; }\n",
+     "1: directive 'frang_limits': not supported by tempesta-rs yet"),
 ]
 
 
