@@ -7,6 +7,9 @@
 #   make bench      benchmarks (host crates; VM benchmarks on the release kernel)
 #   make deps       install the build/test dependencies (idempotent)
 #   make check      fmt + clippy on the host crates
+#   make install    install the built module, tempesta.sh, the exporter, `tempesta-rs check`
+#                   and the example configuration (DESTDIR=, PREFIX=/usr/local)
+#   make dkms       install the module sources for DKMS (then: dkms install tempesta-rs/VERSION)
 #
 # KDIR=/lib/modules/$(uname -r)/build builds against a real kernel that has CONFIG_RUST.
 
@@ -17,9 +20,10 @@ VARIANT ?= debug
 KMAKEFLAGS ?= LLVM=1 RUSTC=/usr/bin/rustc HOSTRUSTC=/usr/bin/rustc BINDGEN=bindgen
 # Sources the module build needs, staged per kernel tree under build/ (an external module is
 # built in place, so one copy per kernel keeps debug, release and host builds apart).
-STAGE := Kbuild src scripts/bindgen.py parser/src config/src http/src cache/src sched/src tls/src
+STAGE := Kbuild src scripts/bindgen.py parser/src config/src http/src cache/src sched/src tls/src \
+	filter/src
 
-.PHONY: bench-parser bench-proxy all module kernel deps run test test-host test-fuzz test-vm bench check clean
+.PHONY: bench-parser bench-proxy all module kernel deps run test test-host test-fuzz test-vm bench check clean install dkms
 
 all: module
 
@@ -52,8 +56,11 @@ test-host: check
 test-fuzz:
 	parser/fuzz/run.sh $(or $(FUZZ_SECONDS),30)
 
+# Packaging checks need the built module; then the VM suite.
 test-vm:
 	@$(MAKE) --no-print-directory module VARIANT=debug
+	@tests/host/install.sh
+	@tests/host/dkms_build.sh
 	@scripts/vm.sh debug test
 
 test: deps
@@ -78,6 +85,37 @@ bench-parser:
 bench-proxy:
 	@$(MAKE) --no-print-directory module VARIANT=release
 	@TFW_VM_CPUS=1 scripts/vm.sh release run --cmd "$(CURDIR)/scripts/bench-proxy.sh"
+
+# Installs what `make` built (build against the target kernel first:
+# `make KDIR=/lib/modules/$(uname -r)/build`). The module goes to the kernel release it was built
+# for (its vermagic), so `modprobe tempesta_fw` and tempesta.sh find it; an existing
+# /etc/tempesta/tempesta_fw.conf is never overwritten.
+PREFIX ?= /usr/local
+VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
+
+install:
+	@set -euo pipefail; \
+	[ -e tempesta_fw.ko ] || { echo "no tempesta_fw.ko: run make (KDIR=...) first" >&2; exit 1; }; \
+	kver=$$(modinfo -F vermagic tempesta_fw.ko | cut -d' ' -f1); \
+	install -D -m 0644 tempesta_fw.ko "$(DESTDIR)/lib/modules/$$kver/extra/tempesta_fw.ko"; \
+	install -D -m 0755 scripts/tempesta.sh "$(DESTDIR)$(PREFIX)/sbin/tempesta.sh"; \
+	install -D -m 0755 scripts/tempesta-exporter.py "$(DESTDIR)$(PREFIX)/sbin/tempesta-exporter"; \
+	cargo build --quiet --release -p tempesta-config --bin tempesta-rs; \
+	install -D -m 0755 target/release/tempesta-rs "$(DESTDIR)$(PREFIX)/bin/tempesta-rs"; \
+	[ -e "$(DESTDIR)/etc/tempesta/tempesta_fw.conf" ] || \
+	  install -D -m 0644 etc/tempesta_fw.conf "$(DESTDIR)/etc/tempesta/tempesta_fw.conf"; \
+	if [ -z "$(DESTDIR)" ]; then depmod -a "$$kver"; \
+	else depmod -b "$(DESTDIR)" "$$kver"; fi; \
+	echo "installed tempesta_fw.ko for $$kver under $(or $(DESTDIR),/)"
+
+# The module's sources where DKMS expects them; dkms.conf builds them against each installed
+# kernel that has CONFIG_RUST (with the rustc and bindgen on root's PATH).
+dkms:
+	@set -euo pipefail; \
+	dst="$(DESTDIR)/usr/src/tempesta-rs-$(VERSION)"; \
+	mkdir -p "$$dst"; \
+	for p in $(STAGE) dkms.conf; do mkdir -p "$$dst/$$(dirname $$p)"; cp -a "$$p" "$$dst/$$(dirname $$p)/"; done; \
+	echo "sources in $$dst; now: dkms install tempesta-rs/$(VERSION)"
 
 clean:
 	rm -rf build tempesta_fw.ko
