@@ -13,7 +13,7 @@
 //!   net.tempesta.state (glue.c) -> ctl: read + validate config (config/), start/stop
 //!   listener, sock: sockets; callbacks queue events to one work item (glue.c)
 //!   proxy: client -> http/ (parser/, rewrite) -> sched/ -> upstream pool -> back
-//!   (filter and cache/ come with their issues)
+//!   (filter/ and cache/ are compiled in; their kernel sides come with their issues)
 //! ```
 
 // The `no_std` crates, compiled from their own sources. Their crate-level attributes
@@ -37,6 +37,16 @@ mod http;
 #[allow(unused_attributes, dead_code, unreachable_pub)]
 #[path = "../sched/src/lib.rs"]
 mod sched;
+
+// Cache policy (RFC 9111) and firewall logic (frang, HTTP tables): compiled in ahead of their
+// kernel users so that the build keeps proving them kernel-clean (no_std, no alloc, no FPU).
+#[allow(unused_attributes, dead_code, unreachable_pub, unused_imports)]
+#[path = "../cache/src/lib.rs"]
+mod cache;
+
+#[allow(unused_attributes, dead_code, unreachable_pub, unused_imports)]
+#[path = "../filter/src/lib.rs"]
+mod filter;
 
 mod buf;
 mod cfgfile;
