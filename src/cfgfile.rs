@@ -58,6 +58,10 @@ pub(crate) struct Config {
     pub(crate) vhost: KVec<u8>,
     /// `access_log` targets and `mmap_log_buffer_size`.
     pub(crate) access_log: config::AccessLog,
+    /// The global `frang_limits`, if the configuration has the block.
+    pub(crate) frang: Option<config::Frang>,
+    /// `block_action`.
+    pub(crate) block: config::BlockActions,
 }
 
 /// A file read whole into vmalloc()ed memory by glue.c, freed on drop.
@@ -189,6 +193,8 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
     }
 
     let access_log = config::access_log(&tree).map_err(|e| report(path, &e))?;
+    let frang = config::frang(&tree).map_err(|e| report(path, &e))?;
+    let block = config::block_actions(&tree).map_err(|e| report(path, &e))?;
 
     Ok(Config {
         listen,
@@ -198,5 +204,7 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
         via,
         vhost,
         access_log,
+        frang,
+        block,
     })
 }

@@ -22,6 +22,7 @@
 #include <linux/workqueue.h>
 #include <linux/slab.h>
 #include <linux/jiffies.h>
+#include <linux/random.h>
 
 #include "glue.h"
 
@@ -332,10 +333,50 @@ int tfw_glue_peer_str(struct socket *sock, char *buf, size_t len)
 	return scnprintf(buf, len, "%pISc", &ss);
 }
 
+/* The peer's address as 16 bytes, IPv4 as v4-mapped IPv6 (the firewall's client key). */
+int tfw_glue_peer_addr(struct socket *sock, u8 *out)
+{
+	struct sockaddr_storage ss;
+	int r = kernel_getpeername(sock, (struct sockaddr *)&ss);
+
+	if (r < 0)
+		return r;
+	if (ss.ss_family == AF_INET) {
+		memset(out, 0, 10);
+		out[10] = 0xff;
+		out[11] = 0xff;
+		memcpy(out + 12, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+		return 0;
+	}
+	if (ss.ss_family == AF_INET6) {
+		memcpy(out, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+		return 0;
+	}
+	return -EAFNOSUPPORT;
+}
+
+void tfw_glue_random(void *buf, size_t len)
+{
+	get_random_bytes(buf, len);
+}
+
 /* Resets the connection on close instead of lingering: for connections the proxy aborts. */
 void tfw_glue_abort(struct socket *sock)
 {
 	sock_no_linger(sock->sk);
+}
+
+/* Half-close: the FIN follows what is queued; reads go on (process context). */
+void tfw_glue_shutdown_wr(struct socket *sock)
+{
+	kernel_sock_shutdown(sock, SHUT_WR);
+}
+
+/* Segments go out as soon as they are queued: responses are written whole, so Nagle only
+ * delays the tail of one behind the ACK of the previous (process context). */
+void tfw_glue_nodelay(struct socket *sock)
+{
+	tcp_sock_set_nodelay(sock->sk);
 }
 
 u64 tfw_glue_now_ms(void)

@@ -51,6 +51,10 @@ int tfw_glue_connect(struct socket *sock, const struct sockaddr_storage *addr, i
 int tfw_glue_sk_state(struct socket *sock);
 int tfw_glue_peer_str(struct socket *sock, char *buf, size_t len);
 void tfw_glue_abort(struct socket *sock);
+void tfw_glue_shutdown_wr(struct socket *sock);
+void tfw_glue_nodelay(struct socket *sock);
+int tfw_glue_peer_addr(struct socket *sock, u8 *out);
+void tfw_glue_random(void *buf, size_t len);
 u64 tfw_glue_now_ms(void);
 struct proc_dir_entry *tfw_glue_proc_group(const char *name);
 struct tfw_srv_stat *tfw_glue_proc_server(struct proc_dir_entry *group, const char *addr);

@@ -33,6 +33,8 @@ use kernel::prelude::*;
 
 use crate::buf::Buf;
 use crate::cfgfile::Config;
+use crate::config;
+use crate::firewall::{self, Firewall};
 use crate::http::status::Status;
 use crate::http::{self, alog, Fwd, Reader, ReqInfo, Step};
 use crate::parser::Limits;
@@ -85,6 +87,10 @@ pub(crate) struct Stats {
     pub(crate) errors_503: u64,
     pub(crate) errors_504: u64,
     pub(crate) errors_other: u64,
+    /// Connections the firewall refused.
+    pub(crate) clients_blocked: u64,
+    /// Requests the firewall refused.
+    pub(crate) filtered: u64,
     pub(crate) retries: u64,
     pub(crate) forwarded: u64,
     pub(crate) client_rx_bytes: u64,
@@ -227,6 +233,14 @@ struct Client {
     status: u16,
     /// Response body bytes sent.
     body_sent: u64,
+    /// The peer's address (the firewall's key).
+    addr: [u8; 16],
+    /// The firewall counted this connection (`Firewall::close` is due when it closes).
+    counted: bool,
+    /// Request body bytes received.
+    body_in: u64,
+    /// Closing: our side is shut down, the rest of the input is discarded.
+    shut: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -293,6 +307,9 @@ pub(crate) struct Proxy {
     apm: KBox<Window>,
     /// When the servers' response time summaries were last published.
     apm_published_ms: u64,
+    /// `frang_limits`, when configured.
+    fw: Option<Firewall>,
+    block: config::BlockActions,
     pub(crate) stats: Stats,
 }
 
@@ -425,6 +442,11 @@ impl Proxy {
             log_to: LogTo::of(cfg),
             apm: KBox::new(Window::new(), GFP_KERNEL)?,
             apm_published_ms: 0,
+            fw: match &cfg.frang {
+                Some(f) => Some(Firewall::new(f, cfg.block)?),
+                None => None,
+            },
+            block: cfg.block,
             stats: Stats::default(),
         };
         p.via.extend_from_slice(&cfg.via, GFP_KERNEL)?;
@@ -444,10 +466,26 @@ impl Proxy {
         via.extend_from_slice(&cfg.via, GFP_KERNEL)?;
         let mut vhost = KVec::new();
         vhost.extend_from_slice(&cfg.vhost, GFP_KERNEL)?;
+        // A firewall newly configured gets its table now (the one step here that allocates
+        // much); a running one keeps its clients' accounting.
+        let new_fw = match (&cfg.frang, &self.fw) {
+            (Some(f), None) => Some(Firewall::new(f, cfg.block)?),
+            _ => None,
+        };
         let mut groups = build_groups(cfg)?;
         self.add_pools(cfg, &mut groups)?;
 
         // Nothing fails from here on.
+        match (&cfg.frang, new_fw) {
+            (Some(_), Some(fw)) => self.fw = Some(fw),
+            (Some(f), None) => {
+                if let Some(fw) = &mut self.fw {
+                    fw.update(f, cfg.block);
+                }
+            }
+            (None, _) => self.fw = None,
+        }
+        self.block = cfg.block;
         let old = core::mem::replace(&mut self.groups, groups);
         self.via = via;
         self.vhost = vhost;
@@ -759,8 +797,23 @@ impl Proxy {
                 sock.abort_on_close();
                 continue;
             }
+            sock.set_nodelay();
             let mut peer = [0u8; 64];
             let peer_len = sock.peer(&mut peer).len();
+            let addr = sock.peer_addr();
+            let mut counted = false;
+            if let Some(fw) = &mut self.fw {
+                match fw.connect(&addr, peer.get(..peer_len).unwrap_or(b"?")) {
+                    firewall::Verdict::Pass => counted = true,
+                    v => {
+                        self.stats.clients_blocked = self.stats.clients_blocked.saturating_add(1);
+                        if v == firewall::Verdict::Drop {
+                            sock.abort_on_close();
+                        }
+                        continue;
+                    }
+                }
+            }
             let client = Client {
                 reader: Reader::requests(Limits::DEFAULT),
                 peer,
@@ -779,8 +832,17 @@ impl Proxy {
                 log: KVec::new(),
                 status: 0,
                 body_sent: 0,
+                addr,
+                counted,
+                body_in: 0,
+                shut: false,
             };
             let Ok(id) = self.insert(Role::Client(client)) else {
+                if counted {
+                    if let Some(fw) = &mut self.fw {
+                        fw.close(&addr);
+                    }
+                }
                 sock.abort_on_close();
                 continue;
             };
@@ -792,6 +854,11 @@ impl Proxy {
                     self.stats.clients_open = self.stats.clients_open.saturating_add(1);
                 }
                 _ => {
+                    if counted {
+                        if let Some(fw) = &mut self.fw {
+                            fw.close(&addr);
+                        }
+                    }
                     sock.abort_on_close();
                     self.remove(id);
                 }
@@ -878,7 +945,7 @@ impl Proxy {
         };
         if st == CState::Closing {
             if tx_empty {
-                self.close_client(id);
+                self.linger(id);
             }
             return;
         }
@@ -978,6 +1045,10 @@ impl Proxy {
                     self.close_client(id);
                     return;
                 }
+                Next::Drop => {
+                    self.drop_client(id);
+                    return;
+                }
             }
         }
         // Whatever went to the upstream's queue goes out now.
@@ -1037,6 +1108,8 @@ impl Proxy {
                 clear(&mut c.log);
                 c.status = 0;
                 c.body_sent = 0;
+                // Before any refusal below: that answers this request, not the previous one.
+                c.resp_started = false;
                 if self.log_to.on()
                     && (c.log.capacity() >= alog::LINE_MAX
                         || c.log.reserve(alog::LINE_MAX, GFP_KERNEL).is_ok())
@@ -1044,6 +1117,18 @@ impl Proxy {
                     let peer = c.peer.get(..c.peer_len).unwrap_or(b"-");
                     if alog::begin(&mut VecOut(&mut c.log), peer, &self.vhost, head).is_err() {
                         clear(&mut c.log);
+                    }
+                }
+                c.body_in = 0;
+                if let Some(fw) = &mut self.fw {
+                    let cl = match c.req.body {
+                        crate::parser::BodyKind::Length(n) => Some(n),
+                        _ => None,
+                    };
+                    let peer = c.peer.get(..c.peer_len).unwrap_or(b"?");
+                    let v = fw.request(&c.addr, peer, head, c.req.version, cl);
+                    if let Some(next) = self.refused(v) {
+                        return next;
                     }
                 }
                 let fwd = Fwd {
@@ -1081,6 +1166,14 @@ impl Proxy {
                         c.retriable = false;
                     }
                 }
+                if let Some(fw) = &mut self.fw {
+                    c.body_in = c.body_in.saturating_add(bytes.len() as u64);
+                    let peer = c.peer.get(..c.peer_len).unwrap_or(b"?");
+                    let v = fw.body(&c.addr, peer, c.body_in);
+                    if let Some(next) = self.refused(v) {
+                        return next;
+                    }
+                }
                 let Some(up) = c.server.and_then(|sid| self.get(sid)) else {
                     return Next::Fail(Status::BadGateway);
                 };
@@ -1096,8 +1189,20 @@ impl Proxy {
                 }
                 Next::Wait
             }
+            Step::Error(_) if self.block.error.drop => Next::Drop,
             Step::Error(_) => Next::Fail(Status::BadRequest),
         }
+    }
+
+    /// The client step for a firewall verdict: `None` to go on.
+    fn refused(&mut self, v: firewall::Verdict) -> Option<Next> {
+        let next = match v {
+            firewall::Verdict::Pass => return None,
+            firewall::Verdict::Reply => Next::Fail(Status::Forbidden),
+            firewall::Verdict::Drop => Next::Drop,
+        };
+        self.stats.filtered = self.stats.filtered.saturating_add(1);
+        Some(next)
     }
 
     /// Finds an idle upstream connection for a queued client and sends it the request.
@@ -1270,6 +1375,43 @@ impl Proxy {
             return;
         }
         if matches!(self.get(id), Some(c) if c.tx.is_empty()) {
+            self.linger(id);
+        }
+    }
+
+    /// The last response is out: half-close, then read and discard until the client closes
+    /// or `CLOSE_GRACE_MS` pass. Closing with unread input would send a reset, and a reset can
+    /// destroy the response still in flight: a pipelining client would never see the error
+    /// that explains the close (RFC 9112, section 9.6).
+    fn linger(&mut self, id: Id) {
+        let done = {
+            let Some(conn) = conn_mut(&mut self.slots, id) else {
+                return;
+            };
+            let Role::Client(c) = &mut conn.role else {
+                return;
+            };
+            match &conn.sock {
+                None => true,
+                Some(_) if c.eof => true,
+                Some(sock) => {
+                    if !c.shut {
+                        sock.shutdown_write();
+                        c.shut = true;
+                        c.since_ms = now_ms();
+                    }
+                    loop {
+                        conn.rx.clear();
+                        match sock.recv(conn.rx.spare(RX_CAP)) {
+                            Recv::Data(_) => continue,
+                            Recv::Again => break false,
+                            Recv::Eof | Recv::Err => break true,
+                        }
+                    }
+                }
+            }
+        };
+        if done {
             self.close_client(id);
         }
     }
@@ -1279,7 +1421,25 @@ impl Proxy {
             return;
         }
         self.stats.clients_open = self.stats.clients_open.saturating_sub(1);
+        let counted = match self.get(id) {
+            Some(Conn {
+                role: Role::Client(c),
+                ..
+            }) if c.counted => Some(c.addr),
+            _ => None,
+        };
+        if let (Some(addr), Some(fw)) = (counted, &mut self.fw) {
+            fw.close(&addr);
+        }
         self.remove(id);
+    }
+
+    /// Resets a client connection without a response (`block_action ... drop`).
+    fn drop_client(&mut self, id: Id) {
+        if let Some(Conn { sock: Some(s), .. }) = self.get(id) {
+            s.abort_on_close();
+        }
+        self.close_client(id);
     }
 
     // ---- upstreams ---------------------------------------------------------------------
@@ -1699,7 +1859,7 @@ impl Proxy {
             ("Client messages forwarded\t\t", s.forwarded),
             ("Client messages served from cache\t", 0),
             ("Client messages parsing errors\t\t", s.errors_400),
-            ("Client messages filtered out\t\t", 0),
+            ("Client messages filtered out\t\t", s.filtered),
             ("Client messages other errors\t\t", errors),
             ("Clients online\t\t\t\t", s.clients_open),
             (
@@ -1734,6 +1894,10 @@ impl Proxy {
         writeln!(out, "Server connection failures\t\t: {}", s.server_failures)?;
         writeln!(out, "Server connections up\t\t\t: {}/{}", up, total)?;
         writeln!(out, "Access log lines dropped\t\t: {}", dropped)?;
+        writeln!(out, "Client connections blocked\t\t: {}", s.clients_blocked)?;
+        if let Some(fw) = &self.fw {
+            fw.perfstat(out)?;
+        }
         Ok(())
     }
 }
@@ -1745,6 +1909,8 @@ enum Next {
     Assign,
     Fail(Status),
     Close,
+    /// Reset without a response (`block_action ... drop`).
+    Drop,
 }
 
 /// What to do after an upstream step.

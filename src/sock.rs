@@ -184,6 +184,26 @@ impl Sock {
         }
     }
 
+    /// The peer's address as 16 bytes (IPv4 v4-mapped); zeros if the socket has no peer.
+    pub(crate) fn peer_addr(&self) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        // SAFETY: `out` has the 16 writable bytes glue.c writes; the socket is ours.
+        let _ = unsafe { sys::tfw_glue_peer_addr(self.sock, out.as_mut_ptr()) };
+        out
+    }
+
+    /// Half-closes: a FIN follows what is queued, and the socket can still be read.
+    pub(crate) fn shutdown_write(&self) {
+        // SAFETY: a live socket of ours; process context (the shutdown takes the socket lock).
+        unsafe { sys::tfw_glue_shutdown_wr(self.sock) };
+    }
+
+    /// Turns Nagle's algorithm off.
+    pub(crate) fn set_nodelay(&self) {
+        // SAFETY: a live socket of ours; process context (the option takes the socket lock).
+        unsafe { sys::tfw_glue_nodelay(self.sock) };
+    }
+
     /// Makes the close send a reset (for connections the proxy aborts).
     pub(crate) fn abort_on_close(&self) {
         // SAFETY: a live socket of ours.

@@ -51,6 +51,7 @@ mod filter;
 mod buf;
 mod cfgfile;
 mod ctl;
+mod firewall;
 mod listener;
 mod proxy;
 mod sock;

@@ -109,15 +109,8 @@ pub fn access_log<'s>(tree: &Tree<'s, '_>) -> Result<AccessLog, Error<'s>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{measure, parse, validate, Options, Token};
-
-    fn with<R>(src: &str, f: impl FnOnce(&Tree<'_, '_>) -> R) -> R {
-        let sizes = measure(src.as_bytes()).expect("syntax");
-        let mut nodes = vec![Node::EMPTY; sizes.nodes];
-        let mut tokens = vec![Token::EMPTY; sizes.tokens];
-        let tree = parse(src.as_bytes(), &mut nodes, &mut tokens).expect("syntax");
-        f(&tree)
-    }
+    use crate::test_util::with;
+    use crate::{validate, Options};
 
     fn get(src: &str) -> Result<AccessLog, String> {
         with(src, |t| {

@@ -78,6 +78,7 @@
 
 pub mod access_log;
 mod error;
+pub mod frang;
 mod lexer;
 pub mod listen;
 mod parser;
@@ -85,6 +86,19 @@ pub mod schema;
 mod tree;
 pub mod upstream;
 mod validate;
+#[cfg(test)]
+mod test_util {
+    use crate::{measure, parse, Node, Token, Tree};
+
+    /// Runs `f` on the tree of `src`, which must be well-formed.
+    pub(crate) fn with<R>(src: &str, f: impl FnOnce(&Tree<'_, '_>) -> R) -> R {
+        let sizes = measure(src.as_bytes()).expect("syntax");
+        let mut nodes = vec![Node::EMPTY; sizes.nodes];
+        let mut tokens = vec![Token::EMPTY; sizes.tokens];
+        let tree = parse(src.as_bytes(), &mut nodes, &mut tokens).expect("syntax");
+        f(&tree)
+    }
+}
 pub mod values;
 
 // The kernel module includes this file as a private `mod config;` and does not use every
@@ -93,6 +107,8 @@ pub mod values;
 pub use self::access_log::{access_log, AccessLog};
 #[allow(unused_imports)]
 pub use self::error::{Error, ErrorKind, WithFile};
+#[allow(unused_imports)]
+pub use self::frang::{block_actions, frang, BlockActions, Frang};
 #[allow(unused_imports)]
 pub use self::listen::{
     effective_listeners, listeners, listeners_with_lines, Listen, Listeners, Proto, DEFAULT_LISTEN,

@@ -293,7 +293,7 @@ pub static DIRECTIVES: &[DirectiveSpec] = &[
     d("resp_crc32", C::HC, 1, 1),
     d("timeout", C::HC, 1, 1),
     // --- HTTP processing (http.c) ---
-    d("block_action", C::G, 2, 3).repeat(),
+    d("block_action", C::G, 2, 3).repeat().supported(),
     d("response_body", C::G, 2, 2).repeat(),
     d("whitelist_mark", C::G, 1, MANY),
     d("http_uri_brange", C::G, 1, MANY),
@@ -359,15 +359,17 @@ pub static DIRECTIVES: &[DirectiveSpec] = &[
     d("sess_lifetime", C::ST, 1, 1),
     d("learn", C::ST, 0, MANY).any_opts(),
     // --- Frang limits (vhost.c, http_limits.c) ---
+    // Global only, for now: the semantic check refuses it in a vhost or location.
     d("frang_limits", C::G_V_L, 0, 0)
         .block(Context::FrangGlobal)
-        .repeat(),
+        .repeat()
+        .supported(),
     d("ip_block", C::FG, 0, 1),
-    d("request_rate", C::FG, 1, 1),
-    d("request_burst", C::FG, 1, 1),
-    d("tcp_connection_rate", C::FG, 1, 1),
-    d("tcp_connection_burst", C::FG, 1, 1),
-    d("concurrent_tcp_connections", C::FG, 1, 1), // 1000
+    d("request_rate", C::FG, 1, 1).supported(),
+    d("request_burst", C::FG, 1, 1).supported(),
+    d("tcp_connection_rate", C::FG, 1, 1).supported(),
+    d("tcp_connection_burst", C::FG, 1, 1).supported(),
+    d("concurrent_tcp_connections", C::FG, 1, 1).supported(), // 1000
     d("tls_connection_rate", C::FG, 1, 1),
     d("tls_connection_burst", C::FG, 1, 1),
     d("tls_incomplete_connection_rate", C::FG, 1, 1),
@@ -375,15 +377,15 @@ pub static DIRECTIVES: &[DirectiveSpec] = &[
     d("client_body_timeout", C::FG, 1, 1),
     d("http_header_chunk_cnt", C::FG, 1, 1),
     d("http_body_chunk_cnt", C::FG, 1, 1),
-    d("http_hdr_len", C::FG, 1, 1),
-    d("http_header_cnt", C::FG, 1, 1), // 50
-    d("http_uri_len", C::F, 1, 1),
-    d("http_body_len", C::F, 1, 1),
-    d("http_strict_host_checking", C::F, 0, 1),
-    d("http_ct_required", C::F, 0, 1),
+    d("http_hdr_len", C::FG, 1, 1).supported(),
+    d("http_header_cnt", C::FG, 1, 1).supported(), // 50
+    d("http_uri_len", C::F, 1, 1).supported(),
+    d("http_body_len", C::F, 1, 1).supported(),
+    d("http_strict_host_checking", C::F, 0, 1).supported(),
+    d("http_ct_required", C::F, 0, 1).supported(),
     d("http_trailer_split_allowed", C::F, 0, 1),
     d("http_method_override_allowed", C::F, 0, 1),
-    d("http_methods", C::F, 1, MANY), // get post head
+    d("http_methods", C::F, 1, MANY).supported(), // get post head
     d("http_ct_vals", C::F, 1, MANY),
     d("http_resp_code_block", C::F_L, 3, MANY),
     // --- HTTP tables (http_tbl.c): the block holds rules only ---
@@ -446,11 +448,25 @@ mod tests {
                 "server_forward_retries",
                 "server_retry_nonidempotent",
                 "server_connect_retries",
+                "block_action",
                 "access_log",
                 "mmap_log_buffer_size",
                 "vhost",
                 "proxy_pass",
                 "hdr_via",
+                "frang_limits",
+                "request_rate",
+                "request_burst",
+                "tcp_connection_rate",
+                "tcp_connection_burst",
+                "concurrent_tcp_connections",
+                "http_hdr_len",
+                "http_header_cnt",
+                "http_uri_len",
+                "http_body_len",
+                "http_strict_host_checking",
+                "http_ct_required",
+                "http_methods",
                 "http_chain",
             ]
         );

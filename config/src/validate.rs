@@ -16,6 +16,7 @@
 
 use super::access_log;
 use super::error::{Error, ErrorKind};
+use super::frang;
 use super::listen::{check_listen, Proto};
 use super::schema::{lookup, Context, DirectiveSpec, OptionSpec, Shape, Support, MANY};
 use super::tree::{Node, Nodes, Op, Tree};
@@ -221,6 +222,29 @@ fn check_semantics<'s>(
         }
         "hdr_via" => {
             upstream::parse_hdr_via(tree, node)?;
+        }
+        "block_action" => {
+            frang::check_block_action(tree, node)?;
+        }
+        "frang_limits" if tree.parent(node).is_some() && !opts.accept_unsupported => {
+            return Err(tree.error(
+                node,
+                ErrorKind::NotSupportedFeature("frang_limits in a vhost or location"),
+            ));
+        }
+        "request_rate"
+        | "request_burst"
+        | "tcp_connection_rate"
+        | "tcp_connection_burst"
+        | "concurrent_tcp_connections"
+        | "http_uri_len"
+        | "http_hdr_len"
+        | "http_header_cnt"
+        | "http_body_len"
+        | "http_strict_host_checking"
+        | "http_ct_required"
+        | "http_methods" => {
+            frang::apply_limit(tree, node, &mut frang::Frang::default())?;
         }
         "access_log" => {
             access_log::check_access_log(tree, node)?;

@@ -161,10 +161,14 @@ impl Default for ClientSlot {
     }
 }
 
-/// A bounded table of clients in caller-provided storage. See the module documentation.
+/// A bounded table of clients in caller-provided storage `S`: a `&mut [ClientSlot]`, or any
+/// owner that dereferences to one (the kernel keeps a vmalloc()ed vector in the table, so the
+/// table and its storage live and die together). See the module documentation.
 #[derive(Debug)]
-pub struct ClientTable<'a> {
-    slots: &'a mut [ClientSlot],
+pub struct ClientTable<S> {
+    slots: S,
+    /// Slots in use: `slots.len()` capped at [`MAX_SLOTS`].
+    cap: usize,
     key: HashKey,
     /// First (least recently used) and last slot of each [`List`].
     heads: [u32; 4],
@@ -173,17 +177,14 @@ pub struct ClientTable<'a> {
     evictions: u64,
 }
 
-impl<'a> ClientTable<'a> {
+impl<S: core::ops::DerefMut<Target = [ClientSlot]>> ClientTable<S> {
     /// A table over `slots` (all of them reset; at most `u32::MAX - 1` are used). An empty
     /// slice gives a table that refuses every client.
-    pub fn new(slots: &'a mut [ClientSlot], key: HashKey) -> Self {
+    pub fn new(slots: S, key: HashKey) -> Self {
         let n = slots.len().min(MAX_SLOTS);
-        let slots = match slots.get_mut(..n) {
-            Some(s) => s,
-            None => &mut [],
-        };
         let mut t = Self {
             slots,
+            cap: n,
             key,
             heads: [NIL; 4],
             tails: [NIL; 4],
@@ -201,7 +202,7 @@ impl<'a> ClientTable<'a> {
 
     /// How many clients the table can hold.
     pub fn capacity(&self) -> usize {
-        self.slots.len()
+        self.cap
     }
 
     /// How many clients it holds.
@@ -412,11 +413,12 @@ impl<'a> ClientTable<'a> {
     // --- internals ---
 
     fn slot(&self, i: u32) -> Option<&ClientSlot> {
-        self.slots.get(i as usize)
+        self.slots.get(..self.cap)?.get(i as usize)
     }
 
     fn slot_mut(&mut self, i: u32) -> Option<&mut ClientSlot> {
-        self.slots.get_mut(i as usize)
+        let cap = self.cap;
+        self.slots.get_mut(..cap)?.get_mut(i as usize)
     }
 
     fn with_client<R>(&mut self, i: u32, f: impl FnOnce(&mut Client) -> R) -> Option<R> {
@@ -452,7 +454,7 @@ impl<'a> ClientTable<'a> {
     }
 
     fn bucket_of(&self, addr: &Addr) -> u32 {
-        let b = reduce(self.key.hash(addr) >> 32, self.slots.len());
+        let b = reduce(self.key.hash(addr) >> 32, self.cap);
         u32::try_from(b).unwrap_or(NIL)
     }
 
@@ -630,7 +632,7 @@ mod tests {
     }
 
     /// Walks every list and chain and checks they agree with `len`.
-    fn check_invariants(t: &ClientTable<'_>) {
+    fn check_invariants(t: &ClientTable<&mut [ClientSlot]>) {
         let mut seen = 0;
         for l in [List::Idle, List::Blocked, List::Live] {
             let mut i = t.heads[l as usize];
@@ -663,7 +665,7 @@ mod tests {
     #[test]
     fn connect_close_counts() {
         let mut st = storage(8);
-        let mut t = ClientTable::new(&mut st, KEY);
+        let mut t = ClientTable::new(&mut st[..], KEY);
         let l = lim();
         assert!(t.is_empty());
         assert_eq!(t.on_connect(&a(1), 0, &l, false), Ok(()));
@@ -682,7 +684,7 @@ mod tests {
     #[test]
     fn concurrent_connections() {
         let mut st = storage(8);
-        let mut t = ClientTable::new(&mut st, KEY);
+        let mut t = ClientTable::new(&mut st[..], KEY);
         let l = FrangLimits {
             concurrent_tcp_connections: 2,
             ..lim()
@@ -705,7 +707,7 @@ mod tests {
     #[test]
     fn connection_burst_and_rate() {
         let mut st = storage(8);
-        let mut t = ClientTable::new(&mut st, KEY);
+        let mut t = ClientTable::new(&mut st[..], KEY);
         let l = FrangLimits {
             tcp_connection_burst: 2,
             tcp_connection_rate: 5,
@@ -726,7 +728,7 @@ mod tests {
     #[test]
     fn request_burst_and_rate() {
         let mut st = storage(8);
-        let mut t = ClientTable::new(&mut st, KEY);
+        let mut t = ClientTable::new(&mut st[..], KEY);
         let l = FrangLimits {
             request_burst: 3,
             request_rate: 4,
@@ -748,7 +750,7 @@ mod tests {
     #[test]
     fn request_rate_with_custom_frame() {
         let mut st = storage(8);
-        let mut t = ClientTable::new(&mut st, KEY);
+        let mut t = ClientTable::new(&mut st[..], KEY);
         let l = FrangLimits {
             request_rate: 2,
             rate_frame: Frame::from_secs(10),
@@ -763,7 +765,7 @@ mod tests {
     #[test]
     fn tls_limits() {
         let mut st = storage(8);
-        let mut t = ClientTable::new(&mut st, KEY);
+        let mut t = ClientTable::new(&mut st[..], KEY);
         let l = FrangLimits {
             tls_connection_burst: 1,
             tls_connection_rate: 2,
@@ -791,7 +793,7 @@ mod tests {
     #[test]
     fn response_code_block() {
         let mut st = storage(8);
-        let mut t = ClientTable::new(&mut st, KEY);
+        let mut t = ClientTable::new(&mut st[..], KEY);
         let mut codes = CodeSet::EMPTY;
         codes.insert(401);
         codes.insert(403);
@@ -824,7 +826,7 @@ mod tests {
     #[test]
     fn ip_block_on_violation_and_expiry() {
         let mut st = storage(8);
-        let mut t = ClientTable::new(&mut st, KEY);
+        let mut t = ClientTable::new(&mut st[..], KEY);
         let l = FrangLimits {
             request_burst: 1,
             ip_block: Some(10),
@@ -848,7 +850,7 @@ mod tests {
     #[test]
     fn no_ip_block_means_no_block() {
         let mut st = storage(8);
-        let mut t = ClientTable::new(&mut st, KEY);
+        let mut t = ClientTable::new(&mut st[..], KEY);
         let l = FrangLimits {
             request_burst: 1,
             ..lim()
@@ -871,7 +873,7 @@ mod tests {
     #[test]
     fn explicit_block_forever_and_unblock() {
         let mut st = storage(8);
-        let mut t = ClientTable::new(&mut st, KEY);
+        let mut t = ClientTable::new(&mut st[..], KEY);
         assert!(t.block(&a(1), 0, 0));
         assert!(t.is_blocked(&a(1), u64::MAX - 1));
         // A shorter block does not shorten a longer one.
@@ -890,7 +892,7 @@ mod tests {
     #[test]
     fn whitelisted_bypasses_limits() {
         let mut st = storage(8);
-        let mut t = ClientTable::new(&mut st, KEY);
+        let mut t = ClientTable::new(&mut st[..], KEY);
         let l = FrangLimits {
             concurrent_tcp_connections: 1,
             tcp_connection_burst: 1,
@@ -908,7 +910,7 @@ mod tests {
     #[test]
     fn should_log_once_per_period() {
         let mut st = storage(8);
-        let mut t = ClientTable::new(&mut st, KEY);
+        let mut t = ClientTable::new(&mut st[..], KEY);
         assert!(t.should_log(&a(1), 0, 1000)); // unknown client
         t.on_request(&a(1), 0, &lim()).unwrap();
         assert!(t.should_log(&a(1), 0, 1000));
@@ -921,7 +923,7 @@ mod tests {
     #[test]
     fn bounded_under_10000_addresses() {
         let mut st = storage(64);
-        let mut t = ClientTable::new(&mut st, KEY);
+        let mut t = ClientTable::new(&mut st[..], KEY);
         let l = lim();
         for i in 0..10_000u32 {
             assert_eq!(t.on_connect(&a(i), u64::from(i), &l, false), Ok(()));
@@ -939,7 +941,7 @@ mod tests {
     #[test]
     fn lru_order_follows_activity() {
         let mut st = storage(4);
-        let mut t = ClientTable::new(&mut st, KEY);
+        let mut t = ClientTable::new(&mut st[..], KEY);
         let l = lim();
         for i in 0..4 {
             t.on_request(&a(i), 0, &l).unwrap();
@@ -955,7 +957,7 @@ mod tests {
     #[test]
     fn live_clients_are_never_evicted() {
         let mut st = storage(16);
-        let mut t = ClientTable::new(&mut st, KEY);
+        let mut t = ClientTable::new(&mut st[..], KEY);
         let l = lim();
         for i in 0..10 {
             t.on_connect(&a(i), 0, &l, false).unwrap();
@@ -983,7 +985,7 @@ mod tests {
     #[test]
     fn blocked_clients_outlive_idle_ones() {
         let mut st = storage(16);
-        let mut t = ClientTable::new(&mut st, KEY);
+        let mut t = ClientTable::new(&mut st[..], KEY);
         let l = lim();
         for i in 0..8 {
             assert!(t.block(&a(i), 0, 3600));
@@ -998,7 +1000,7 @@ mod tests {
     #[test]
     fn expired_blocks_go_first_then_oldest_blocks() {
         let mut st = storage(4);
-        let mut t = ClientTable::new(&mut st, KEY);
+        let mut t = ClientTable::new(&mut st[..], KEY);
         assert!(t.block(&a(0), 0, 100)); // long
         assert!(t.block(&a(1), 0, 1)); // expires at 1000
         assert!(t.block(&a(2), 0, 100));
@@ -1017,7 +1019,7 @@ mod tests {
     #[test]
     fn empty_storage_refuses_everyone() {
         let mut st: [ClientSlot; 0] = [];
-        let mut t = ClientTable::new(&mut st, KEY);
+        let mut t = ClientTable::new(&mut st[..], KEY);
         assert_eq!(t.capacity(), 0);
         assert_eq!(
             t.on_connect(&a(1), 0, &lim(), false),
@@ -1032,10 +1034,10 @@ mod tests {
     fn reused_storage_is_reset() {
         let mut st = storage(4);
         {
-            let mut t = ClientTable::new(&mut st, KEY);
+            let mut t = ClientTable::new(&mut st[..], KEY);
             t.on_connect(&a(1), 0, &lim(), false).unwrap();
         }
-        let t = ClientTable::new(&mut st, KEY);
+        let t = ClientTable::new(&mut st[..], KEY);
         assert!(t.is_empty() && t.get(&a(1)).is_none());
         check_invariants(&t);
     }
@@ -1045,7 +1047,7 @@ mod tests {
         const N: usize = 4096;
         let chains = |key: HashKey| {
             let mut st = storage(N);
-            let mut t = ClientTable::new(&mut st, key);
+            let mut t = ClientTable::new(&mut st[..], key);
             for i in 0..N as u32 {
                 t.on_request(&a(i), 0, &lim()).unwrap();
             }
@@ -1076,7 +1078,7 @@ mod tests {
     #[test]
     fn churn_keeps_invariants() {
         let mut st = storage(32);
-        let mut t = ClientTable::new(&mut st, KEY);
+        let mut t = ClientTable::new(&mut st[..], KEY);
         let l = FrangLimits {
             concurrent_tcp_connections: 3,
             ip_block: Some(1),

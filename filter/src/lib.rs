@@ -34,7 +34,7 @@
 //! // Start-up: N shards, each a table behind its own lock, one random key for all.
 //! let key = HashKey::new([0x5a; 16]); // get_random_bytes() in the kernel
 //! let mut storage = [ClientSlot::EMPTY; 256];
-//! let mut shard = ClientTable::new(&mut storage, key);
+//! let mut shard = ClientTable::new(&mut storage[..], key);
 //! let addr = addr_v4([192, 0, 2, 1]);
 //! let _which = shard_of(key.hash(&addr), 1); // the shard to lock
 //! let now = 5_000; // ms

@@ -80,15 +80,7 @@ fn field<'h>(head: &'h [u8], name: &[u8]) -> Option<&'h [u8]> {
     })
 }
 
-fn trim(v: &[u8]) -> &[u8] {
-    let ows = |c: &u8| *c == b' ' || *c == b'\t';
-    let start = v.iter().position(|c| !ows(c)).unwrap_or(v.len());
-    let end = v
-        .iter()
-        .rposition(|c| !ows(c))
-        .map_or(start, |e| e.saturating_add(1));
-    v.get(start..end).unwrap_or_default()
-}
+use super::trim;
 
 /// Writes the fields known when the request head is read: `CLIENT "VHOST" "METHOD URI
 /// VERSION"`, then a `\n` mark, then ` "REFERER" "USER-AGENT"`. [`finish`] puts status and

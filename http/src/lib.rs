@@ -14,6 +14,7 @@
 //!   `X-Forwarded-For` and `Via` added, persistence made explicit.
 //! * [`status`]: the error responses (400, 502, 504, ...).
 //! * [`alog`]: access log lines.
+//! * [`facts`]: what the firewall checks of a request head.
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
 #![cfg_attr(
@@ -33,9 +34,21 @@ use crate::parser;
 use tempesta_parser as parser;
 
 pub mod alog;
+pub mod facts;
 pub mod reader;
 pub mod rewrite;
 pub mod status;
+
+/// `v` without leading and trailing optional whitespace (SP / HTAB, RFC 9110 section 5.6.3).
+fn trim(v: &[u8]) -> &[u8] {
+    let ows = |c: &u8| *c == b' ' || *c == b'\t';
+    let start = v.iter().position(|c| !ows(c)).unwrap_or(v.len());
+    let end = v
+        .iter()
+        .rposition(|c| !ows(c))
+        .map_or(start, |e| e.saturating_add(1));
+    v.get(start..end).unwrap_or_default()
+}
 
 #[allow(unused_imports)]
 pub use self::reader::{Reader, ReqInfo, RespInfo, Step};

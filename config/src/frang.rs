@@ -1,0 +1,313 @@
+//! `frang_limits { ... }` (global) and `block_action`: the limits the firewall enforces per
+//! client and per request, and what it does to a client that exceeds one.
+//!
+//! Implemented (the module enforces them): the request and connection rates and bursts,
+//! `concurrent_tcp_connections`, `http_methods`, `http_uri_len`, `http_hdr_len`,
+//! `http_header_cnt`, `http_body_len`, `http_strict_host_checking`, `http_ct_required`. The
+//! others (`ip_block`, the timeouts, chunk counts, TLS limits, `http_ct_vals`,
+//! `http_resp_code_block`, ...) stay "not supported by tempesta-rs yet", and so does
+//! `frang_limits` inside a vhost or location: a limit is never accepted and then ignored.
+//!
+//! Defaults are Tempesta FW's (`http_limits.c`); they apply when the configuration has a
+//! `frang_limits` block. Without one tempesta-rs enforces no frang limit (Tempesta applies its
+//! defaults always; doing so here would refuse PUT and DELETE and IP-literal Host headers by
+//! default, which no configuration that lacks the block asked for).
+
+use super::error::{Error, ErrorKind};
+use super::tree::{Node, Tree};
+use super::values::{parse_bool, parse_size, parse_u32_in};
+
+/// `block_action` of one class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClassAction {
+    /// `drop`: reset the connection without a response; `reply`: an error status, then close.
+    pub drop: bool,
+    /// `nolog`: do not log the event.
+    pub nolog: bool,
+}
+
+/// `block_action error ...` and `block_action attack ...`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockActions {
+    /// Malformed requests.
+    pub error: ClassAction,
+    /// Limits exceeded and filtered requests.
+    pub attack: ClassAction,
+}
+
+impl Default for BlockActions {
+    /// Tempesta's: `error reply`, `attack drop`.
+    fn default() -> Self {
+        BlockActions {
+            error: ClassAction {
+                drop: false,
+                nolog: false,
+            },
+            attack: ClassAction {
+                drop: true,
+                nolog: false,
+            },
+        }
+    }
+}
+
+/// HTTP methods `http_methods` may name (Tempesta's list).
+pub const METHODS: [&str; 16] = [
+    "copy",
+    "delete",
+    "get",
+    "head",
+    "lock",
+    "mkcol",
+    "move",
+    "options",
+    "patch",
+    "post",
+    "propfind",
+    "proppatch",
+    "put",
+    "trace",
+    "unlock",
+    "purge",
+];
+
+/// The implemented `frang_limits` values (see the module docs); 0 means "no limit".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Frang {
+    /// Requests per second.
+    pub request_rate: u32,
+    /// Requests per 1/8 second.
+    pub request_burst: u32,
+    /// New connections per second.
+    pub tcp_connection_rate: u32,
+    /// New connections per 1/8 second.
+    pub tcp_connection_burst: u32,
+    /// Open connections per client (1000).
+    pub concurrent_tcp_connections: u32,
+    /// Bit `i` allows [`METHODS`]`[i]` (default: get, post, head).
+    pub methods: u32,
+    /// Longest request-target.
+    pub http_uri_len: u32,
+    /// Longest header field line.
+    pub http_hdr_len: u32,
+    /// Most header fields (50).
+    pub http_header_cnt: u32,
+    /// Longest body (1 GiB).
+    pub http_body_len: u64,
+    /// Host checks (true).
+    pub http_strict_host_checking: bool,
+    /// POST needs Content-Type.
+    pub http_ct_required: bool,
+}
+
+fn method_bit(name: &[u8]) -> Option<u32> {
+    METHODS
+        .iter()
+        .position(|m| m.as_bytes().eq_ignore_ascii_case(name))
+        .map(|i| 1u32 << i)
+}
+
+impl Default for Frang {
+    fn default() -> Self {
+        Frang {
+            request_rate: 0,
+            request_burst: 0,
+            tcp_connection_rate: 0,
+            tcp_connection_burst: 0,
+            concurrent_tcp_connections: 1000,
+            methods: method_bit(b"get").unwrap_or(0)
+                | method_bit(b"post").unwrap_or(0)
+                | method_bit(b"head").unwrap_or(0),
+            http_uri_len: 0,
+            http_hdr_len: 0,
+            http_header_cnt: 50,
+            http_body_len: 1 << 30,
+            http_strict_host_checking: true,
+            http_ct_required: false,
+        }
+    }
+}
+
+fn is(tree: &Tree<'_, '_>, n: &Node, name: &[u8]) -> bool {
+    !n.is_rule() && tree.name(n) == name
+}
+
+/// Checks a `block_action` node; returns (is attack, its action).
+pub(crate) fn check_block_action<'s>(
+    tree: &Tree<'s, '_>,
+    node: &Node,
+) -> Result<(bool, ClassAction), Error<'s>> {
+    let arg = |i| tree.arg(node, i).map_or(&b""[..], |a| a.text);
+    let attack = match arg(0) {
+        a if a.eq_ignore_ascii_case(b"attack") => true,
+        a if a.eq_ignore_ascii_case(b"error") => false,
+        a => return Err(tree.error(node, ErrorKind::InvalidValue("block_action class", a))),
+    };
+    let drop = match arg(1) {
+        a if a.eq_ignore_ascii_case(b"drop") => true,
+        a if a.eq_ignore_ascii_case(b"reply") => false,
+        a => return Err(tree.error(node, ErrorKind::InvalidValue("block_action action", a))),
+    };
+    let nolog = match tree.arg(node, 2) {
+        None => false,
+        Some(a) if a.text.eq_ignore_ascii_case(b"nolog") => true,
+        Some(a) => {
+            return Err(tree.error(node, ErrorKind::InvalidValue("block_action flag", a.text)))
+        }
+    };
+    Ok((attack, ClassAction { drop, nolog }))
+}
+
+/// `block_action` lines (Tempesta's defaults for a class not named).
+pub fn block_actions<'s>(tree: &Tree<'s, '_>) -> Result<BlockActions, Error<'s>> {
+    let mut b = BlockActions::default();
+    for n in tree.top_level() {
+        if is(tree, n, b"block_action") {
+            let (attack, a) = check_block_action(tree, n)?;
+            if attack {
+                b.attack = a;
+            } else {
+                b.error = a;
+            }
+        }
+    }
+    Ok(b)
+}
+
+/// Checks one child of a global `frang_limits` block and applies it to `f`.
+pub(crate) fn apply_limit<'s>(
+    tree: &Tree<'s, '_>,
+    node: &Node,
+    f: &mut Frang,
+) -> Result<(), Error<'s>> {
+    let name = tree.name(node);
+    let first = tree.arg(node, 0).map_or(&b""[..], |a| a.text);
+    let u32_arg = || parse_u32_in(first, 0, u32::MAX).map_err(|k| tree.error(node, k));
+    // A flag written without a value means true, as in Tempesta.
+    let flag = || match tree.arg(node, 0) {
+        None => Ok(true),
+        Some(a) => parse_bool(a.text).map_err(|k| tree.error(node, k)),
+    };
+    match name {
+        b"request_rate" => f.request_rate = u32_arg()?,
+        b"request_burst" => f.request_burst = u32_arg()?,
+        b"tcp_connection_rate" => f.tcp_connection_rate = u32_arg()?,
+        b"tcp_connection_burst" => f.tcp_connection_burst = u32_arg()?,
+        b"concurrent_tcp_connections" => f.concurrent_tcp_connections = u32_arg()?,
+        b"http_uri_len" => f.http_uri_len = u32_arg()?,
+        b"http_hdr_len" => f.http_hdr_len = u32_arg()?,
+        b"http_header_cnt" => f.http_header_cnt = u32_arg()?,
+        b"http_body_len" => f.http_body_len = parse_size(first).map_err(|k| tree.error(node, k))?,
+        b"http_strict_host_checking" => f.http_strict_host_checking = flag()?,
+        b"http_ct_required" => f.http_ct_required = flag()?,
+        b"http_methods" => {
+            let mut m = 0u32;
+            for a in tree.args(node) {
+                m |= method_bit(a.text)
+                    .ok_or_else(|| tree.error(node, ErrorKind::InvalidValue("method", a.text)))?;
+            }
+            f.methods = m;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The global `frang_limits`, if the configuration has the block (see the module docs).
+pub fn frang<'s>(tree: &Tree<'s, '_>) -> Result<Option<Frang>, Error<'s>> {
+    let mut out: Option<Frang> = None;
+    for n in tree.top_level() {
+        if is(tree, n, b"frang_limits") {
+            let f = out.get_or_insert_with(Frang::default);
+            for c in tree.children(n) {
+                apply_limit(tree, c, f)?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util::with;
+    use crate::{validate, Options};
+
+    fn get(src: &str) -> Result<(Option<Frang>, BlockActions), String> {
+        with(src, |t| {
+            validate(t, &Options::STRICT).map_err(|e| e.to_string())?;
+            Ok((
+                frang(t).map_err(|e| e.to_string())?,
+                block_actions(t).map_err(|e| e.to_string())?,
+            ))
+        })
+    }
+
+    #[test]
+    fn tempesta_example_loads() {
+        let (f, b) = get(include_str!("../tests/data/tempesta_fw.conf")).unwrap();
+        let f = f.unwrap();
+        assert_eq!((f.request_rate, f.request_burst), (200, 25));
+        assert_eq!((f.tcp_connection_rate, f.tcp_connection_burst), (100, 10));
+        assert_eq!(f.concurrent_tcp_connections, 500);
+        let names: Vec<_> = (0..METHODS.len())
+            .filter(|i| f.methods & (1 << i) != 0)
+            .map(|i| METHODS[i])
+            .collect();
+        assert_eq!(names, ["delete", "get", "head", "post", "put"]);
+        assert_eq!(b, BlockActions::default());
+        assert_eq!(f.http_header_cnt, 50);
+    }
+
+    #[test]
+    fn defaults_and_values() {
+        assert_eq!(
+            get("listen 80;\n").unwrap(),
+            (None, BlockActions::default())
+        );
+        let (f, b) = get(
+            "frang_limits { http_uri_len 100; http_body_len 1M; http_ct_required; \
+             http_strict_host_checking false; }\nblock_action attack reply nolog;\n\
+             block_action error drop;\n",
+        )
+        .unwrap();
+        let f = f.unwrap();
+        assert_eq!((f.http_uri_len, f.http_body_len), (100, 1 << 20));
+        assert!(f.http_ct_required && !f.http_strict_host_checking);
+        assert!(!b.attack.drop && b.attack.nolog && b.error.drop && !b.error.nolog);
+    }
+
+    #[test]
+    fn errors() {
+        let e = |s: &str| get(s).unwrap_err();
+        assert_eq!(
+            e("block_action fatal drop;\n"),
+            "line 1: directive 'block_action': invalid block_action class 'fatal'"
+        );
+        assert_eq!(
+            e("block_action attack ignore;\n"),
+            "line 1: directive 'block_action': invalid block_action action 'ignore'"
+        );
+        assert_eq!(
+            e("block_action attack drop loud;\n"),
+            "line 1: directive 'block_action': invalid block_action flag 'loud'"
+        );
+        assert_eq!(
+            e("frang_limits { http_methods get fetch; }\n"),
+            "line 1: directive 'http_methods': invalid method 'fetch'"
+        );
+        assert_eq!(
+            e("frang_limits { request_rate -1; }\n"),
+            "line 1: directive 'request_rate': invalid integer '-1'"
+        );
+        assert_eq!(
+            e("frang_limits { ip_block 60; }\n"),
+            "line 1: directive 'ip_block': not supported by tempesta-rs yet"
+        );
+        assert_eq!(
+            e("srv_group g { server 127.0.0.1:80; }\nvhost v { proxy_pass g; frang_limits { http_uri_len 5; } }\n"),
+            "line 2: directive 'frang_limits': not supported by tempesta-rs yet: \
+             frang_limits in a vhost or location"
+        );
+    }
+}

@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The firewall's kernel side: `frang_limits` per client and `block_action`.
+//!
+//! The logic is the `filter/` crate's (sliding windows, the bounded client table, the request
+//! checks); this module owns the table's memory, feeds it the proxy's events and turns a
+//! refusal into Tempesta's actions. It runs in the proxy's work item with the control mutex
+//! held, like the proxy: one table, no locks (the table is designed for per-CPU shards behind
+//! spinlocks once the receive path moves to softirq).
+//!
+//! A refused connection is reset (`drop`) or closed (`reply`: there is no request to answer
+//! yet); a refused request gets 403 then a close (`reply`) or a reset without a response
+//! (`drop`). Every refusal is counted per limit (perfstat) and logged at most once a second per
+//! client, unless `nolog`.
+
+use kernel::prelude::*;
+
+use crate::config::{self, frang::METHODS};
+use crate::filter::{
+    self, BodyProgress, ClientSlot, ClientTable, FrangLimits, HashKey, HeadProgress, HttpVersion,
+    Limit, Method, MethodSet, RequestFacts,
+};
+use crate::http::facts;
+use crate::parser::Version;
+
+/// Clients (addresses) the table tracks: 272 bytes each, 4.25 MiB. Addresses beyond this
+/// evict the least recently seen idle ones; live ones are never evicted (see `filter/`).
+const TABLE_SLOTS: usize = 16384;
+
+/// At most one log line per client per this period.
+const LOG_PERIOD_MS: u64 = 1000;
+
+/// What to do with a connection or request.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Pass,
+    /// Answer 403 (requests) or close (connections), then close.
+    Reply,
+    /// Reset without a response.
+    Drop,
+}
+
+pub(crate) struct Firewall {
+    limits: FrangLimits<'static>,
+    block: config::BlockActions,
+    table: ClientTable<KVVec<ClientSlot>>,
+    /// Refusals per limit (`Limit::index`).
+    pub(crate) refused: [u64; Limit::COUNT],
+}
+
+fn limits_of(f: &config::Frang) -> FrangLimits<'static> {
+    let mut methods = MethodSet::EMPTY;
+    for (i, name) in METHODS.iter().enumerate() {
+        if f.methods & (1u32 << i) != 0 {
+            if let Some(m) = Method::from_name(name.as_bytes()) {
+                methods = methods.with(m);
+            }
+        }
+    }
+    FrangLimits {
+        request_rate: f.request_rate,
+        request_burst: f.request_burst,
+        tcp_connection_rate: f.tcp_connection_rate,
+        tcp_connection_burst: f.tcp_connection_burst,
+        concurrent_tcp_connections: f.concurrent_tcp_connections,
+        http_uri_len: f.http_uri_len,
+        http_hdr_len: f.http_hdr_len,
+        http_header_cnt: f.http_header_cnt,
+        http_body_len: f.http_body_len,
+        http_strict_host_checking: f.http_strict_host_checking,
+        http_ct_required: f.http_ct_required,
+        http_methods: methods,
+        // Not configurable yet (refused by the configuration layer): off.
+        http_max_header_list_size: 0,
+        ..FrangLimits::DEFAULT
+    }
+}
+
+impl Firewall {
+    pub(crate) fn new(f: &config::Frang, block: config::BlockActions) -> Result<Self> {
+        let slots = KVVec::from_elem(ClientSlot::EMPTY, TABLE_SLOTS, GFP_KERNEL)?;
+        let mut key = [0u8; 16];
+        // SAFETY: `key` has 16 writable bytes.
+        unsafe { crate::sys::tfw_glue_random(key.as_mut_ptr().cast(), key.len()) };
+        Ok(Firewall {
+            limits: limits_of(f),
+            block,
+            table: ClientTable::new(slots, HashKey::new(key)),
+            refused: [0; Limit::COUNT],
+        })
+    }
+
+    /// A new configuration: new limits and actions, the clients' accounting kept.
+    pub(crate) fn update(&mut self, f: &config::Frang, block: config::BlockActions) {
+        self.limits = limits_of(f);
+        self.block = block;
+    }
+
+    /// A new connection from `addr`. `Pass` means it is counted: call [`Self::close`] when it
+    /// closes.
+    pub(crate) fn connect(&mut self, addr: &[u8; 16], peer: &[u8]) -> Verdict {
+        let now = crate::sock::now_ms();
+        match self.table.on_connect(addr, now, &self.limits, false) {
+            Ok(()) => Verdict::Pass,
+            Err(l) => self.refuse(addr, now, peer, l),
+        }
+    }
+
+    /// A connection that [`Self::connect`] passed closed.
+    pub(crate) fn close(&mut self, addr: &[u8; 16]) {
+        self.table.on_close(addr);
+    }
+
+    /// A request head from `addr`: the request rate, then the head's checks.
+    pub(crate) fn request(
+        &mut self,
+        addr: &[u8; 16],
+        peer: &[u8],
+        head: &[u8],
+        version: Version,
+        content_length: Option<u64>,
+    ) -> Verdict {
+        let now = crate::sock::now_ms();
+        if let Err(l) = self.table.on_request(addr, now, &self.limits) {
+            return self.refuse(addr, now, peer, l);
+        }
+        let f = facts::scan(head);
+        let req = RequestFacts {
+            version: match version {
+                Version::Http10 => HttpVersion::Http10,
+                _ => HttpVersion::Http11,
+            },
+            method: f.method,
+            method_override: f.method_override,
+            uri_len: f.target.len() as u64,
+            head: HeadProgress {
+                header_cnt: f.header_cnt,
+                longest_header: f.longest_header,
+                header_bytes: f.header_bytes,
+                ..HeadProgress::default()
+            },
+            host: f.host,
+            authority: f.authority,
+            tls: false,
+            local_port: None,
+            content_type: f.content_type,
+            content_length,
+        };
+        match filter::check_request(&self.limits, &req) {
+            Ok(()) => Verdict::Pass,
+            Err(l) => self.refuse(addr, now, peer, l),
+        }
+    }
+
+    /// `len` body bytes of the current request have arrived (chunked bodies: framing
+    /// included, the bytes on the wire).
+    pub(crate) fn body(&mut self, addr: &[u8; 16], peer: &[u8], len: u64) -> Verdict {
+        let b = BodyProgress {
+            len,
+            ..BodyProgress::default()
+        };
+        match filter::check_body(&self.limits, &b) {
+            Ok(()) => Verdict::Pass,
+            Err(l) => {
+                let now = crate::sock::now_ms();
+                self.refuse(addr, now, peer, l)
+            }
+        }
+    }
+
+    fn refuse(&mut self, addr: &[u8; 16], now: u64, peer: &[u8], l: Limit) -> Verdict {
+        if let Some(c) = self.refused.get_mut(l.index()) {
+            *c = c.saturating_add(1);
+        }
+        let act = self.block.attack;
+        if !act.nolog && self.table.should_log(addr, now, LOG_PERIOD_MS) {
+            pr_warn!(
+                "frang: {} exceeded for {}\n",
+                l.name(),
+                core::str::from_utf8(peer).unwrap_or("?")
+            );
+        }
+        if act.drop {
+            Verdict::Drop
+        } else {
+            Verdict::Reply
+        }
+    }
+
+    /// Per-limit perfstat lines (the limits that refused something).
+    pub(crate) fn perfstat(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
+        writeln!(out, "Frang clients tracked\t\t\t: {}", self.table.len())?;
+        writeln!(
+            out,
+            "Frang clients evicted\t\t\t: {}",
+            self.table.evictions()
+        )?;
+        for l in Limit::ALL {
+            let n = self.refused.get(l.index()).copied().unwrap_or(0);
+            if n != 0 {
+                writeln!(out, "Frang refused ({})\t: {}", l.name(), n)?;
+            }
+        }
+        Ok(())
+    }
+}
