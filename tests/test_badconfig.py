@@ -19,8 +19,8 @@ BAD = [
     ("listen;\n", "1: directive 'listen': expected 1 argument, got 0"),
     ("listen 1 2;\n", "1: directive 'listen': expected 1 argument, got 2"),
     ("listen 8080;\nfoo_bar 1;\n", "2: directive 'foo_bar': unknown directive"),
-    ("listen 8080;\n\nblock_action error reply;\n",
-     "3: directive 'block_action': not supported by tempesta-rs yet"),
+    ("listen 8080;\n\nblock_action error ignore;\n",
+     "3: directive 'block_action': invalid block_action action 'ignore'"),
     ('listen "8080;\n', "1: directive 'listen': unterminated quoted string"),
     ("listen 8080;\n}\n", "2: unexpected '}'"),
     ("frang_limits {\n  request_rate 5;\n", "1: directive 'frang_limits': missing '}' at end of file"),
@@ -59,8 +59,9 @@ BAD = [
      "mmap_log_buffer_size must be a multiple of 4K"),
     # Known to Tempesta FW, not implemented yet: named, never ignored.
     ("cache 1;\n", "1: directive 'cache': not supported by tempesta-rs yet"),
-    ("frang_limits { request_rate 5; }\n",
-     "1: directive 'frang_limits': not supported by tempesta-rs yet"),
+    ("frang_limits { ip_block 60; }\n", "1: directive 'ip_block': not supported by tempesta-rs yet"),
+    ("frang_limits { http_methods get fetch; }\n",
+     "1: directive 'http_methods': invalid method 'fetch'"),
 ]
 
 

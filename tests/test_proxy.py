@@ -143,7 +143,7 @@ def proxy_keepalive_and_http10():
 def proxy_bodies():
     upstream(8101)
     proxy(BASIC)
-    for n in (0, 1 << 20, 8 << 20):
+    for n in (0, 1 << 20, 64 << 20):
         data = pattern(n)
         r, out = request("POST", "/b", body=data, headers={"Content-Length": str(n)})
         j = json.loads(out)
@@ -151,8 +151,8 @@ def proxy_bodies():
                f"Content-Length body of {n}: upstream got {j['len']}")
 
         def chunks():
-            for i in range(0, n, 100_000):
-                yield data[i:i + 100_000]
+            for i in range(0, n, 1 << 20):
+                yield data[i:i + (1 << 20)]
         r, out = request("PUT", "/c", body=chunks(), headers={"Transfer-Encoding": "chunked"},
                          chunked=True)
         j = json.loads(out)
@@ -236,18 +236,35 @@ def proxy_gateway_timeout():
 def proxy_weighted_distribution():
     for port, name in ((8101, "a"), (8102, "b"), (8103, "c")):
         upstream(port, name)
+    # Every server has more connections than there are clients, so the scheduler never has to
+    # skip a busy one: the shares are exact per cycle of 100 picks, whatever the interleaving.
     proxy("srv_group g {\n sched ratio static;\n"
-          " server 127.0.0.1:8101 conns_n=2 weight=20;\n"
-          " server 127.0.0.1:8102 conns_n=2 weight=30;\n"
-          " server 127.0.0.1:8103 conns_n=2 weight=50;\n}\n"
+          " server 127.0.0.1:8101 conns_n=8 weight=20;\n"
+          " server 127.0.0.1:8102 conns_n=8 weight=30;\n"
+          " server 127.0.0.1:8103 conns_n=8 weight=50;\n}\n"
           "vhost v { proxy_pass g; }\nhttp_chain { -> v; }\n")
     counts = {"a": 0, "b": 0, "c": 0}
-    n = 600  # six rounds of the weights' cycle (100)
-    c = conn()
-    for i in range(n):
-        r, data = request("GET", f"/w/{i}", c=c)
-        counts[json.loads(data)["server"]] += 1
-    c.close()
+    n, clients = 3000, 6  # thirty rounds of the weights' cycle (100)
+    lock = threading.Lock()
+    errors = []
+
+    def client(k):
+        c = conn()
+        try:
+            for i in range(n // clients):
+                r, data = request("GET", f"/w/{k}/{i}", c=c)
+                with lock:
+                    counts[json.loads(data)["server"]] += 1
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+        finally:
+            c.close()
+    ts = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    expect(not errors and sum(counts.values()) == n, f"{errors[:3]} {counts}")
     for name, w in (("a", 0.2), ("b", 0.3), ("c", 0.5)):
         share = counts[name] / n
         expect(abs(share - w) <= 0.05 * w, f"server {name}: {share:.3f} of requests, weight {w}")
