@@ -11,7 +11,8 @@
 //! A refused connection is reset (`drop`) or closed (`reply`: there is no request to answer
 //! yet); a refused request gets 403 then a close (`reply`) or a reset without a response
 //! (`drop`). Every refusal is counted per limit (perfstat) and logged at most once a second per
-//! client, unless `nolog`.
+//! client, unless `nolog`. With `ip_block` the client's address is also blocked: the table
+//! refuses its connections, and `ipblock.c`'s netfilter hook drops its packets before TCP.
 
 use kernel::prelude::*;
 
@@ -23,12 +24,16 @@ use crate::filter::{
 use crate::http::facts;
 use crate::parser::Version;
 
-/// Clients (addresses) the table tracks: 272 bytes each, 4.25 MiB. Addresses beyond this
-/// evict the least recently seen idle ones; live ones are never evicted (see `filter/`).
-const TABLE_SLOTS: usize = 16384;
-
 /// At most one log line per client per this period.
 const LOG_PERIOD_MS: u64 = 1000;
+
+/// How a message is arriving: network reads so far, and milliseconds (since the head's
+/// first byte; for a body, since its previous piece).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Progress {
+    pub(crate) chunks: u32,
+    pub(crate) ms: u64,
+}
 
 /// What to do with a connection or request.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -40,8 +45,39 @@ pub(crate) enum Verdict {
     Drop,
 }
 
+/// The registered `ip_block` hook (`ipblock.c`); dropping it unregisters it and forgets every
+/// block. At most one exists: the C side keeps a single set.
+pub(crate) struct IpBlock(());
+
+impl IpBlock {
+    /// Registers the hook. Process context.
+    pub(crate) fn register() -> Result<Self> {
+        // SAFETY: process context (the control path), where registration may sleep.
+        let r = unsafe { crate::sys::tfw_glue_ipblock_enable() };
+        if r < 0 {
+            return Err(Error::from_errno(r));
+        }
+        Ok(IpBlock(()))
+    }
+
+    /// Blocks `addr` for `secs` seconds (0: until the hook goes); false if the set is full.
+    fn add(&self, addr: &[u8; 16], secs: u32) -> bool {
+        // SAFETY: `addr` points to 16 readable bytes; process context (the work item).
+        unsafe { crate::sys::tfw_glue_ipblock_add(addr.as_ptr(), secs) == 0 }
+    }
+}
+
+impl Drop for IpBlock {
+    fn drop(&mut self) {
+        // SAFETY: registered by `register`; dropped in process context (reconfiguration, stop).
+        unsafe { crate::sys::tfw_glue_ipblock_disable() };
+    }
+}
+
 pub(crate) struct Firewall {
     limits: FrangLimits<'static>,
+    /// The netfilter hook, while `ip_block` is on.
+    ipb: Option<IpBlock>,
     block: config::BlockActions,
     table: ClientTable<KVVec<ClientSlot>>,
     /// Refusals per limit (`Limit::index`).
@@ -70,6 +106,11 @@ fn limits_of(f: &config::Frang) -> FrangLimits<'static> {
         http_strict_host_checking: f.http_strict_host_checking,
         http_ct_required: f.http_ct_required,
         http_methods: methods,
+        ip_block: f.ip_block,
+        client_header_timeout: f.client_header_timeout,
+        client_body_timeout: f.client_body_timeout,
+        http_header_chunk_cnt: f.http_header_chunk_cnt,
+        http_body_chunk_cnt: f.http_body_chunk_cnt,
         // Not configurable yet (refused by the configuration layer): off.
         http_max_header_list_size: 0,
         ..FrangLimits::DEFAULT
@@ -78,22 +119,49 @@ fn limits_of(f: &config::Frang) -> FrangLimits<'static> {
 
 impl Firewall {
     pub(crate) fn new(f: &config::Frang, block: config::BlockActions) -> Result<Self> {
-        let slots = KVVec::from_elem(ClientSlot::EMPTY, TABLE_SLOTS, GFP_KERNEL)?;
+        // Clients (addresses) the table tracks: module parameter `frang_clients`, 16384 by
+        // default (272 bytes each, 4.25 MiB). Addresses beyond this evict the least recently
+        // seen idle ones; live ones are never evicted (see `filter/`).
+        // SAFETY: reads a module parameter.
+        let n = unsafe { crate::sys::tfw_glue_frang_clients() } as usize;
+        let slots = KVVec::from_elem(ClientSlot::EMPTY, n, GFP_KERNEL)?;
         let mut key = [0u8; 16];
         // SAFETY: `key` has 16 writable bytes.
         unsafe { crate::sys::tfw_glue_random(key.as_mut_ptr().cast(), key.len()) };
+        let ipb = match f.ip_block {
+            Some(_) => Some(IpBlock::register()?),
+            None => None,
+        };
         Ok(Firewall {
             limits: limits_of(f),
+            ipb,
             block,
             table: ClientTable::new(slots, HashKey::new(key)),
             refused: [0; Limit::COUNT],
         })
     }
 
-    /// A new configuration: new limits and actions, the clients' accounting kept.
-    pub(crate) fn update(&mut self, f: &config::Frang, block: config::BlockActions) {
+    /// Whether a new configuration `f` needs an [`IpBlock`] this firewall lacks (register it
+    /// before committing to the configuration, and give it to [`Self::update`]).
+    pub(crate) fn needs_ip_block(&self, f: &config::Frang) -> bool {
+        f.ip_block.is_some() && self.ipb.is_none()
+    }
+
+    /// A new configuration: new limits and actions, the clients' accounting kept (and the
+    /// blocks in force, unless `ip_block` is now off).
+    pub(crate) fn update(
+        &mut self,
+        f: &config::Frang,
+        block: config::BlockActions,
+        ipb: Option<IpBlock>,
+    ) {
         self.limits = limits_of(f);
         self.block = block;
+        if f.ip_block.is_none() {
+            self.ipb = None;
+        } else if ipb.is_some() {
+            self.ipb = ipb;
+        }
     }
 
     /// A new connection from `addr`. `Pass` means it is counted: call [`Self::close`] when it
@@ -119,6 +187,7 @@ impl Firewall {
         head: &[u8],
         version: Version,
         content_length: Option<u64>,
+        progress: Progress,
     ) -> Verdict {
         let now = crate::sock::now_ms();
         if let Err(l) = self.table.on_request(addr, now, &self.limits) {
@@ -134,6 +203,8 @@ impl Firewall {
             method_override: f.method_override,
             uri_len: f.target.len() as u64,
             head: HeadProgress {
+                chunks: progress.chunks,
+                elapsed_ms: progress.ms,
                 header_cnt: f.header_cnt,
                 longest_header: f.longest_header,
                 header_bytes: f.header_bytes,
@@ -152,12 +223,42 @@ impl Firewall {
         }
     }
 
+    /// A request head is still arriving: `client_header_timeout` and `http_header_chunk_cnt`
+    /// (`progress.ms` since its first byte; the slowloris checks).
+    pub(crate) fn head_progress(
+        &mut self,
+        addr: &[u8; 16],
+        peer: &[u8],
+        progress: Progress,
+    ) -> Verdict {
+        let h = HeadProgress {
+            chunks: progress.chunks,
+            elapsed_ms: progress.ms,
+            ..HeadProgress::default()
+        };
+        match filter::check_head_progress(&self.limits, &h) {
+            Ok(()) => Verdict::Pass,
+            Err(l) => {
+                let now = crate::sock::now_ms();
+                self.refuse(addr, now, peer, l)
+            }
+        }
+    }
+
     /// `len` body bytes of the current request have arrived (chunked bodies: framing
-    /// included, the bytes on the wire).
-    pub(crate) fn body(&mut self, addr: &[u8; 16], peer: &[u8], len: u64) -> Verdict {
+    /// included, the bytes on the wire) in `progress.chunks` reads, the last `progress.ms`
+    /// after the one before.
+    pub(crate) fn body(
+        &mut self,
+        addr: &[u8; 16],
+        peer: &[u8],
+        len: u64,
+        progress: Progress,
+    ) -> Verdict {
         let b = BodyProgress {
             len,
-            ..BodyProgress::default()
+            chunks: progress.chunks,
+            idle_ms: progress.ms,
         };
         match filter::check_body(&self.limits, &b) {
             Ok(()) => Verdict::Pass,
@@ -173,11 +274,18 @@ impl Firewall {
             *c = c.saturating_add(1);
         }
         let act = self.block.attack;
+        let mut blocked = false;
+        if let (Some(ipb), Some(secs)) = (&self.ipb, self.limits.ip_block) {
+            if l != Limit::Blocked && self.table.punish(addr, now, &self.limits) {
+                blocked = ipb.add(addr, secs);
+            }
+        }
         if !act.nolog && self.table.should_log(addr, now, LOG_PERIOD_MS) {
             pr_warn!(
-                "frang: {} exceeded for {}\n",
+                "frang: {} exceeded for {}{}\n",
                 l.name(),
-                core::str::from_utf8(peer).unwrap_or("?")
+                core::str::from_utf8(peer).unwrap_or("?"),
+                if blocked { ", address blocked" } else { "" }
             );
         }
         if act.drop {
@@ -189,6 +297,14 @@ impl Firewall {
 
     /// Per-limit perfstat lines (the limits that refused something).
     pub(crate) fn perfstat(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
+        if self.ipb.is_some() {
+            let (mut dropped, mut full, mut blocked) = (0u64, 0u64, 0u64);
+            // SAFETY: three valid out pointers.
+            unsafe { crate::sys::tfw_glue_ipblock_stats(&mut dropped, &mut full, &mut blocked) };
+            writeln!(out, "Frang addresses blocked\t\t: {blocked}")?;
+            writeln!(out, "Frang packets dropped\t\t\t: {dropped}")?;
+            writeln!(out, "Frang blocks refused (set full)\t: {full}")?;
+        }
         writeln!(out, "Frang clients tracked\t\t\t: {}", self.table.len())?;
         writeln!(
             out,

@@ -30,6 +30,11 @@ static char *tfw_cfg_path = "/etc/tempesta/tempesta_fw.conf";
 module_param(tfw_cfg_path, charp, 0444);
 MODULE_PARM_DESC(tfw_cfg_path, "Path of the configuration file read on start");
 
+static unsigned int frang_clients = 16384;
+module_param(frang_clients, uint, 0444);
+MODULE_PARM_DESC(frang_clients,
+		 "Clients (addresses) frang_limits tracks; 272 bytes each, read on start");
+
 /* Serializes every control operation: sysctl writes and reads, /proc reads. */
 static DEFINE_MUTEX(tfw_ctl_mutex);
 
@@ -537,6 +542,11 @@ void tfw_glue_exit(void)
 	WRITE_ONCE(tfw_exiting, true);
 	cancel_delayed_work_sync(&tfw_tick);
 	destroy_workqueue(tfw_wq);
+}
+
+unsigned int tfw_glue_frang_clients(void)
+{
+	return clamp(frang_clients, 64U, 1U << 22);
 }
 
 const char *tfw_glue_cfg_path(void)

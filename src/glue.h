@@ -38,6 +38,7 @@ struct tfw_srv_stat {
 int tfw_glue_init(void);
 void tfw_glue_exit(void);
 const char *tfw_glue_cfg_path(void);
+unsigned int tfw_glue_frang_clients(void);
 int tfw_glue_read_file(const char *path, size_t max, void **buf, size_t *len);
 void tfw_glue_free_file(void *buf);
 void tfw_glue_sock_set_v6only(struct socket *sock);
@@ -59,6 +60,12 @@ u64 tfw_glue_now_ms(void);
 struct proc_dir_entry *tfw_glue_proc_group(const char *name);
 struct tfw_srv_stat *tfw_glue_proc_server(struct proc_dir_entry *group, const char *addr);
 void tfw_glue_proc_servers_clear(void);
+/* ipblock.c: ip_block's netfilter hook and its address set. */
+int tfw_glue_ipblock_enable(void);
+void tfw_glue_ipblock_disable(void);
+int tfw_glue_ipblock_add(const u8 *addr, u32 secs);
+void tfw_glue_ipblock_stats(u64 *dropped, u64 *full, u64 *blocked);
+
 /* alog.c: the /proc/tempesta/access_log stream. */
 int tfw_glue_alog_setup(size_t size);
 void tfw_glue_alog_write(const char *line, size_t len);

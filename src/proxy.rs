@@ -34,7 +34,7 @@ use kernel::prelude::*;
 use crate::buf::Buf;
 use crate::cfgfile::Config;
 use crate::config;
-use crate::firewall::{self, Firewall};
+use crate::firewall::{self, Firewall, Progress};
 use crate::http::status::Status;
 use crate::http::{self, alog, Fwd, Reader, ReqInfo, Step};
 use crate::parser::Limits;
@@ -241,6 +241,14 @@ struct Client {
     body_in: u64,
     /// Closing: our side is shut down, the rest of the input is discarded.
     shut: bool,
+    /// The head being read: reads it arrived in, and when the first came (the firewall's
+    /// slowloris checks).
+    head: Progress,
+    head_ms: u64,
+    /// The body being read: reads it arrived in, the gap before the last one, and when it
+    /// came.
+    body: Progress,
+    body_ms: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -276,6 +284,52 @@ struct Conn {
     tx: Buf,
     role: Role,
     last_ms: u64,
+}
+
+impl Client {
+    /// A read of this client's socket gave data at `now`: a piece of the head being read, or
+    /// of the body. Reads while a response is awaited (a pipelined next request) count for
+    /// neither: the next head's clock starts when it can be parsed, not while it waits.
+    fn count_read(&mut self, now: u64) {
+        match self.st {
+            CState::Idle => {
+                if self.head.chunks == 0 {
+                    self.head_ms = now;
+                }
+                self.head.chunks = self.head.chunks.saturating_add(1);
+            }
+            CState::Queued | CState::Forwarding if !self.req_done => {
+                self.body.chunks = self.body.chunks.saturating_add(1);
+                self.body.ms = now.saturating_sub(self.body_ms);
+                self.body_ms = now;
+            }
+            _ => {}
+        }
+    }
+
+    /// The firewall's timeouts at `now` (`client_header_timeout`, `client_body_timeout`):
+    /// a head that is not complete, a body that stopped. `pending`: received bytes not yet
+    /// processed (the client is not silent; the proxy is waiting for the upstream).
+    fn timeouts(&self, fw: &mut Firewall, now: u64, pending: bool) -> firewall::Verdict {
+        let peer = self.peer.get(..self.peer_len).unwrap_or(b"?");
+        match self.st {
+            CState::Idle if self.head.chunks > 0 => {
+                let p = Progress {
+                    chunks: self.head.chunks,
+                    ms: now.saturating_sub(self.head_ms),
+                };
+                fw.head_progress(&self.addr, peer, p)
+            }
+            CState::Queued | CState::Forwarding if !self.req_done && !pending => {
+                let p = Progress {
+                    chunks: self.body.chunks,
+                    ms: now.saturating_sub(self.body_ms),
+                };
+                fw.body(&self.addr, peer, self.body_in, p)
+            }
+            _ => firewall::Verdict::Pass,
+        }
+    }
 }
 
 impl Conn {
@@ -472,6 +526,11 @@ impl Proxy {
             (Some(f), None) => Some(Firewall::new(f, cfg.block)?),
             _ => None,
         };
+        // So is an ip_block hook newly turned on.
+        let new_ipb = match (&cfg.frang, &self.fw) {
+            (Some(f), Some(fw)) if fw.needs_ip_block(f) => Some(firewall::IpBlock::register()?),
+            _ => None,
+        };
         let mut groups = build_groups(cfg)?;
         self.add_pools(cfg, &mut groups)?;
 
@@ -480,7 +539,7 @@ impl Proxy {
             (Some(_), Some(fw)) => self.fw = Some(fw),
             (Some(f), None) => {
                 if let Some(fw) = &mut self.fw {
-                    fw.update(f, cfg.block);
+                    fw.update(f, cfg.block, new_ipb);
                 }
             }
             (None, _) => self.fw = None,
@@ -836,6 +895,10 @@ impl Proxy {
                 counted,
                 body_in: 0,
                 shut: false,
+                head: Progress::default(),
+                head_ms: 0,
+                body: Progress::default(),
+                body_ms: 0,
             };
             let Ok(id) = self.insert(Role::Client(client)) else {
                 if counted {
@@ -885,6 +948,18 @@ impl Proxy {
             let Some(conn) = slot.conn.as_deref() else {
                 continue;
             };
+            let v = match (&mut self.fw, &conn.role) {
+                (Some(fw), Role::Client(c)) => c.timeouts(fw, now, !conn.rx.is_empty()),
+                _ => firewall::Verdict::Pass,
+            };
+            if v != firewall::Verdict::Pass {
+                match self.refused(v) {
+                    Some(Next::Fail(status)) => self.fail_client(id, status),
+                    Some(Next::Drop) => self.drop_client(id),
+                    _ => self.close_client(id),
+                }
+                continue;
+            }
             match &conn.role {
                 Role::Client(c) => {
                     let age = now.saturating_sub(c.since_ms);
@@ -981,6 +1056,9 @@ impl Proxy {
                     // SAFETY: the socket wrote `n` bytes into `spare`.
                     unsafe { conn.rx.filled(n) };
                     conn.last_ms = now_ms();
+                    if let Role::Client(c) = &mut conn.role {
+                        c.count_read(conn.last_ms);
+                    }
                     let s = &mut self.stats;
                     let counter = match conn.role {
                         Role::Client(_) => &mut s.client_rx_bytes,
@@ -1087,6 +1165,19 @@ impl Proxy {
         let offer = data.get(..avail).unwrap_or(data);
         match c.reader.poll(offer, conn.rx_base) {
             Step::Need => {
+                if c.st == CState::Idle && c.head.chunks > 0 {
+                    if let Some(fw) = &mut self.fw {
+                        let p = Progress {
+                            chunks: c.head.chunks,
+                            ms: now_ms().saturating_sub(c.head_ms),
+                        };
+                        let peer = c.peer.get(..c.peer_len).unwrap_or(b"?");
+                        let v = fw.head_progress(&c.addr, peer, p);
+                        if let Some(next) = self.refused(v) {
+                            return next;
+                        }
+                    }
+                }
                 if c.eof {
                     if c.st == CState::Idle && !c.reader.in_message() {
                         return Next::Close;
@@ -1120,13 +1211,25 @@ impl Proxy {
                     }
                 }
                 c.body_in = 0;
+                let now = now_ms();
+                let head_progress = Progress {
+                    chunks: c.head.chunks,
+                    ms: match c.head.chunks {
+                        0 => 0,
+                        _ => now.saturating_sub(c.head_ms),
+                    },
+                };
+                // The next request's head starts with the next read; this body's clock now.
+                c.head = Progress::default();
+                c.body = Progress::default();
+                c.body_ms = now;
                 if let Some(fw) = &mut self.fw {
                     let cl = match c.req.body {
                         crate::parser::BodyKind::Length(n) => Some(n),
                         _ => None,
                     };
                     let peer = c.peer.get(..c.peer_len).unwrap_or(b"?");
-                    let v = fw.request(&c.addr, peer, head, c.req.version, cl);
+                    let v = fw.request(&c.addr, peer, head, c.req.version, cl, head_progress);
                     if let Some(next) = self.refused(v) {
                         return next;
                     }
@@ -1169,7 +1272,7 @@ impl Proxy {
                 if let Some(fw) = &mut self.fw {
                     c.body_in = c.body_in.saturating_add(bytes.len() as u64);
                     let peer = c.peer.get(..c.peer_len).unwrap_or(b"?");
-                    let v = fw.body(&c.addr, peer, c.body_in);
+                    let v = fw.body(&c.addr, peer, c.body_in, c.body);
                     if let Some(next) = self.refused(v) {
                         return next;
                     }

@@ -54,6 +54,8 @@ pub enum ErrorKind<'s> {
     /// An http_chain rule that does not follow `FIELD [NAME] ==|!= ARG -> ACTION [= VAL];`:
     /// `invalid rule: DETAIL`.
     InvalidRule(&'static str),
+    /// Directives that contradict each other: the text says which and why.
+    Conflict(&'static str),
     /// The caller's buffers are smaller than [`measure`](super::measure) said:
     /// `internal error: WHAT buffer too small`.
     BufferTooSmall(&'static str),
@@ -197,6 +199,7 @@ impl fmt::Display for ErrorKind<'_> {
                 write!(f, "missing value for option '{}'", Excerpt(n))
             }
             ErrorKind::InvalidRule(d) => write!(f, "invalid rule: {d}"),
+            ErrorKind::Conflict(d) => f.write_str(d),
             ErrorKind::BufferTooSmall(w) => write!(f, "internal error: {w} buffer too small"),
             ErrorKind::UnknownDirective => f.write_str("unknown directive"),
             ErrorKind::NotAllowed(c) => write!(f, "not allowed in {}", c.name()),

@@ -1,10 +1,11 @@
 //! `frang_limits { ... }` (global) and `block_action`: the limits the firewall enforces per
 //! client and per request, and what it does to a client that exceeds one.
 //!
-//! Implemented (the module enforces them): the request and connection rates and bursts,
-//! `concurrent_tcp_connections`, `http_methods`, `http_uri_len`, `http_hdr_len`,
-//! `http_header_cnt`, `http_body_len`, `http_strict_host_checking`, `http_ct_required`. The
-//! others (`ip_block`, the timeouts, chunk counts, TLS limits, `http_ct_vals`,
+//! Implemented (the module enforces them): `ip_block`, the request and connection rates and
+//! bursts, `concurrent_tcp_connections`, `client_header_timeout`, `client_body_timeout`,
+//! `http_header_chunk_cnt`, `http_body_chunk_cnt`, `http_methods`, `http_uri_len`,
+//! `http_hdr_len`, `http_header_cnt`, `http_body_len`, `http_strict_host_checking`,
+//! `http_ct_required`. The others (TLS limits, `http_ct_vals`,
 //! `http_resp_code_block`, ...) stay "not supported by tempesta-rs yet", and so does
 //! `frang_limits` inside a vhost or location: a limit is never accepted and then ignored.
 //!
@@ -74,6 +75,17 @@ pub const METHODS: [&str; 16] = [
 /// The implemented `frang_limits` values (see the module docs); 0 means "no limit".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Frang {
+    /// `ip_block`: block an address that exceeds a limit for this many seconds (0: until the
+    /// next start); `None`: off.
+    pub ip_block: Option<u32>,
+    /// Seconds to receive a request's header section.
+    pub client_header_timeout: u32,
+    /// Seconds between two pieces of a request body.
+    pub client_body_timeout: u32,
+    /// Most network reads a header section may arrive in.
+    pub http_header_chunk_cnt: u32,
+    /// Most network reads a body may arrive in.
+    pub http_body_chunk_cnt: u32,
     /// Requests per second.
     pub request_rate: u32,
     /// Requests per 1/8 second.
@@ -110,6 +122,11 @@ fn method_bit(name: &[u8]) -> Option<u32> {
 impl Default for Frang {
     fn default() -> Self {
         Frang {
+            ip_block: None,
+            client_header_timeout: 0,
+            client_body_timeout: 0,
+            http_header_chunk_cnt: 0,
+            http_body_chunk_cnt: 0,
             request_rate: 0,
             request_burst: 0,
             tcp_connection_rate: 0,
@@ -189,6 +206,18 @@ pub(crate) fn apply_limit<'s>(
         Some(a) => parse_bool(a.text).map_err(|k| tree.error(node, k)),
     };
     match name {
+        b"ip_block" => {
+            f.ip_block = match tree.arg(node, 0).map(|a| a.text) {
+                None => Some(0),
+                Some(a) if a.eq_ignore_ascii_case(b"on") => Some(0),
+                Some(a) if a.eq_ignore_ascii_case(b"off") => None,
+                Some(_) => Some(u32_arg()?),
+            }
+        }
+        b"client_header_timeout" => f.client_header_timeout = u32_arg()?,
+        b"client_body_timeout" => f.client_body_timeout = u32_arg()?,
+        b"http_header_chunk_cnt" => f.http_header_chunk_cnt = u32_arg()?,
+        b"http_body_chunk_cnt" => f.http_body_chunk_cnt = u32_arg()?,
         b"request_rate" => f.request_rate = u32_arg()?,
         b"request_burst" => f.request_burst = u32_arg()?,
         b"tcp_connection_rate" => f.tcp_connection_rate = u32_arg()?,
@@ -209,6 +238,19 @@ pub(crate) fn apply_limit<'s>(
             f.methods = m;
         }
         _ => {}
+    }
+    Ok(())
+}
+
+/// `ip_block` needs `block_action attack drop`: a reply would answer a client whose packets
+/// the block then drops, so the close never completes (Tempesta refuses it too).
+pub(crate) fn check_ip_block<'s>(tree: &Tree<'s, '_>, node: &Node) -> Result<(), Error<'s>> {
+    let on = !matches!(tree.arg(node, 0), Some(a) if a.text.eq_ignore_ascii_case(b"off"));
+    if on && !block_actions(tree)?.attack.drop {
+        return Err(tree.error(
+            node,
+            ErrorKind::Conflict("ip_block needs 'block_action attack drop'"),
+        ));
     }
     Ok(())
 }
@@ -260,6 +302,31 @@ mod tests {
     }
 
     #[test]
+    fn ip_block_and_timeouts() {
+        let f = |src: &str| get(src).unwrap().0.unwrap();
+        assert_eq!(f("frang_limits { ip_block 60; }\n").ip_block, Some(60));
+        assert_eq!(f("frang_limits { ip_block; }\n").ip_block, Some(0));
+        assert_eq!(f("frang_limits { ip_block on; }\n").ip_block, Some(0));
+        assert_eq!(
+            f("frang_limits { ip_block off; }\nblock_action attack reply;\n").ip_block,
+            None
+        );
+        let t = f(
+            "frang_limits { client_header_timeout 5; client_body_timeout 7; \
+                   http_header_chunk_cnt 10; http_body_chunk_cnt 20; }\n",
+        );
+        assert_eq!(
+            (
+                t.client_header_timeout,
+                t.client_body_timeout,
+                t.http_header_chunk_cnt,
+                t.http_body_chunk_cnt
+            ),
+            (5, 7, 10, 20)
+        );
+    }
+
+    #[test]
     fn defaults_and_values() {
         assert_eq!(
             get("listen 80;\n").unwrap(),
@@ -301,8 +368,12 @@ mod tests {
             "line 1: directive 'request_rate': invalid integer '-1'"
         );
         assert_eq!(
-            e("frang_limits { ip_block 60; }\n"),
-            "line 1: directive 'ip_block': not supported by tempesta-rs yet"
+            e("frang_limits { ip_block 60; }\nblock_action attack reply;\n"),
+            "line 1: directive 'ip_block': ip_block needs 'block_action attack drop'"
+        );
+        assert_eq!(
+            e("frang_limits { ip_block 1h; }\n"),
+            "line 1: directive 'ip_block': invalid integer '1h'"
         );
         assert_eq!(
             e("srv_group g { server 127.0.0.1:80; }\nvhost v { proxy_pass g; frang_limits { http_uri_len 5; } }\n"),

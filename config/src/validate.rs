@@ -237,6 +237,11 @@ fn check_semantics<'s>(
         | "tcp_connection_rate"
         | "tcp_connection_burst"
         | "concurrent_tcp_connections"
+        | "ip_block"
+        | "client_header_timeout"
+        | "client_body_timeout"
+        | "http_header_chunk_cnt"
+        | "http_body_chunk_cnt"
         | "http_uri_len"
         | "http_hdr_len"
         | "http_header_cnt"
@@ -245,6 +250,9 @@ fn check_semantics<'s>(
         | "http_ct_required"
         | "http_methods" => {
             frang::apply_limit(tree, node, &mut frang::Frang::default())?;
+            if tree.name(node) == b"ip_block" {
+                frang::check_ip_block(tree, node)?;
+            }
         }
         "access_log" => {
             access_log::check_access_log(tree, node)?;

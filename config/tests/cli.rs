@@ -47,13 +47,13 @@ fn example_strict_ok() {
         (0, format!("{f}: OK\n"), String::new())
     );
     // A directive tempesta-rs does not implement is named, in the module's format.
-    let t = temp_file("ipb.conf", "frang_limits {\n  ip_block 60;\n}\n");
+    let t = temp_file("ipb.conf", "frang_limits {\n  tls_connection_rate 60;\n}\n");
     assert_eq!(
         run(&["check", &t]),
         (
             1,
             String::new(),
-            format!("{t}:2: directive 'ip_block': not supported by tempesta-rs yet\n")
+            format!("{t}:2: directive 'tls_connection_rate': not supported by tempesta-rs yet\n")
         )
     );
 }
