@@ -59,7 +59,8 @@ BAD = [
      "mmap_log_buffer_size must be a multiple of 4K"),
     # Known to Tempesta FW, not implemented yet: named, never ignored.
     ("cache 1;\n", "1: directive 'cache': not supported by tempesta-rs yet"),
-    ("frang_limits { ip_block 60; }\n", "1: directive 'ip_block': not supported by tempesta-rs yet"),
+    ("frang_limits { ip_block 60; }\nblock_action attack reply;\n", "1: directive 'ip_block': ip_block needs 'block_action attack drop'"),
+    ("frang_limits { tls_connection_rate 60; }\n", "1: directive 'tls_connection_rate': not supported by tempesta-rs yet"),
     ("frang_limits { http_methods get fetch; }\n",
      "1: directive 'http_methods': invalid method 'fetch'"),
 ]

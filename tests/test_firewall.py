@@ -7,7 +7,7 @@ import socket
 import time
 
 from test_proxy import PORT, perfstat, proxy, raw, request, upstream, wait_servers_up
-from tfw import insmod, start
+from tfw import insmod, start, stop
 from vmtest import KernelLog, expect, test
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -34,6 +34,19 @@ def get(path, host="example.com", port=PORT, src=None, extra=b""):
         return out
     except (ConnectionResetError, BrokenPipeError) as e:
         return type(e).__name__
+    finally:
+        s.close()
+
+
+def first_answer():
+    """A GET on a new connection from 127.0.0.1: the first bytes of the answer, b"" if the
+    connection was closed or reset without one."""
+    s = socket.create_connection(("127.0.0.1", PORT), timeout=20)
+    try:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n")
+        return s.recv(65536)
+    except (ConnectionResetError, BrokenPipeError):
+        return b""
     finally:
         s.close()
 
@@ -130,13 +143,7 @@ def concurrent_connections_drop():
     held = [socket.create_connection(("127.0.0.1", PORT), timeout=20) for _ in range(3)]
     time.sleep(0.5)
     # The fourth is accepted by TCP, then reset (attack drop, the default).
-    s = socket.create_connection(("127.0.0.1", PORT), timeout=20)
-    try:
-        s.sendall(b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n")
-        got = s.recv(65536)
-    except (ConnectionResetError, BrokenPipeError):
-        got = b""
-    s.close()
+    got = first_answer()
     expect(got == b"", f"a fourth connection was served: {got[:60]!r}")
     for h in held:
         h.close()
@@ -158,3 +165,198 @@ def block_action_error_drop():
     # Without frang_limits the example's limits do not apply: PUT and an IP Host pass.
     r, _ = request("PUT", "/p", body=b"x")
     expect(r.status == 200, f"PUT without frang_limits: {r.status}")
+
+
+def trickle(pieces, gap, src=None, wait=6.0):
+    """Sends `pieces` on one connection with `gap` seconds between them, then waits up to
+    `wait` seconds for the answer. Returns (outcome, seconds from the first piece): outcome is
+    the response bytes, b"" if closed without one, "reset" if reset."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if src:
+        s.bind((src, 0))
+    s.connect(("127.0.0.1", PORT))
+    t0 = time.monotonic()
+    out = b""
+    try:
+        for i, p in enumerate(pieces):
+            if i:
+                time.sleep(gap)
+            s.sendall(p)
+        s.settimeout(wait)
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+            if b"\r\n\r\n" in out:
+                break
+    except (ConnectionResetError, BrokenPipeError):
+        out = "reset"
+    except socket.timeout:
+        out = "timeout"
+    finally:
+        s.close()
+    return out, time.monotonic() - t0
+
+
+@test
+def slowloris_and_slow_body_closed():
+    upstream(8101)
+    proxy("server 127.0.0.1:8101 conns_n=2;\n"
+          "frang_limits {\n  client_header_timeout 2;\n  client_body_timeout 2;\n}\n")
+    log = KernelLog()
+    # Slowloris: a header line every 0.5 s, never ending the head. Closed (attack drop: reset)
+    # about 2 s in, long before the 12 s it would take; a normal client is served meanwhile.
+    head = [b"GET /slow HTTP/1.1\r\nHost: example.com\r\n"] + [b"X-%d: a\r\n" % i for i in range(24)]
+    out, took = trickle(head, 0.5, wait=6)
+    expect(out in ("reset", b""), f"slowloris was answered: {out!r}")
+    expect(took < 6, f"slowloris held its connection {took:.1f}s")
+    expect(status(get("/fast")) == 200, "a normal client next to the slowloris")
+    # The same head, complete within the timeout: served.
+    out, _ = trickle([b"GET /ok HTTP/1.1\r\n", b"Host: example.com\r\n", b"\r\n"], 0.3)
+    expect(isinstance(out, bytes) and out.startswith(b"HTTP/1.1 200"), f"a head in 0.6 s: {out!r}")
+    # A body that stops: 5 of 10 bytes, then nothing. Closed at about 2 s without a response.
+    out, took = trickle([b"POST /b HTTP/1.1\r\nHost: example.com\r\nContent-Length: 10\r\n\r\nabcde"],
+                        0, wait=8)
+    expect(out in ("reset", b""), f"a stalled body was answered: {out!r}")
+    expect(took < 6, f"a stalled body held its connection {took:.1f}s")
+    # A body in pieces 1 s apart (each gap under the timeout; 4 s in all): served.
+    out, _ = trickle([b"POST /b HTTP/1.1\r\nHost: example.com\r\nContent-Length: 4\r\n\r\n",
+                      b"a", b"b", b"c", b"d"], 1.0)
+    expect(isinstance(out, bytes) and out.startswith(b"HTTP/1.1 200"), f"a slow body: {out!r}")
+    f = perfstat()
+    expect(re.search(r"Frang refused \(client header timeout\)\s*: 1$", f, re.M), f)
+    expect(re.search(r"Frang refused \(client body timeout\)\s*: 1$", f, re.M), f)
+    lines = [l for l in log.new().splitlines() if "frang:" in l]
+    expect(any("client header timeout exceeded" in l for l in lines), f"log: {lines}")
+
+
+@test
+def chunk_counts():
+    upstream(8101)
+    proxy("server 127.0.0.1:8101 conns_n=2;\nblock_action attack reply;\n"
+          "frang_limits {\n  http_header_chunk_cnt 3;\n  http_body_chunk_cnt 3;\n}\n")
+    # A head in 6 pieces (each a separate read, 0.2 s apart): refused with 403.
+    pieces = [b"GET /c HTTP/1.1\r\n", b"Host: ", b"example.com\r\n", b"X-A: 1\r\n", b"X-B: 2\r\n", b"\r\n"]
+    out, _ = trickle(pieces, 0.2)
+    expect(isinstance(out, bytes) and out.startswith(b"HTTP/1.1 403"), f"6-piece head: {out!r}")
+    # In 2 pieces: served.
+    out, _ = trickle([b"GET /c HTTP/1.1\r\nHost: ex", b"ample.com\r\n\r\n"], 0.2)
+    expect(isinstance(out, bytes) and out.startswith(b"HTTP/1.1 200"), f"2-piece head: {out!r}")
+    # A body in 6 pieces: refused; in 2: served.
+    h = b"POST /b HTTP/1.1\r\nHost: example.com\r\nContent-Length: 6\r\n\r\n"
+    out, _ = trickle([h] + [b"x"] * 6, 0.2)
+    expect(isinstance(out, bytes) and out.startswith(b"HTTP/1.1 403"), f"6-piece body: {out!r}")
+    out, _ = trickle([h + b"xxx", b"xxx"], 0.2)
+    expect(isinstance(out, bytes) and out.startswith(b"HTTP/1.1 200"), f"2-piece body: {out!r}")
+    f = perfstat()
+    expect(re.search(r"Frang refused \(HTTP header chunk count\)\s*: 1$", f, re.M), f)
+    expect(re.search(r"Frang refused \(HTTP body chunk count\)\s*: 1$", f, re.M), f)
+
+
+def syn_gets_through(src, timeout=1.5):
+    """Whether a TCP connection from `src` is established within `timeout` seconds."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((src, 0))
+    s.settimeout(timeout)
+    try:
+        s.connect(("127.0.0.1", PORT))
+        return True
+    except (socket.timeout, ConnectionRefusedError, OSError):
+        return False
+    finally:
+        s.close()
+
+
+@test
+def ip_block_drops_at_netfilter_and_expires():
+    upstream(8101)
+    proxy("server 127.0.0.1:8101 conns_n=2;\nblock_action attack drop;\n"
+          "frang_limits {\n  request_rate 5;\n  ip_block 4;\n}\n")
+    log = KernelLog()
+    expect(syn_gets_through("127.0.0.3"), "127.0.0.3 before any block")
+    # 20 pipelined requests from 127.0.0.3 exceed the rate: reset, and the address is blocked.
+    reqs = b"".join(b"GET /r/%d HTTP/1.1\r\nHost: example.com\r\n\r\n" % i for i in range(20))
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.3", 0))
+    s.settimeout(5)
+    s.connect(("127.0.0.1", PORT))
+    s.sendall(reqs)
+    try:
+        while s.recv(65536):
+            pass
+    except (ConnectionResetError, socket.timeout):
+        pass
+    s.close()
+    # Its SYNs are now dropped before TCP: the client sees a connect timeout, not a reset.
+    t = time.monotonic()
+    expect(not syn_gets_through("127.0.0.3"), "127.0.0.3 connected while blocked")
+    expect(time.monotonic() - t >= 1.4, "the blocked SYN was answered rather than dropped")
+    # Other addresses are served meanwhile.
+    expect(status(get("/other")) == 200, "127.0.0.1 while 127.0.0.3 is blocked")
+    expect(status(get("/other2", src="127.0.0.4")) == 200, "127.0.0.4 while 127.0.0.3 is blocked")
+    f = perfstat()
+    expect(re.search(r"Frang addresses blocked\s+: 1$", f, re.M), f)
+    m = re.search(r"Frang packets dropped\s+: (\d+)$", f, re.M)
+    expect(m and int(m.group(1)) >= 1, f)
+    lines = [l for l in log.new().splitlines() if "frang:" in l]
+    expect(any("127.0.0.3, address blocked" in l for l in lines), f"log: {lines}")
+    # The block expires after its 4 s: served again.
+    time.sleep(4.5)
+    expect(status(get("/later", src="127.0.0.3")) == 200, "127.0.0.3 after the block expired")
+
+
+@test
+def ip_block_until_restart():
+    upstream(8101)
+    conf = ("server 127.0.0.1:8101 conns_n=2;\nblock_action attack drop;\n"
+            "frang_limits {\n  http_uri_len 10;\n  ip_block 0;\n}\n")
+    proxy(conf)
+    expect(get("/" + "u" * 20, src="127.0.0.5") in (b"", "ConnectionResetError"), "a long URI was served")
+    time.sleep(1)
+    expect(not syn_gets_through("127.0.0.5"), "127.0.0.5 connected while blocked")
+    # A restart forgets the blocks (Tempesta: 0 = until restart).
+    stop()
+    start()
+    wait_servers_up()
+    expect(status(get("/x", src="127.0.0.5")) == 200, "127.0.0.5 after a restart")
+
+
+@test
+def client_table_bounded_over_10000_addresses():
+    # 10,000 client addresses (127.1.0.0/16 on the loopback) against a table of 4,096 clients
+    # (module parameter frang_clients): the table stays within its bound by evicting idle
+    # clients, never live ones, and a new client is still accounted and served.
+    upstream(8101)
+    # (keepalive_timeout: the held connections idle through the flood.)
+    proxy("server 127.0.0.1:8101 conns_n=2;\nkeepalive_timeout 900;\n"
+          "frang_limits { concurrent_tcp_connections 2; }\n", params="frang_clients=4096")
+    # A live client: its connections must keep it in the table through the flood.
+    held = [socket.create_connection(("127.0.0.1", PORT), timeout=20) for _ in range(2)]
+    t = time.monotonic()
+    failed = 0
+    for i in range(10000):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.1.%d.%d" % (i // 250, 1 + i % 250), 0))
+            s.settimeout(10)
+            s.connect(("127.0.0.1", PORT))
+        except OSError:
+            failed += 1
+        finally:
+            s.close()
+    print(f"  10000 addresses in {time.monotonic() - t:.1f}s, {failed} failed")
+    expect(failed == 0, f"{failed} connections failed")
+    time.sleep(1)
+    f = perfstat()
+    m = re.search(r"Frang clients tracked\s+: (\d+)$", f, re.M)
+    e = re.search(r"Frang clients evicted\s+: (\d+)$", f, re.M)
+    expect(m and 0 < int(m.group(1)) <= 4096, f)
+    expect(e and int(e.group(1)) >= 10000 - 4096, f)
+    # 127.0.0.1 still holds its 2 connections: a third is over concurrent_tcp_connections,
+    # which it could not be had the flood evicted it.
+    got = first_answer()
+    expect(got == b"", f"a third connection of a live client was served: {got[:60]!r}")
+    for h in held:
+        h.close()
+    expect(status(get("/new", src="127.2.0.1")) == 200, "a new client after 10,000 others")

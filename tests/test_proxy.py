@@ -29,9 +29,9 @@ def upstream(port, name=None):
     return p
 
 
-def proxy(cfg_body, wait_up=True):
-    """Loads and starts the module with `listen PORT;` plus cfg_body."""
-    insmod(write_cfg(f"listen {PORT};\n{cfg_body}"))
+def proxy(cfg_body, wait_up=True, params=""):
+    """Loads and starts the module with `listen PORT;` plus cfg_body (and module `params`)."""
+    insmod(write_cfg(f"listen {PORT};\n{cfg_body}"), params)
     start()
     if wait_up:
         wait_servers_up()

@@ -11,8 +11,8 @@ def loaded():
     return os.path.exists("/sys/module/tempesta_fw")
 
 
-def insmod(cfg=None):
-    args = f" tfw_cfg_path={cfg}" if cfg else ""
+def insmod(cfg=None, params=""):
+    args = (f" tfw_cfg_path={cfg}" if cfg else "") + (f" {params}" if params else "")
     sh(f"insmod {MODULE}{args}")
     at_cleanup(lambda: rmmod(check=False))
 
