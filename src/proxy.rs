@@ -287,6 +287,11 @@ struct Conn {
 }
 
 impl Client {
+    /// The peer's address as text (the firewall's log and the access log name it so).
+    fn peer(&self) -> &[u8] {
+        self.peer.get(..self.peer_len).unwrap_or(b"?")
+    }
+
     /// A read of this client's socket gave data at `now`: a piece of the head being read, or
     /// of the body. Reads while a response is awaited (a pipelined next request) count for
     /// neither: the next head's clock starts when it can be parsed, not while it waits.
@@ -311,7 +316,7 @@ impl Client {
     /// a head that is not complete, a body that stopped. `pending`: received bytes not yet
     /// processed (the client is not silent; the proxy is waiting for the upstream).
     fn timeouts(&self, fw: &mut Firewall, now: u64, pending: bool) -> firewall::Verdict {
-        let peer = self.peer.get(..self.peer_len).unwrap_or(b"?");
+        let peer = self.peer();
         match self.st {
             CState::Idle if self.head.chunks > 0 => {
                 let p = Progress {
@@ -1165,14 +1170,9 @@ impl Proxy {
         let offer = data.get(..avail).unwrap_or(data);
         match c.reader.poll(offer, conn.rx_base) {
             Step::Need => {
-                if c.st == CState::Idle && c.head.chunks > 0 {
+                if c.st == CState::Idle {
                     if let Some(fw) = &mut self.fw {
-                        let p = Progress {
-                            chunks: c.head.chunks,
-                            ms: now_ms().saturating_sub(c.head_ms),
-                        };
-                        let peer = c.peer.get(..c.peer_len).unwrap_or(b"?");
-                        let v = fw.head_progress(&c.addr, peer, p);
+                        let v = c.timeouts(fw, now_ms(), false);
                         if let Some(next) = self.refused(v) {
                             return next;
                         }
@@ -1228,7 +1228,7 @@ impl Proxy {
                         crate::parser::BodyKind::Length(n) => Some(n),
                         _ => None,
                     };
-                    let peer = c.peer.get(..c.peer_len).unwrap_or(b"?");
+                    let peer = c.peer();
                     let v = fw.request(&c.addr, peer, head, c.req.version, cl, head_progress);
                     if let Some(next) = self.refused(v) {
                         return next;
@@ -1271,7 +1271,7 @@ impl Proxy {
                 }
                 if let Some(fw) = &mut self.fw {
                     c.body_in = c.body_in.saturating_add(bytes.len() as u64);
-                    let peer = c.peer.get(..c.peer_len).unwrap_or(b"?");
+                    let peer = c.peer();
                     let v = fw.body(&c.addr, peer, c.body_in, c.body);
                     if let Some(next) = self.refused(v) {
                         return next;
