@@ -78,10 +78,12 @@ PY
 tune() {
   [ "${TFW_NO_TUNE:-0}" = 1 ] && return 0
   local kv
-  # The values Tempesta FW's tempesta.sh sets.
+  # The values Tempesta FW's tempesta.sh sets; and tcp_fwmark_accept, so that an accepted
+  # connection carries its SYN's netfilter mark (whitelist_mark, http_chain 'mark ==').
   for kv in net.ipv4.tcp_autocorking=0 net.core.netdev_max_backlog=10000 \
     net.core.somaxconn=131072 net.ipv4.tcp_max_syn_backlog=131072 \
-    net.ipv4.tcp_orphan_retries=3 net.ipv4.tcp_retries2=8 net.ipv4.tcp_fin_timeout=10; do
+    net.ipv4.tcp_orphan_retries=3 net.ipv4.tcp_retries2=8 net.ipv4.tcp_fin_timeout=10 \
+    net.ipv4.tcp_fwmark_accept=1; do
     if sysctl -q -w "$kv" >/dev/null 2>&1; then
       say "sysctl $kv"
     else

@@ -12,8 +12,11 @@ use core::net::SocketAddr;
 use kernel::prelude::*;
 use kernel::str::CStr;
 
+use kernel::sync::Arc;
+
 use crate::config;
 use crate::sys;
+use crate::tables::{Tables, TablesError};
 
 /// Largest configuration file read. The parser has the same bound.
 const MAX_FILE: usize = config::MAX_SOURCE_LEN;
@@ -43,13 +46,33 @@ pub(crate) struct GroupCfg {
     pub(crate) forward_retries: u32,
 }
 
+/// One vhost.
+pub(crate) struct VhostCfg {
+    pub(crate) name: KVec<u8>,
+    /// Its `proxy_pass` group (an index into [`Config::groups`]).
+    pub(crate) group: Option<usize>,
+    /// Its own `frang_limits` (the global ones with its values on top), if it has the block.
+    pub(crate) frang: Option<config::Frang>,
+    /// Its `http_ct_vals` (its own, else the global ones).
+    pub(crate) ct_vals: KVec<KVec<u8>>,
+}
+
 /// The running configuration, as far as the module implements it.
 pub(crate) struct Config {
     pub(crate) listen: KVec<ListenCfg>,
     pub(crate) groups: KVec<GroupCfg>,
-    /// The group requests go to (the default vhost's `proxy_pass`); `None`: every request
-    /// gets 404.
+    pub(crate) vhosts: KVec<VhostCfg>,
+    /// The HTTP tables; `None`: no `http_chain`, every request goes to the default vhost.
+    pub(crate) tables: Option<Arc<Tables>>,
+    /// The group requests go to without HTTP tables (the default vhost's `proxy_pass`);
+    /// `None`: every request gets 404.
     pub(crate) default_group: Option<usize>,
+    /// The default vhost (an index into `vhosts`).
+    pub(crate) default_vhost: Option<usize>,
+    /// `http_ct_vals` of the global `frang_limits` (empty: any type).
+    pub(crate) ct_vals: KVec<KVec<u8>>,
+    /// `whitelist_mark`: connections with one of these marks bypass frang.
+    pub(crate) whitelist: KVec<u32>,
     /// Seconds.
     pub(crate) keepalive_timeout: u32,
     /// The `Via` agent name.
@@ -104,6 +127,17 @@ impl Drop for FileBuf {
 fn report(path: &str, e: &config::Error<'_>) -> Error {
     pr_err!("config error: {}\n", e.with_file(path));
     EINVAL
+}
+
+/// Owned copies of byte strings (lists of the configuration: `http_ct_vals`).
+pub(crate) fn copy_vals<T: core::ops::Deref<Target = [u8]>>(vals: &[T]) -> Result<KVec<KVec<u8>>> {
+    let mut out = KVec::with_capacity(vals.len(), GFP_KERNEL)?;
+    for v in vals {
+        let mut c = KVec::new();
+        c.extend_from_slice(v, GFP_KERNEL)?;
+        out.push(c, GFP_KERNEL)?;
+    }
+    Ok(out)
 }
 
 /// Reads, parses and validates the configuration at `cpath`.
@@ -168,20 +202,66 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
         )?;
     }
 
-    let mut default_group = None;
+    let mut vhosts = KVec::new();
+    for v in config::vhosts(&tree) {
+        let v = v.map_err(|e| report(path, &e))?;
+        let mut name = KVec::new();
+        name.extend_from_slice(v.name.as_bytes(), GFP_KERNEL)?;
+        let group = v.proxy_pass.and_then(|g| {
+            groups
+                .iter()
+                .position(|c| c.name.as_slice().eq_ignore_ascii_case(g.as_bytes()))
+        });
+        let frang = config::vhost_frang(&tree, v.name).map_err(|e| report(path, &e))?;
+        let mut vals = [&b""[..]; config::frang::MAX_CT_VALS];
+        let n =
+            config::frang::vhost_ct_vals(&tree, v.name, &mut vals).map_err(|e| report(path, &e))?;
+        let ct_vals = copy_vals(vals.get(..n).unwrap_or(&[]))?;
+        vhosts.push(
+            VhostCfg {
+                name,
+                group,
+                frang,
+                ct_vals,
+            },
+            GFP_KERNEL,
+        )?;
+    }
+    let tables = match Tables::build(src, &tree) {
+        Ok(t) => t.map(|t| Arc::new(t, GFP_KERNEL)).transpose()?,
+        Err(TablesError::Config(e)) => return Err(report(path, &e)),
+        Err(TablesError::NoMem) => return Err(ENOMEM),
+        Err(TablesError::Internal) => {
+            pr_err!("config error: {}: HTTP tables: internal error\n", path);
+            return Err(EINVAL);
+        }
+    };
+    let mut default_vhost = None;
     let mut vhost = KVec::new();
     if let Some(vname) = config::default_vhost(&tree).map_err(|e| report(path, &e))? {
         vhost.extend_from_slice(vname.as_bytes(), GFP_KERNEL)?;
-        for v in config::vhosts(&tree) {
-            let v = v.map_err(|e| report(path, &e))?;
-            if v.name != vname {
-                continue;
-            }
-            if let Some(gname) = v.proxy_pass {
-                default_group = groups
-                    .iter()
-                    .position(|g| g.name.as_slice() == gname.as_bytes());
-            }
+        default_vhost = vhosts
+            .iter()
+            .position(|v| v.name.as_slice().eq_ignore_ascii_case(vname.as_bytes()));
+    }
+    let default_group = default_vhost
+        .and_then(|i| vhosts.get(i))
+        .and_then(|v| v.group);
+    let mut vals = [&b""[..]; config::frang::MAX_CT_VALS];
+    let n = config::frang::ct_vals(&tree, &mut vals).map_err(|e| report(path, &e))?;
+    let ct_vals = copy_vals(vals.get(..n).unwrap_or(&[]))?;
+    let mut marks = [0u32; config::frang::MAX_WHITELIST_MARKS];
+    let n = config::whitelist_marks(&tree, &mut marks).map_err(|e| report(path, &e))?;
+    let mut whitelist = KVec::new();
+    whitelist.extend_from_slice(marks.get(..n).unwrap_or(&[]), GFP_KERNEL)?;
+    if n != 0 || tables.as_ref().is_some_and(|t| t.uses_marks()) {
+        // SAFETY: reads a sysctl value.
+        if !unsafe { sys::tfw_glue_fwmark_accept() } {
+            pr_warn!(
+                "{}: whitelist_mark and 'mark ==' rules see connection marks only with \
+                 net.ipv4.tcp_fwmark_accept = 1 (tempesta.sh sets it)\n",
+                path
+            );
         }
     }
 
@@ -199,7 +279,12 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
     Ok(Config {
         listen,
         groups,
+        vhosts,
+        tables,
         default_group,
+        default_vhost,
+        ct_vals,
+        whitelist,
         keepalive_timeout,
         via,
         vhost,

@@ -16,10 +16,12 @@
 
 use kernel::prelude::*;
 
+use crate::cfgfile::Config;
+
 use crate::config::{self, frang::METHODS};
 use crate::filter::{
-    self, BodyProgress, ClientSlot, ClientTable, FrangLimits, HashKey, HeadProgress, HttpVersion,
-    Limit, Method, MethodSet, RequestFacts,
+    self, BodyProgress, ClientSlot, ClientTable, CodeSet, Frame, FrangLimits, HashKey,
+    HeadProgress, HttpVersion, Limit, Method, MethodSet, RequestFacts, RespCodeBlock,
 };
 use crate::http::facts;
 use crate::parser::Version;
@@ -75,13 +77,60 @@ impl Drop for IpBlock {
 }
 
 pub(crate) struct Firewall {
-    limits: FrangLimits<'static>,
+    /// The global limits (per client, and per request for vhosts without their own).
+    limits: Limits,
+    /// Per vhost (an index into the configuration's vhosts): its own `frang_limits`, if any.
+    vhosts: KVec<Option<Limits>>,
     /// The netfilter hook, while `ip_block` is on.
     ipb: Option<IpBlock>,
     block: config::BlockActions,
     table: ClientTable<KVVec<ClientSlot>>,
     /// Refusals per limit (`Limit::index`).
     pub(crate) refused: [u64; Limit::COUNT],
+}
+
+/// One level of limits.
+pub(crate) struct Limits {
+    limits: FrangLimits<'static>,
+    /// `http_ct_vals` (the limits' own list stays empty: it borrows, see [`Firewall::request`]).
+    ct_vals: KVec<KVec<u8>>,
+}
+
+/// A configuration's limits, built (allocated) before it is committed to.
+pub(crate) struct Prepared {
+    limits: Limits,
+    vhosts: KVec<Option<Limits>>,
+    ip_block: bool,
+}
+
+impl Prepared {
+    /// The limits of `cfg`; `None` when it has no `frang_limits` at all (no firewall).
+    pub(crate) fn of(cfg: &Config) -> Result<Option<Self>> {
+        if cfg.frang.is_none() && cfg.vhosts.iter().all(|v| v.frang.is_none()) {
+            return Ok(None);
+        }
+        let limits = Limits {
+            // Without a global block no global limit applies (see config/src/frang.rs).
+            limits: cfg.frang.as_ref().map_or(FrangLimits::NONE, limits_of),
+            ct_vals: crate::cfgfile::copy_vals(&cfg.ct_vals)?,
+        };
+        let mut vhosts = KVec::with_capacity(cfg.vhosts.len(), GFP_KERNEL)?;
+        for v in cfg.vhosts.iter() {
+            let l = match &v.frang {
+                Some(f) => Some(Limits {
+                    limits: limits_of(f),
+                    ct_vals: crate::cfgfile::copy_vals(&v.ct_vals)?,
+                }),
+                None => None,
+            };
+            vhosts.push(l, GFP_KERNEL)?;
+        }
+        Ok(Some(Prepared {
+            limits,
+            vhosts,
+            ip_block: cfg.frang.as_ref().is_some_and(|f| f.ip_block.is_some()),
+        }))
+    }
 }
 
 fn limits_of(f: &config::Frang) -> FrangLimits<'static> {
@@ -111,6 +160,17 @@ fn limits_of(f: &config::Frang) -> FrangLimits<'static> {
         client_body_timeout: f.client_body_timeout,
         http_header_chunk_cnt: f.http_header_chunk_cnt,
         http_body_chunk_cnt: f.http_body_chunk_cnt,
+        http_resp_code_block: f.resp_code_block.map(|r| {
+            let mut codes = CodeSet::EMPTY;
+            for c in r.codes() {
+                codes.insert(c);
+            }
+            RespCodeBlock {
+                codes,
+                limit: r.limit,
+                period: Frame::from_secs(r.secs),
+            }
+        }),
         // Not configurable yet (refused by the configuration layer): off.
         http_max_header_list_size: 0,
         ..FrangLimits::DEFAULT
@@ -118,7 +178,7 @@ fn limits_of(f: &config::Frang) -> FrangLimits<'static> {
 }
 
 impl Firewall {
-    pub(crate) fn new(f: &config::Frang, block: config::BlockActions) -> Result<Self> {
+    pub(crate) fn new(p: Prepared, block: config::BlockActions) -> Result<Self> {
         // Clients (addresses) the table tracks: module parameter `frang_clients`, 16384 by
         // default (272 bytes each, 4.25 MiB). Addresses beyond this evict the least recently
         // seen idle ones; live ones are never evicted (see `filter/`).
@@ -128,12 +188,13 @@ impl Firewall {
         let mut key = [0u8; 16];
         // SAFETY: `key` has 16 writable bytes.
         unsafe { crate::sys::tfw_glue_random(key.as_mut_ptr().cast(), key.len()) };
-        let ipb = match f.ip_block {
-            Some(_) => Some(IpBlock::register()?),
-            None => None,
+        let ipb = match p.ip_block {
+            true => Some(IpBlock::register()?),
+            false => None,
         };
         Ok(Firewall {
-            limits: limits_of(f),
+            limits: p.limits,
+            vhosts: p.vhosts,
             ipb,
             block,
             table: ClientTable::new(slots, HashKey::new(key)),
@@ -141,23 +202,32 @@ impl Firewall {
         })
     }
 
-    /// Whether a new configuration `f` needs an [`IpBlock`] this firewall lacks (register it
-    /// before committing to the configuration, and give it to [`Self::update`]).
-    pub(crate) fn needs_ip_block(&self, f: &config::Frang) -> bool {
-        f.ip_block.is_some() && self.ipb.is_none()
+    /// Whether new limits `p` need an [`IpBlock`] this firewall lacks (register it before
+    /// committing to the configuration, and give it to [`Self::update`]).
+    pub(crate) fn needs_ip_block(&self, p: &Prepared) -> bool {
+        p.ip_block && self.ipb.is_none()
+    }
+
+    /// The limits of requests to vhost `vhost`.
+    fn of(&self, vhost: Option<usize>) -> &Limits {
+        vhost
+            .and_then(|i| self.vhosts.get(i))
+            .and_then(|v| v.as_ref())
+            .unwrap_or(&self.limits)
     }
 
     /// A new configuration: new limits and actions, the clients' accounting kept (and the
     /// blocks in force, unless `ip_block` is now off).
     pub(crate) fn update(
         &mut self,
-        f: &config::Frang,
+        p: Prepared,
         block: config::BlockActions,
         ipb: Option<IpBlock>,
     ) {
-        self.limits = limits_of(f);
+        self.limits = p.limits;
+        self.vhosts = p.vhosts;
         self.block = block;
-        if f.ip_block.is_none() {
+        if !p.ip_block {
             self.ipb = None;
         } else if ipb.is_some() {
             self.ipb = ipb;
@@ -166,9 +236,10 @@ impl Firewall {
 
     /// A new connection from `addr`. `Pass` means it is counted: call [`Self::close`] when it
     /// closes.
-    pub(crate) fn connect(&mut self, addr: &[u8; 16], peer: &[u8]) -> Verdict {
+    /// `white`: the connection's mark is in `whitelist_mark` (counted, never refused).
+    pub(crate) fn connect(&mut self, addr: &[u8; 16], peer: &[u8], white: bool) -> Verdict {
         let now = crate::sock::now_ms();
-        match self.table.on_connect(addr, now, &self.limits, false) {
+        match self.table.on_connect(addr, now, &self.limits.limits, white) {
             Ok(()) => Verdict::Pass,
             Err(l) => self.refuse(addr, now, peer, l),
         }
@@ -179,7 +250,9 @@ impl Firewall {
         self.table.on_close(addr);
     }
 
-    /// A request head from `addr`: the request rate, then the head's checks.
+    /// A request head from `addr` to `vhost`: the request rate, then the head's checks with
+    /// the vhost's limits.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn request(
         &mut self,
         addr: &[u8; 16],
@@ -188,9 +261,10 @@ impl Firewall {
         version: Version,
         content_length: Option<u64>,
         progress: Progress,
+        vhost: Option<usize>,
     ) -> Verdict {
         let now = crate::sock::now_ms();
-        if let Err(l) = self.table.on_request(addr, now, &self.limits) {
+        if let Err(l) = self.table.on_request(addr, now, &self.limits.limits) {
             return self.refuse(addr, now, peer, l);
         }
         let f = facts::scan(head);
@@ -217,7 +291,36 @@ impl Firewall {
             content_type: f.content_type,
             content_length,
         };
-        match filter::check_request(&self.limits, &req) {
+        // The limits hold `http_ct_vals` as borrowed slices: lend them ours for this check.
+        let lv = self.of(vhost);
+        let mut vals = [&b""[..]; config::frang::MAX_CT_VALS];
+        let mut n = 0usize;
+        for (slot, v) in vals.iter_mut().zip(lv.ct_vals.iter()) {
+            *slot = v;
+            n = n.saturating_add(1);
+        }
+        let limits = FrangLimits {
+            http_ct_vals: vals.get(..n).unwrap_or(&[]),
+            ..lv.limits
+        };
+        match filter::check_request(&limits, &req) {
+            Ok(()) => Verdict::Pass,
+            Err(l) => self.refuse(addr, now, peer, l),
+        }
+    }
+
+    /// A response with `status` to a request for `vhost` goes to `addr`:
+    /// `http_resp_code_block`.
+    pub(crate) fn response(
+        &mut self,
+        addr: &[u8; 16],
+        peer: &[u8],
+        status: u16,
+        vhost: Option<usize>,
+    ) -> Verdict {
+        let now = crate::sock::now_ms();
+        let l = self.of(vhost).limits;
+        match self.table.on_response(addr, now, status, &l) {
             Ok(()) => Verdict::Pass,
             Err(l) => self.refuse(addr, now, peer, l),
         }
@@ -236,7 +339,7 @@ impl Firewall {
             elapsed_ms: progress.ms,
             ..HeadProgress::default()
         };
-        match filter::check_head_progress(&self.limits, &h) {
+        match filter::check_head_progress(&self.limits.limits, &h) {
             Ok(()) => Verdict::Pass,
             Err(l) => {
                 let now = crate::sock::now_ms();
@@ -254,13 +357,14 @@ impl Firewall {
         peer: &[u8],
         len: u64,
         progress: Progress,
+        vhost: Option<usize>,
     ) -> Verdict {
         let b = BodyProgress {
             len,
             chunks: progress.chunks,
             idle_ms: progress.ms,
         };
-        match filter::check_body(&self.limits, &b) {
+        match filter::check_body(&self.of(vhost).limits, &b) {
             Ok(()) => Verdict::Pass,
             Err(l) => {
                 let now = crate::sock::now_ms();
@@ -275,8 +379,8 @@ impl Firewall {
         }
         let act = self.block.attack;
         let mut blocked = false;
-        if let (Some(ipb), Some(secs)) = (&self.ipb, self.limits.ip_block) {
-            if l != Limit::Blocked && self.table.punish(addr, now, &self.limits) {
+        if let (Some(ipb), Some(secs)) = (&self.ipb, self.limits.limits.ip_block) {
+            if l != Limit::Blocked && self.table.punish(addr, now, &self.limits.limits) {
                 blocked = ipb.add(addr, secs);
             }
         }

@@ -384,6 +384,25 @@ void tfw_glue_nodelay(struct socket *sock)
 	tcp_sock_set_nodelay(sock->sk);
 }
 
+/* The socket's netfilter mark. An accepted socket has its SYN's mark when
+ * net.ipv4.tcp_fwmark_accept is on (inet_request_mark()), else the listener's (none). */
+u32 tfw_glue_mark(struct socket *sock)
+{
+	return READ_ONCE(sock->sk->sk_mark);
+}
+
+/* Marks the packets the socket sends from now on (process context: takes the socket lock). */
+void tfw_glue_set_mark(struct socket *sock, u32 mark)
+{
+	sock_set_mark(sock->sk, mark);
+}
+
+/* Whether accepted sockets inherit their SYN's mark in the initial namespace. */
+bool tfw_glue_fwmark_accept(void)
+{
+	return READ_ONCE(init_net.ipv4.sysctl_tcp_fwmark_accept);
+}
+
 u64 tfw_glue_now_ms(void)
 {
 	return jiffies64_to_msecs(get_jiffies_64());

@@ -34,13 +34,16 @@ use kernel::prelude::*;
 use crate::buf::Buf;
 use crate::cfgfile::Config;
 use crate::config;
-use crate::firewall::{self, Firewall, Progress};
+use crate::filter::{self, Route};
+use crate::firewall::{self, Firewall, Progress, Verdict};
 use crate::http::status::Status;
 use crate::http::{self, alog, Fwd, Reader, ReqInfo, Step};
 use crate::parser::Limits;
 use crate::sched;
 use crate::sched::apm::{Summary, Window};
 use crate::sock::{now_ms, Recv, Sock, TCP_ESTABLISHED, TCP_SYN_SENT};
+use crate::tables::Tables;
+use kernel::sync::Arc;
 
 /// Receive buffer of a connection. A request head (8 KiB URI + 16 KiB of fields by default)
 /// must fit whole, since it is rewritten in one piece.
@@ -89,8 +92,10 @@ pub(crate) struct Stats {
     pub(crate) errors_other: u64,
     /// Connections the firewall refused.
     pub(crate) clients_blocked: u64,
-    /// Requests the firewall refused.
+    /// Requests the firewall refused (frang limits and HTTP tables blocks).
     pub(crate) filtered: u64,
+    /// Requests the HTTP tables answered with a redirect.
+    pub(crate) redirects: u64,
     pub(crate) retries: u64,
     pub(crate) forwarded: u64,
     pub(crate) client_rx_bytes: u64,
@@ -249,6 +254,15 @@ struct Client {
     /// came.
     body: Progress,
     body_ms: u64,
+    /// The connection's netfilter mark at accept (its SYN's, with `tcp_fwmark_accept`); the
+    /// HTTP tables' `mark` conditions see it, or what a `mark =` rule set since.
+    mark: u32,
+    /// The vhost of the current request (an index into the proxy's vhosts).
+    vhost: Option<usize>,
+    /// The mark its packets carry (a `mark =` rule changes it).
+    set_mark: u32,
+    /// The mark is in `whitelist_mark`: frang does not apply.
+    white: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -317,6 +331,9 @@ impl Client {
     /// processed (the client is not silent; the proxy is waiting for the upstream).
     fn timeouts(&self, fw: &mut Firewall, now: u64, pending: bool) -> firewall::Verdict {
         let peer = self.peer();
+        if self.white {
+            return firewall::Verdict::Pass;
+        }
         match self.st {
             CState::Idle if self.head.chunks > 0 => {
                 let p = Progress {
@@ -330,7 +347,7 @@ impl Client {
                     chunks: self.body.chunks,
                     ms: now.saturating_sub(self.body_ms),
                 };
-                fw.body(&self.addr, peer, self.body_in, p)
+                fw.body(&self.addr, peer, self.body_in, p, self.vhost)
             }
             _ => firewall::Verdict::Pass,
         }
@@ -357,6 +374,8 @@ pub(crate) struct Proxy {
     free: KVec<u32>,
     groups: KVec<Group>,
     default_group: Option<usize>,
+    /// The vhost requests go to without HTTP tables (an index into `vhosts`).
+    default_vhost: Option<usize>,
     keepalive_ms: u64,
     via: KVec<u8>,
     /// The default vhost's name, for the access log.
@@ -369,7 +388,20 @@ pub(crate) struct Proxy {
     /// `frang_limits`, when configured.
     fw: Option<Firewall>,
     block: config::BlockActions,
+    /// The HTTP tables and the vhosts they route to.
+    tables: Option<Arc<Tables>>,
+    vhosts: KVec<Vhost>,
+    /// `whitelist_mark`.
+    whitelist: KVec<u32>,
+    /// When an HTTP tables block was last logged (one line a second at most).
+    block_logged_ms: u64,
     pub(crate) stats: Stats,
+}
+
+/// A vhost: its name (the tables route by it, the access log shows it) and group.
+struct Vhost {
+    name: KVec<u8>,
+    group: Option<usize>,
 }
 
 /// Where access log lines go.
@@ -450,6 +482,22 @@ impl http::Out for VecOut<'_> {
 }
 
 /// The groups and servers of `cfg`, without connections.
+fn build_vhosts(cfg: &Config) -> Result<KVec<Vhost>> {
+    let mut out = KVec::with_capacity(cfg.vhosts.len(), GFP_KERNEL)?;
+    for v in cfg.vhosts.iter() {
+        let mut name = KVec::new();
+        name.extend_from_slice(&v.name, GFP_KERNEL)?;
+        out.push(
+            Vhost {
+                name,
+                group: v.group,
+            },
+            GFP_KERNEL,
+        )?;
+    }
+    Ok(out)
+}
+
 fn build_groups(cfg: &Config) -> Result<KVec<Group>> {
     let mut groups = KVec::new();
     for g in cfg.groups.iter() {
@@ -495,19 +543,25 @@ impl Proxy {
             free: KVec::new(),
             groups: KVec::new(),
             default_group: cfg.default_group,
+            default_vhost: cfg.default_vhost,
             keepalive_ms: u64::from(cfg.keepalive_timeout).saturating_mul(1000),
             via: KVec::new(),
             vhost: KVec::new(),
             log_to: LogTo::of(cfg),
             apm: KBox::new(Window::new(), GFP_KERNEL)?,
             apm_published_ms: 0,
-            fw: match &cfg.frang {
-                Some(f) => Some(Firewall::new(f, cfg.block)?),
+            fw: match firewall::Prepared::of(cfg)? {
+                Some(p) => Some(Firewall::new(p, cfg.block)?),
                 None => None,
             },
             block: cfg.block,
+            tables: cfg.tables.clone(),
+            vhosts: build_vhosts(cfg)?,
+            whitelist: KVec::new(),
+            block_logged_ms: 0,
             stats: Stats::default(),
         };
+        p.whitelist.extend_from_slice(&cfg.whitelist, GFP_KERNEL)?;
         p.via.extend_from_slice(&cfg.via, GFP_KERNEL)?;
         p.vhost.extend_from_slice(&cfg.vhost, GFP_KERNEL)?;
         let mut groups = build_groups(cfg)?;
@@ -525,29 +579,33 @@ impl Proxy {
         via.extend_from_slice(&cfg.via, GFP_KERNEL)?;
         let mut vhost = KVec::new();
         vhost.extend_from_slice(&cfg.vhost, GFP_KERNEL)?;
+        let vhosts = build_vhosts(cfg)?;
+        let mut whitelist = KVec::new();
+        whitelist.extend_from_slice(&cfg.whitelist, GFP_KERNEL)?;
         // A firewall newly configured gets its table now (the one step here that allocates
         // much); a running one keeps its clients' accounting.
-        let new_fw = match (&cfg.frang, &self.fw) {
-            (Some(f), None) => Some(Firewall::new(f, cfg.block)?),
-            _ => None,
+        let limits = firewall::Prepared::of(cfg)?;
+        let (new_fw, limits) = match (limits, &self.fw) {
+            (Some(p), None) => (Some(Firewall::new(p, cfg.block)?), None),
+            (l, _) => (None, l),
         };
         // So is an ip_block hook newly turned on.
-        let new_ipb = match (&cfg.frang, &self.fw) {
-            (Some(f), Some(fw)) if fw.needs_ip_block(f) => Some(firewall::IpBlock::register()?),
+        let new_ipb = match (&limits, &self.fw) {
+            (Some(p), Some(fw)) if fw.needs_ip_block(p) => Some(firewall::IpBlock::register()?),
             _ => None,
         };
         let mut groups = build_groups(cfg)?;
         self.add_pools(cfg, &mut groups)?;
 
         // Nothing fails from here on.
-        match (&cfg.frang, new_fw) {
-            (Some(_), Some(fw)) => self.fw = Some(fw),
-            (Some(f), None) => {
+        match (new_fw, limits) {
+            (Some(fw), _) => self.fw = Some(fw),
+            (None, Some(p)) => {
                 if let Some(fw) = &mut self.fw {
-                    fw.update(f, cfg.block, new_ipb);
+                    fw.update(p, cfg.block, new_ipb);
                 }
             }
-            (None, _) => self.fw = None,
+            (None, None) => self.fw = None,
         }
         self.block = cfg.block;
         let old = core::mem::replace(&mut self.groups, groups);
@@ -555,6 +613,10 @@ impl Proxy {
         self.vhost = vhost;
         self.log_to = LogTo::of(cfg);
         self.default_group = cfg.default_group;
+        self.default_vhost = cfg.default_vhost;
+        self.tables = cfg.tables.clone();
+        self.vhosts = vhosts;
+        self.whitelist = whitelist;
         self.keepalive_ms = u64::from(cfg.keepalive_timeout).saturating_mul(1000);
         let mut waiting: KVec<Id> = KVec::new();
         for g in old.iter() {
@@ -568,17 +630,28 @@ impl Proxy {
                 let _ = waiting.push(cid, GFP_KERNEL);
             }
         }
-        drop(old);
-        let group = self.default_group.unwrap_or(usize::MAX);
+        // A client keeps its group if the new configuration has one of that name (it was
+        // routed there); else it goes to the new default group (or fails: usize::MAX).
+        let new_group = |gi: usize| {
+            old.get(gi)
+                .and_then(|g| {
+                    cfg.groups
+                        .iter()
+                        .position(|n| n.name.as_slice().eq_ignore_ascii_case(&g.name))
+                })
+                .or(self.default_group)
+                .unwrap_or(usize::MAX)
+        };
         for slot in self.slots.iter_mut() {
             if let Some(Conn {
                 role: Role::Client(c),
                 ..
             }) = slot.conn.as_deref_mut()
             {
-                c.group = group;
+                c.group = new_group(c.group);
             }
         }
+        drop(old);
         self.connect_all();
         for cid in waiting.iter() {
             self.assign(*cid);
@@ -865,9 +938,11 @@ impl Proxy {
             let mut peer = [0u8; 64];
             let peer_len = sock.peer(&mut peer).len();
             let addr = sock.peer_addr();
+            let mark = sock.mark();
+            let white = filter::whitelisted(&self.whitelist, mark);
             let mut counted = false;
             if let Some(fw) = &mut self.fw {
-                match fw.connect(&addr, peer.get(..peer_len).unwrap_or(b"?")) {
+                match fw.connect(&addr, peer.get(..peer_len).unwrap_or(b"?"), white) {
                     firewall::Verdict::Pass => counted = true,
                     v => {
                         self.stats.clients_blocked = self.stats.clients_blocked.saturating_add(1);
@@ -904,6 +979,10 @@ impl Proxy {
                 head_ms: 0,
                 body: Progress::default(),
                 body_ms: 0,
+                vhost: None,
+                mark,
+                set_mark: mark,
+                white,
             };
             let Ok(id) = self.insert(Role::Client(client)) else {
                 if counted {
@@ -1124,6 +1203,19 @@ impl Proxy {
                     self.fail_client(id, status);
                     return;
                 }
+                Next::Finish => {
+                    if self.detach_upstream(id) {
+                        self.finish_client(id, None);
+                    }
+                    return;
+                }
+                Next::Flush => {
+                    if !self.flush(id) {
+                        self.close_client(id);
+                        return;
+                    }
+                    continue;
+                }
                 Next::Close => {
                     self.close_client(id);
                     return;
@@ -1201,12 +1293,29 @@ impl Proxy {
                 c.body_sent = 0;
                 // Before any refusal below: that answers this request, not the previous one.
                 c.resp_started = false;
+                // The HTTP tables first: the access log names the vhost they pick. What they
+                // decide is done after the firewall's checks.
+                let tables = self.tables.clone();
+                let out = tables.as_ref().map(|t| t.route(head, c.mark));
+                c.vhost = match out.as_ref().map(|o| o.route) {
+                    Some(Route::Vhost(name)) => self
+                        .vhosts
+                        .iter()
+                        .position(|v| v.name.eq_ignore_ascii_case(name)),
+                    Some(_) => None,
+                    None => self.default_vhost,
+                };
+                let vhost = match out.as_ref().map(|o| o.route) {
+                    Some(Route::Vhost(v)) => v,
+                    Some(_) => b"-",
+                    None => self.vhost.as_slice(),
+                };
                 if self.log_to.on()
                     && (c.log.capacity() >= alog::LINE_MAX
                         || c.log.reserve(alog::LINE_MAX, GFP_KERNEL).is_ok())
                 {
                     let peer = c.peer.get(..c.peer_len).unwrap_or(b"-");
-                    if alog::begin(&mut VecOut(&mut c.log), peer, &self.vhost, head).is_err() {
+                    if alog::begin(&mut VecOut(&mut c.log), peer, vhost, head).is_err() {
                         clear(&mut c.log);
                     }
                 }
@@ -1223,17 +1332,44 @@ impl Proxy {
                 c.head = Progress::default();
                 c.body = Progress::default();
                 c.body_ms = now;
-                if let Some(fw) = &mut self.fw {
+                if let Some(fw) = self.fw.as_mut().filter(|_| !c.white) {
                     let cl = match c.req.body {
                         crate::parser::BodyKind::Length(n) => Some(n),
                         _ => None,
                     };
                     let peer = c.peer();
-                    let v = fw.request(&c.addr, peer, head, c.req.version, cl, head_progress);
+                    let (version, vi) = (c.req.version, c.vhost);
+                    let v = fw.request(&c.addr, peer, head, version, cl, head_progress, vi);
                     if let Some(next) = self.refused(v) {
                         return next;
                     }
                 }
+                let group = match out {
+                    None => self.vhost_group(c.vhost),
+                    Some(o) => {
+                        if let (Some(m), Some(sock)) = (o.mark, &conn.sock) {
+                            if m != c.set_mark {
+                                sock.set_mark(m);
+                                c.set_mark = m;
+                            }
+                        }
+                        match o.route {
+                            Route::Vhost(_) => self.vhost_group(c.vhost),
+                            Route::NoMatch => None,
+                            Route::Block => {
+                                self.log_block(c.peer());
+                                let v = match self.block.attack.drop {
+                                    true => firewall::Verdict::Drop,
+                                    false => firewall::Verdict::Reply,
+                                };
+                                return self.refused(v).unwrap_or(Next::Drop);
+                            }
+                            Route::Redirect { status, url } => {
+                                return self.redirect(c, &mut conn.tx, head, status, url);
+                            }
+                        }
+                    }
+                };
                 let fwd = Fwd {
                     client: c.peer.get(..c.peer_len).unwrap_or(b"unknown"),
                     via: &self.via,
@@ -1248,7 +1384,7 @@ impl Proxy {
                 c.st = CState::Queued;
                 c.since_ms = now_ms();
                 self.stats.requests = self.stats.requests.saturating_add(1);
-                match self.default_group {
+                match group {
                     Some(g) => {
                         c.group = g;
                         Next::Assign
@@ -1272,7 +1408,7 @@ impl Proxy {
                 if let Some(fw) = &mut self.fw {
                     c.body_in = c.body_in.saturating_add(bytes.len() as u64);
                     let peer = c.peer();
-                    let v = fw.body(&c.addr, peer, c.body_in, c.body);
+                    let v = fw.body(&c.addr, peer, c.body_in, c.body, c.vhost);
                     if let Some(next) = self.refused(v) {
                         return next;
                     }
@@ -1285,6 +1421,8 @@ impl Proxy {
                 }
                 Next::Again
             }
+            // A redirect answered this request (which had no body) and the client stays.
+            Step::End if c.st == CState::Idle => Next::Flush,
             Step::End => {
                 c.req_done = true;
                 if !c.retriable {
@@ -1295,6 +1433,66 @@ impl Proxy {
             Step::Error(_) if self.block.error.drop => Next::Drop,
             Step::Error(_) => Next::Fail(Status::BadRequest),
         }
+    }
+
+    /// The group of vhost `vi`.
+    fn vhost_group(&self, vi: Option<usize>) -> Option<usize> {
+        vi.and_then(|i| self.vhosts.get(i)).and_then(|v| v.group)
+    }
+
+    /// Answers the request with a redirect to `url` (expanded with its `$host` and
+    /// `$request_uri`). A request without a body keeps its connection; one with a body is
+    /// answered and the connection closed, rather than its body read and thrown away.
+    fn redirect(
+        &mut self,
+        c: &mut Client,
+        tx: &mut Buf,
+        head: &[u8],
+        status: u16,
+        url: &[u8],
+    ) -> Next {
+        let f = http::facts::scan(head);
+        let host = f.authority.or(f.host).unwrap_or_default();
+        // Room for every `$` to expand to the longer of the two variables.
+        let vars = url.iter().filter(|&&b| b == b'$').count();
+        let len = vars
+            .saturating_mul(host.len().max(f.target.len()))
+            .saturating_add(url.len());
+        let Ok(mut loc) = KVec::from_elem(0u8, len, GFP_KERNEL) else {
+            return Next::Fail(Status::InternalError);
+        };
+        let Ok(n) = filter::expand_redirect(url, host, f.target, &mut loc) else {
+            return Next::Fail(Status::InternalError);
+        };
+        let close = !c.req.keep_alive || c.req.body != crate::parser::BodyKind::None;
+        let location = loc.get(..n).unwrap_or_default();
+        if http::status::redirect(status, location, close, tx).is_err() {
+            return Next::Fail(Status::InternalError);
+        }
+        self.stats.redirects = self.stats.redirects.saturating_add(1);
+        c.resp_started = true;
+        c.status = status;
+        c.body_sent = 0;
+        if close {
+            return Next::Finish;
+        }
+        self.log_to.write(&c.log, status, 0, None);
+        clear(&mut c.log);
+        Next::Again
+    }
+
+    /// Logs an HTTP tables block: one line a second at most, unless `block_action attack
+    /// ... nolog`.
+    fn log_block(&mut self, peer: &[u8]) {
+        let now = now_ms();
+        if self.block.attack.nolog || now.saturating_sub(self.block_logged_ms) < 1000 {
+            return;
+        }
+        self.block_logged_ms = now;
+        pr_warn!(
+            "http_tables: request from {} blocked\n",
+            core::str::from_utf8(peer).unwrap_or("?")
+        );
     }
 
     /// The client step for a firewall verdict: `None` to go on.
@@ -1458,12 +1656,18 @@ impl Proxy {
             Status::GatewayTimeout => s.errors_504 = s.errors_504.saturating_add(1),
             _ => s.errors_other = s.errors_other.saturating_add(1),
         }
+        self.finish_client(id, Some(status));
+    }
+
+    /// Ends the client's connection after its last response: `status`, unless a response
+    /// already started (then the access log gets that one).
+    fn finish_client(&mut self, id: Id, status: Option<Status>) {
         let log_to = self.log_to;
         let Some(conn) = self.get(id) else { return };
         let Role::Client(c) = &mut conn.role else {
             return;
         };
-        if !c.resp_started {
+        if let (false, Some(status)) = (c.resp_started, status) {
             let _ = conn.tx.put(status.response(true));
             log_to.write(&c.log, status.code(), 0, None);
         } else {
@@ -1783,14 +1987,24 @@ impl Proxy {
         let log_to = self.log_to;
         let mut took = None;
         if let Some(cid) = cid {
-            if let Some(conn) = self.get(cid) {
+            if let Some(conn) = conn_mut(&mut self.slots, cid) {
                 if let Role::Client(c) = &mut conn.role {
                     let ms = now.saturating_sub(c.since_ms);
                     took = Some(ms);
                     log_to.write(&c.log, c.status, c.body_sent, Some(ms));
                     clear(&mut c.log);
                     partial_request = !c.req_done;
-                    let close = !c.req.keep_alive || c.eof || close_delimited || partial_request;
+                    // `http_resp_code_block`: a client that collects too many of the watched
+                    // statuses gets this response, then its connection closes (and, with
+                    // `ip_block`, its address is blocked).
+                    let refused = match self.fw.as_mut().filter(|_| !c.white) {
+                        Some(fw) => {
+                            fw.response(&c.addr, c.peer(), c.status, c.vhost) != Verdict::Pass
+                        }
+                        None => false,
+                    };
+                    let close =
+                        !c.req.keep_alive || c.eof || close_delimited || partial_request || refused;
                     c.server = None;
                     c.req_copy.clear();
                     c.since_ms = now_ms();
@@ -1998,6 +2212,11 @@ impl Proxy {
         writeln!(out, "Server connections up\t\t\t: {}/{}", up, total)?;
         writeln!(out, "Access log lines dropped\t\t: {}", dropped)?;
         writeln!(out, "Client connections blocked\t\t: {}", s.clients_blocked)?;
+        if let Some(t) = &self.tables {
+            writeln!(out, "HTTP tables rules\t\t\t: {}", t.len())?;
+            writeln!(out, "HTTP tables memory\t\t\t: {}", t.bytes())?;
+            writeln!(out, "HTTP tables redirects\t\t\t: {}", s.redirects)?;
+        }
         if let Some(fw) = &self.fw {
             fw.perfstat(out)?;
         }
@@ -2011,6 +2230,10 @@ enum Next {
     Wait,
     Assign,
     Fail(Status),
+    /// The response is queued: send it, then close.
+    Finish,
+    /// Send what is queued, then go on.
+    Flush,
     Close,
     /// Reset without a response (`block_action ... drop`).
     Drop,

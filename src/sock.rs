@@ -204,6 +204,20 @@ impl Sock {
         unsafe { sys::tfw_glue_nodelay(self.sock) };
     }
 
+    /// The socket's netfilter mark: for an accepted socket, its SYN's mark when
+    /// `net.ipv4.tcp_fwmark_accept` is on (0 otherwise).
+    pub(crate) fn mark(&self) -> u32 {
+        // SAFETY: a live socket of ours; a plain read of one field.
+        unsafe { sys::tfw_glue_mark(self.sock) }
+    }
+
+    /// Marks the packets this socket sends from now on (`http_chain ... -> mark = N`), for
+    /// iptables/nftables rules to match.
+    pub(crate) fn set_mark(&self, mark: u32) {
+        // SAFETY: a live socket of ours; process context (sock_set_mark takes the socket lock).
+        unsafe { sys::tfw_glue_set_mark(self.sock, mark) };
+    }
+
     /// Makes the close send a reset (for connections the proxy aborts).
     pub(crate) fn abort_on_close(&self) {
         // SAFETY: a live socket of ours.

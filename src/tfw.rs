@@ -56,6 +56,7 @@ mod listener;
 mod proxy;
 mod sock;
 mod sys;
+mod tables;
 
 use kernel::prelude::*;
 

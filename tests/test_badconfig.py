@@ -43,8 +43,12 @@ BAD = [
     ("vhost v { proxy_pass nosuch; }\n",
      "1: directive 'proxy_pass': srv_group 'nosuch' is not defined"),
     ("http_chain { -> nosuch; }\n", "1: directive '->': vhost 'nosuch' is not defined"),
-    ('http_chain { uri == "/a" -> block; }\n', "1: directive 'uri': not supported by "
-     "tempesta-rs yet: conditional http_chain rules (FIELD == ARG -> ACTION)"),
+    ("http_chain {\n -> 304 = /x;\n}\n", "2: directive '->': invalid redirect status "
+     "(301, 302, 303, 307, 308) '304'"),
+    ("http_chain {\n mark == 0 -> block;\n}\n", "2: directive 'mark': invalid rule: "
+     "'mark == 0' never holds: unmarked traffic has no mark"),
+    ("whitelist_mark 0;\n", "1: directive 'whitelist_mark': value '0' out of range "
+     "[1, 4294967295]"),
     # Values.
     ("keepalive_timeout abc;\n", "1: directive 'keepalive_timeout': invalid time 'abc'"),
     ("listen 8080;\nkeepalive_timeout 10;\nkeepalive_timeout 20;\n",

@@ -1,6 +1,7 @@
 """The firewall: Tempesta FW's example configuration (block_action + frang_limits) loads and is
 enforced; each implemented frang limit refuses a scripted client and lets a well-behaved one
 through; block_action reply and drop; rate-limited logging; counters."""
+import http.client
 import os
 import re
 import socket
@@ -87,7 +88,8 @@ def request_limits_reply_403():
     upstream(8101)
     proxy("server 127.0.0.1:8101 conns_n=2;\nblock_action attack reply;\n"
           "frang_limits {\n  http_uri_len 30;\n  http_header_cnt 6;\n  http_hdr_len 200;\n"
-          "  http_body_len 1000;\n  http_methods get post;\n  http_ct_required;\n}\n")
+          "  http_body_len 1000;\n  http_methods get post;\n  http_ct_required;\n"
+          "  http_ct_vals text/plain \"application/json\";\n}\n")
     ok = get("/fine")
     expect(status(ok) == 200, f"a well-behaved request: {ok!r}")
     cases = [
@@ -97,9 +99,11 @@ def request_limits_reply_403():
         ("header line", b"GET / HTTP/1.1\r\nHost: example.com\r\nX-Long: " + b"v" * 300 + b"\r\n\r\n"),
         ("method", b"PUT / HTTP/1.1\r\nHost: example.com\r\nContent-Length: 0\r\n\r\n"),
         ("no content type", b"POST / HTTP/1.1\r\nHost: example.com\r\nContent-Length: 1\r\n\r\nx"),
-        ("Content-Length", b"POST / HTTP/1.1\r\nHost: example.com\r\nContent-Type: a/b\r\n"
+        ("Content-Length", b"POST / HTTP/1.1\r\nHost: example.com\r\nContent-Type: text/plain\r\n"
          b"Content-Length: 5000\r\n\r\n"),
-        ("chunked body", b"POST / HTTP/1.1\r\nHost: example.com\r\nContent-Type: a/b\r\n"
+        ("content type", b"POST / HTTP/1.1\r\nHost: example.com\r\nContent-Type: a/b\r\n"
+         b"Content-Length: 1\r\n\r\nx"),
+        ("chunked body", b"POST / HTTP/1.1\r\nHost: example.com\r\nContent-Type: text/plain\r\n"
          b"Transfer-Encoding: chunked\r\n\r\n" + (b"100\r\n" + b"x" * 256 + b"\r\n") * 6 + b"0\r\n\r\n"),
         ("IP Host", b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
         ("absolute URI host", b"GET http://other.example/ HTTP/1.1\r\nHost: example.com\r\n\r\n"),
@@ -111,8 +115,11 @@ def request_limits_reply_403():
     r, _ = request("POST", "/p", body=iter([b"x" * 100]), chunked=True,
                    headers=dict(HOST, **{"Content-Type": "text/plain"}))
     expect(r.status == 200, f"POST within limits: {r.status}")
+    out = raw(b"POST /j HTTP/1.1\r\nHost: example.com\r\nContent-Type: Application/JSON; charset=utf-8"
+              b"\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+    expect(out.startswith(b"HTTP/1.1 200 "), f"a listed type with parameters: {out[:80]!r}")
     f = perfstat()
-    expect(re.search(r"Client messages filtered out\s+: 9$", f, re.M), f)
+    expect(re.search(r"Client messages filtered out\s+: 10$", f, re.M), f)
     expect(re.search(r"Frang refused \(restricted HTTP method\)\s+: 1$", f, re.M), f)
 
 
@@ -363,3 +370,37 @@ def client_table_bounded_over_10000_addresses():
     for h in held:
         h.close()
     expect(status(get("/new", src="127.2.0.1")) == 200, "a new client after 10,000 others")
+
+
+@test
+def resp_code_block_closes_and_blocks():
+    # More than 3 responses 403/404 within 10 s: the client's connection closes after the
+    # response that exceeds it, and with ip_block its address is then blocked.
+    upstream(8101)
+    log = KernelLog()
+    proxy("server 127.0.0.1:8101 conns_n=2;\nblock_action attack drop;\n"
+          "frang_limits { http_resp_code_block 403 404 3 10; ip_block 30; }\n")
+    wait_servers_up()
+    c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=20)
+    s = socket.socket()
+    s.settimeout(20)
+    s.bind(("127.0.0.3", 0))
+    s.connect(("127.0.0.1", PORT))
+    c.sock = s
+    got = []
+    try:
+        for i in range(6):
+            c.request("GET", f"/status/{404 if i % 2 else 403}", headers=HOST)
+            r = c.getresponse()
+            r.read()
+            got.append(r.status)
+    except (ConnectionError, http.client.HTTPException, OSError):
+        got.append("closed")
+    c.close()
+    expect(got == [403, 404, 403, 404, "closed"], f"statuses: {got}")
+    expect(status(get("/status/200", src="127.0.0.4")) == 200, "another address is served")
+    expect(not syn_gets_through("127.0.0.3"), "127.0.0.3 is blocked")
+    f = perfstat()
+    expect(re.search(r"Frang refused \(http_resp_code_block limit\)\s*: 1", f), f)
+    lines = [l for l in log.new().splitlines() if "frang:" in l]
+    expect(any("http_resp_code_block limit exceeded for 127.0.0.3" in l for l in lines), f"{lines}")

@@ -3,7 +3,8 @@
 
 Answers every request with a JSON summary of what it received (method, path, the headers the
 proxy adds, body length and SHA-256), keeps connections alive, and serves `/size/N` with N
-bytes of a known pattern (`?chunked` for a chunked response), `/sleep/S` after S seconds.
+bytes of a known pattern (`?chunked` for a chunked response), `/sleep/S` after S seconds,
+`/status/N` with status N.
 """
 import hashlib
 import json
@@ -67,6 +68,7 @@ class Handler(BaseHTTPRequestHandler):
             if self.command != "HEAD":
                 self.wfile.write(data)
             return
+        code = int(path.split("/")[2]) if path.startswith("/status/") else 200
         out = json.dumps({
             "server": NAME,
             "method": self.command,
@@ -78,7 +80,7 @@ class Handler(BaseHTTPRequestHandler):
             "len": len(body),
             "sha256": hashlib.sha256(body).hexdigest(),
         }).encode()
-        self.send_response(200)
+        self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(out)))
         self.end_headers()

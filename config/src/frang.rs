@@ -5,8 +5,8 @@
 //! bursts, `concurrent_tcp_connections`, `client_header_timeout`, `client_body_timeout`,
 //! `http_header_chunk_cnt`, `http_body_chunk_cnt`, `http_methods`, `http_uri_len`,
 //! `http_hdr_len`, `http_header_cnt`, `http_body_len`, `http_strict_host_checking`,
-//! `http_ct_required`. The others (TLS limits, `http_ct_vals`,
-//! `http_resp_code_block`, ...) stay "not supported by tempesta-rs yet", and so does
+//! `http_ct_required`, `http_ct_vals`, `http_resp_code_block` (global), and `whitelist_mark`.
+//! The others (TLS limits, ...) stay "not supported by tempesta-rs yet", and so does
 //! `frang_limits` inside a vhost or location: a limit is never accepted and then ignored.
 //!
 //! Defaults are Tempesta FW's (`http_limits.c`); they apply when the configuration has a
@@ -110,6 +110,34 @@ pub struct Frang {
     pub http_strict_host_checking: bool,
     /// POST needs Content-Type.
     pub http_ct_required: bool,
+    /// `http_resp_code_block CODE... LIMIT SECS`.
+    pub resp_code_block: Option<RespCodeBlock>,
+    /// `X-HTTP-Method-Override` and friends are accepted (false).
+    pub method_override_allowed: bool,
+}
+
+/// `http_resp_code_block CODE... LIMIT SECS`: a client that gets more than `limit` responses
+/// with one of the codes within `secs` seconds is blocked (password guessing, scanning).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RespCodeBlock {
+    /// Bit `c - 100` is set for each status code `c` (100..=599).
+    pub codes: [u64; 8],
+    /// Most such responses in a period.
+    pub limit: u32,
+    /// The period, seconds (1..=3600).
+    pub secs: u32,
+}
+
+impl RespCodeBlock {
+    /// The status codes, ascending.
+    pub fn codes(&self) -> impl Iterator<Item = u16> + '_ {
+        (100u16..=599).filter(|&c| {
+            let i = usize::from(c - 100);
+            self.codes
+                .get(i / 64)
+                .is_some_and(|w| w & (1u64 << (i % 64)) != 0)
+        })
+    }
 }
 
 fn method_bit(name: &[u8]) -> Option<u32> {
@@ -141,6 +169,8 @@ impl Default for Frang {
             http_body_len: 1 << 30,
             http_strict_host_checking: true,
             http_ct_required: false,
+            resp_code_block: None,
+            method_override_allowed: false,
         }
     }
 }
@@ -191,6 +221,106 @@ pub fn block_actions<'s>(tree: &Tree<'s, '_>) -> Result<BlockActions, Error<'s>>
     Ok(b)
 }
 
+/// Most media types `http_ct_vals` takes.
+pub const MAX_CT_VALS: usize = 32;
+
+/// `http_ct_vals TYPE...` of the global `frang_limits` (the last one written): the media types
+/// a POST may carry (compared without parameters, case-insensitively). Returns how many it
+/// wrote into `out`; 0: any type.
+pub fn ct_vals<'s>(
+    tree: &Tree<'s, '_>,
+    out: &mut [&'s [u8]; MAX_CT_VALS],
+) -> Result<usize, Error<'s>> {
+    ct_vals_in(tree, tree.top_level(), out, 0)
+}
+
+/// `http_ct_vals` of vhost `name`: its own `frang_limits` value, else the global one.
+pub fn vhost_ct_vals<'s>(
+    tree: &Tree<'s, '_>,
+    name: &str,
+    out: &mut [&'s [u8]; MAX_CT_VALS],
+) -> Result<usize, Error<'s>> {
+    let n = ct_vals(tree, out)?;
+    match find_vhost(tree, name) {
+        Some(v) => ct_vals_in(tree, tree.children(v), out, n),
+        None => Ok(n),
+    }
+}
+
+fn find_vhost<'b>(tree: &Tree<'_, 'b>, name: &str) -> Option<&'b Node> {
+    tree.top_level().find(|n| {
+        is(tree, n, b"vhost")
+            && tree
+                .arg(n, 0)
+                .is_some_and(|a| a.text.eq_ignore_ascii_case(name.as_bytes()))
+    })
+}
+
+/// The last `http_ct_vals` of the `frang_limits` blocks among `scope`; `inherited` values
+/// already in `out` stay when there is none.
+fn ct_vals_in<'s, 'b>(
+    tree: &Tree<'s, 'b>,
+    scope: super::tree::Nodes<'b>,
+    out: &mut [&'s [u8]; MAX_CT_VALS],
+    inherited: usize,
+) -> Result<usize, Error<'s>> {
+    let mut n = inherited;
+    for f in scope.filter(|n| is(tree, n, b"frang_limits")) {
+        for node in tree.children(f).filter(|c| is(tree, c, b"http_ct_vals")) {
+            check_ct_vals(tree, node)?;
+            n = 0;
+            for a in tree.args(node) {
+                let slot = out.get_mut(n).ok_or_else(|| {
+                    tree.error(node, ErrorKind::Message("more than 32 media types"))
+                })?;
+                *slot = a.text;
+                n = n.saturating_add(1);
+            }
+        }
+    }
+    Ok(n)
+}
+
+/// A media type is a token with no whitespace and no parameters.
+fn check_ct_vals<'s>(tree: &Tree<'s, '_>, node: &Node) -> Result<(), Error<'s>> {
+    for a in tree.args(node) {
+        let t = a.text;
+        let bad = |c: &u8| c.is_ascii_whitespace() || *c == b';';
+        if t.is_empty() || a.escaped || t.iter().any(bad) {
+            return Err(tree.error(node, ErrorKind::InvalidValue("media type", t)));
+        }
+    }
+    if tree.arg_count(node) > MAX_CT_VALS {
+        return Err(tree.error(node, ErrorKind::Message("more than 32 media types")));
+    }
+    Ok(())
+}
+
+/// Most marks `whitelist_mark` takes.
+pub const MAX_WHITELIST_MARKS: usize = 64;
+
+/// `whitelist_mark N...`: connections whose packets carry one of these netfilter marks bypass
+/// frang. Returns how many marks it wrote into `out` (all `whitelist_mark` lines together;
+/// duplicates kept). Mark 0 is refused: it is "no mark", and whitelisting it would exempt all
+/// unmarked traffic.
+pub fn whitelist_marks<'s>(
+    tree: &Tree<'s, '_>,
+    out: &mut [u32; MAX_WHITELIST_MARKS],
+) -> Result<usize, Error<'s>> {
+    let mut n = 0usize;
+    for node in tree.top_level().filter(|n| is(tree, n, b"whitelist_mark")) {
+        for a in tree.args(node) {
+            let m = parse_u32_in(a.text, 1, u32::MAX).map_err(|k| tree.error(node, k))?;
+            let slot = out.get_mut(n).ok_or_else(|| {
+                tree.error(node, ErrorKind::Message("more than 64 whitelist marks"))
+            })?;
+            *slot = m;
+            n = n.saturating_add(1);
+        }
+    }
+    Ok(n)
+}
+
 /// Checks one child of a global `frang_limits` block and applies it to `f`.
 pub(crate) fn apply_limit<'s>(
     tree: &Tree<'s, '_>,
@@ -229,6 +359,27 @@ pub(crate) fn apply_limit<'s>(
         b"http_body_len" => f.http_body_len = parse_size(first).map_err(|k| tree.error(node, k))?,
         b"http_strict_host_checking" => f.http_strict_host_checking = flag()?,
         b"http_ct_required" => f.http_ct_required = flag()?,
+        b"http_method_override_allowed" => f.method_override_allowed = flag()?,
+        b"http_ct_vals" => check_ct_vals(tree, node)?,
+        b"http_resp_code_block" => {
+            let n = tree.arg_count(node);
+            let arg = |i: usize| tree.arg(node, i).map_or(&b""[..], |a| a.text);
+            let mut r = RespCodeBlock {
+                codes: [0; 8],
+                limit: parse_u32_in(arg(n.saturating_sub(2)), 1, u32::MAX)
+                    .map_err(|k| tree.error(node, k))?,
+                secs: parse_u32_in(arg(n.saturating_sub(1)), 1, 3600)
+                    .map_err(|k| tree.error(node, k))?,
+            };
+            for i in 0..n.saturating_sub(2) {
+                let c = parse_u32_in(arg(i), 100, 599).map_err(|k| tree.error(node, k))?;
+                let bit = (c - 100) as usize;
+                if let Some(w) = r.codes.get_mut(bit / 64) {
+                    *w |= 1u64 << (bit % 64);
+                }
+            }
+            f.resp_code_block = Some(r);
+        }
         b"http_methods" => {
             let mut m = 0u32;
             for a in tree.args(node) {
@@ -253,6 +404,29 @@ pub(crate) fn check_ip_block<'s>(tree: &Tree<'s, '_>, node: &Node) -> Result<(),
         ));
     }
     Ok(())
+}
+
+/// The `frang_limits` of vhost `name`, if it has the block: the global values (or Tempesta's
+/// defaults without a global block) with the vhost's own on top. Only the per-request limits
+/// can be written in a vhost (the schema refuses the others there).
+pub fn vhost_frang<'s>(tree: &Tree<'s, '_>, name: &str) -> Result<Option<Frang>, Error<'s>> {
+    let Some(v) = find_vhost(tree, name) else {
+        return Ok(None);
+    };
+    let mut out: Option<Frang> = None;
+    for n in tree.children(v) {
+        if is(tree, n, b"frang_limits") {
+            if out.is_none() {
+                out = Some(frang(tree)?.unwrap_or_default());
+            }
+            if let Some(f) = out.as_mut() {
+                for c in tree.children(n) {
+                    apply_limit(tree, c, f)?;
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The global `frang_limits`, if the configuration has the block (see the module docs).
@@ -283,6 +457,71 @@ mod tests {
                 block_actions(t).map_err(|e| e.to_string())?,
             ))
         })
+    }
+
+    #[test]
+    fn ct_vals_parse() {
+        let src = "frang_limits { http_ct_vals text/plain \"application/json\"; }";
+        let got = with(src, |t| {
+            let mut out = [&b""[..]; MAX_CT_VALS];
+            let n = ct_vals(t, &mut out).unwrap();
+            out[..n]
+                .iter()
+                .map(|v| v.to_vec())
+                .collect::<std::vec::Vec<_>>()
+        });
+        assert_eq!(got, [b"text/plain".to_vec(), b"application/json".to_vec()]);
+        with("frang_limits { }", |t| {
+            let mut out = [&b""[..]; MAX_CT_VALS];
+            assert_eq!(ct_vals(t, &mut out), Ok(0));
+        });
+        let e = get("frang_limits { http_ct_vals \"text/plain; charset=utf-8\"; }").unwrap_err();
+        assert!(e.contains("invalid media type"), "{e}");
+    }
+
+    #[test]
+    fn resp_code_block() {
+        let (f, _) = get("frang_limits { http_resp_code_block 401 403 404 5 10; }").unwrap();
+        let r = f.unwrap().resp_code_block.unwrap();
+        assert_eq!((r.limit, r.secs), (5, 10));
+        assert_eq!(r.codes().collect::<std::vec::Vec<_>>(), [401, 403, 404]);
+        for (src, want) in [
+            (
+                "http_resp_code_block 404 0 10",
+                "value '0' out of range [1, 4294967295]",
+            ),
+            (
+                "http_resp_code_block 404 5 0",
+                "value '0' out of range [1, 3600]",
+            ),
+            (
+                "http_resp_code_block 99 5 10",
+                "value '99' out of range [100, 599]",
+            ),
+            ("http_resp_code_block 5 10", "expected"),
+        ] {
+            let e = get(&std::format!("frang_limits {{ {src}; }}")).unwrap_err();
+            assert!(e.contains(want), "{src}: {e}");
+        }
+    }
+
+    #[test]
+    fn whitelist_marks_parse() {
+        let mut out = [0u32; MAX_WHITELIST_MARKS];
+        with("whitelist_mark 1 7;\nwhitelist_mark ten;\n", |t| {
+            assert!(whitelist_marks(t, &mut out).is_err());
+        });
+        with("whitelist_mark 1 7;\nwhitelist_mark 9;\n", |t| {
+            assert_eq!(whitelist_marks(t, &mut out), Ok(3));
+        });
+        assert_eq!(out[..3], [1, 7, 9]);
+        with("whitelist_mark 0;\n", |t| {
+            assert!(whitelist_marks(t, &mut out).is_err());
+        });
+        assert_eq!(
+            get("whitelist_mark 0;\n").unwrap_err(),
+            "line 1: directive 'whitelist_mark': value '0' out of range [1, 4294967295]"
+        );
     }
 
     #[test]
@@ -376,9 +615,37 @@ mod tests {
             "line 1: directive 'ip_block': invalid integer '1h'"
         );
         assert_eq!(
-            e("srv_group g { server 127.0.0.1:80; }\nvhost v { proxy_pass g; frang_limits { http_uri_len 5; } }\n"),
-            "line 2: directive 'frang_limits': not supported by tempesta-rs yet: \
-             frang_limits in a vhost or location"
+            e("srv_group g { server 127.0.0.1:80; }\nvhost v { proxy_pass g; frang_limits { request_rate 5; } }\n"),
+            "line 2: directive 'request_rate': not allowed in vhost/location frang_limits"
         );
+    }
+
+    #[test]
+    fn per_vhost_limits_inherit_the_global_ones() {
+        let src = "frang_limits { http_uri_len 100; request_rate 9; http_ct_vals a/b; }\n\
+                   srv_group g { server 127.0.0.1:80; }\n\
+                   vhost v { proxy_pass g; frang_limits { http_body_len 10; http_methods get put; \
+                   http_method_override_allowed; http_ct_vals c/d e/f; } }\n\
+                   vhost w { proxy_pass g; }\n";
+        let (g, v, w, vals) = with(src, |t| {
+            validate(t, &Options::STRICT).unwrap();
+            let mut out = [&b""[..]; MAX_CT_VALS];
+            let n = vhost_ct_vals(t, "V", &mut out).unwrap();
+            let vals: std::vec::Vec<_> = out[..n].iter().map(|v| v.to_vec()).collect();
+            let n = vhost_ct_vals(t, "w", &mut out).unwrap();
+            assert_eq!(&out[..n], [&b"a/b"[..]]);
+            (
+                frang(t).unwrap().unwrap(),
+                vhost_frang(t, "v").unwrap().unwrap(),
+                vhost_frang(t, "w").unwrap(),
+                vals,
+            )
+        });
+        assert_eq!((v.http_uri_len, v.request_rate), (100, 9));
+        assert_eq!(v.http_body_len, 10);
+        assert!(v.method_override_allowed && !g.method_override_allowed);
+        assert_ne!(v.methods, g.methods);
+        assert_eq!(w, None);
+        assert_eq!(vals, [b"c/d".to_vec(), b"e/f".to_vec()]);
     }
 }

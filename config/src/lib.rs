@@ -99,6 +99,7 @@ mod test_util {
         f(&tree)
     }
 }
+pub mod tables;
 pub mod values;
 
 // The kernel module includes this file as a private `mod config;` and does not use every
@@ -108,7 +109,7 @@ pub use self::access_log::{access_log, AccessLog};
 #[allow(unused_imports)]
 pub use self::error::{Error, ErrorKind, WithFile};
 #[allow(unused_imports)]
-pub use self::frang::{block_actions, frang, BlockActions, Frang};
+pub use self::frang::{block_actions, frang, vhost_frang, whitelist_marks, BlockActions, Frang};
 #[allow(unused_imports)]
 pub use self::listen::{
     effective_listeners, listeners, listeners_with_lines, Listen, Listeners, Proto, DEFAULT_LISTEN,

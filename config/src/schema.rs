@@ -295,7 +295,7 @@ pub static DIRECTIVES: &[DirectiveSpec] = &[
     // --- HTTP processing (http.c) ---
     d("block_action", C::G, 2, 3).repeat().supported(),
     d("response_body", C::G, 2, 2).repeat(),
-    d("whitelist_mark", C::G, 1, MANY),
+    d("whitelist_mark", C::G, 1, MANY).repeat().supported(),
     d("http_uri_brange", C::G, 1, MANY),
     d("http_token_brange", C::G, 1, MANY),
     d("http_qetoken_brange", C::G, 1, MANY),
@@ -359,7 +359,7 @@ pub static DIRECTIVES: &[DirectiveSpec] = &[
     d("sess_lifetime", C::ST, 1, 1),
     d("learn", C::ST, 0, MANY).any_opts(),
     // --- Frang limits (vhost.c, http_limits.c) ---
-    // Global only, for now: the semantic check refuses it in a vhost or location.
+    // Global and per vhost; the semantic check refuses it in a location (not implemented).
     d("frang_limits", C::G_V_L, 0, 0)
         .block(Context::FrangGlobal)
         .repeat()
@@ -384,10 +384,10 @@ pub static DIRECTIVES: &[DirectiveSpec] = &[
     d("http_strict_host_checking", C::F, 0, 1).supported(),
     d("http_ct_required", C::F, 0, 1).supported(),
     d("http_trailer_split_allowed", C::F, 0, 1),
-    d("http_method_override_allowed", C::F, 0, 1),
+    d("http_method_override_allowed", C::F, 0, 1).supported(),
     d("http_methods", C::F, 1, MANY).supported(), // get post head
-    d("http_ct_vals", C::F, 1, MANY),
-    d("http_resp_code_block", C::F_L, 3, MANY),
+    d("http_ct_vals", C::F, 1, MANY).supported(),
+    d("http_resp_code_block", C::F_L, 3, MANY).supported(),
     // --- HTTP tables (http_tbl.c): the block holds rules only ---
     // The main chain's `-> VHOST;`; named chains and other rules are refused by the semantic
     // checks (strict mode).
@@ -449,6 +449,7 @@ mod tests {
                 "server_retry_nonidempotent",
                 "server_connect_retries",
                 "block_action",
+                "whitelist_mark",
                 "access_log",
                 "mmap_log_buffer_size",
                 "vhost",
@@ -471,7 +472,10 @@ mod tests {
                 "http_body_len",
                 "http_strict_host_checking",
                 "http_ct_required",
+                "http_method_override_allowed",
                 "http_methods",
+                "http_ct_vals",
+                "http_resp_code_block",
                 "http_chain",
             ]
         );

@@ -30,18 +30,15 @@
 //!   group (which must be defined before it) and may only name that group in `proxy_pass`.
 //!   Without an explicit `vhost default`, Tempesta creates an implicit one proxying to the
 //!   `default` group; [`vhosts`] yields it (first) when that group exists.
-//! * **Routing.** Requests go to the vhost named by the unconditional rule `-> NAME;` of the
-//!   main (unnamed) `http_chain`; NAME must be a vhost defined before the rule (the implicit
-//!   `default` vhost can't be named: Tempesta creates it at the end of the file). An explicit
-//!   main chain without such a rule drops every request. Without any `http_chain`, requests go
-//!   to the `default` vhost if there is one. See [`default_vhost`].
+//! * **Routing.** The HTTP tables (`http_chain`, typed by [`tables`](super::tables)) pick a
+//!   request's vhost; a rule's vhost or chain must be defined before the rule (the implicit
+//!   `default` vhost can't be named: Tempesta creates it at the end of the file). Without any
+//!   `http_chain`, requests go to the `default` vhost if there is one. See [`default_vhost`].
 //! * Names of groups and vhosts compare ASCII case-insensitively, as in Tempesta.
 //!
 //! Not implemented by tempesta-rs yet (refused by [`validate`] in strict mode, accepted after
 //! their shape is checked in lenient mode; the accessors here return an error for them):
-//! schedulers other than `ratio static`, `proxy_pass ... backup=`, named `http_chain`s,
-//! conditional rules (`FIELD == ARG -> ACTION`) and actions other than a vhost (`block`,
-//! `mark = N`, redirects, `$cache`, `cache_ttl`).
+//! schedulers other than `ratio static` and `proxy_pass ... backup=`.
 //!
 //! [`validate`]: super::validate
 
@@ -49,7 +46,8 @@ use core::net::{IpAddr, SocketAddr};
 
 use super::error::{Error, ErrorKind};
 use super::listen::parse_listen_addr;
-use super::tree::{Arg, Node, Nodes, Op, Tree};
+use super::tables;
+use super::tree::{Arg, Node, Nodes, Tree};
 use super::values::{parse_secs, parse_u32_in};
 
 /// Name of the implicit group of top-level `server` lines, and of the default vhost.
@@ -855,59 +853,14 @@ where
 // ---------------------------------------------------------------------------------------------
 // http_chain.
 
-/// An http_chain rule, split: `[FIELD [NAME] ==|!= ARG] -> ACTION [= VALUE]`.
-struct Rule<'s> {
-    conditional: bool,
-    action: Option<Arg<'s>>,
-    has_value: bool,
-}
-
-fn split_rule<'s>(tree: &Tree<'s, '_>, node: &Node) -> Rule<'s> {
-    let mut args = tree.args(node);
-    let conditional = !args.next().is_some_and(|a| a.is_op(Op::Arrow));
-    if conditional {
-        args.by_ref().find(|a| a.is_op(Op::Arrow));
-    }
-    let action = args.next();
-    let has_value = args.next().is_some_and(|a| a.is_op(Op::Assign));
-    Rule {
-        conditional,
-        action,
-        has_value,
-    }
-}
-
-/// Checks an http_chain rule's action target (the validator calls this after the rule's shape
-/// is checked). Strict mode (`accept_unsupported == false`) refuses what tempesta-rs does not
-/// route yet: conditional rules, actions with a value, `block`, chains.
-pub(crate) fn check_rule<'s>(
-    tree: &Tree<'s, '_>,
-    node: &Node,
-    accept_unsupported: bool,
-) -> Result<(), Error<'s>> {
-    let r = split_rule(tree, node);
-    let unsupported = |what| Err(tree.error(node, ErrorKind::NotSupportedFeature(what)));
-    if r.conditional && !accept_unsupported {
-        return unsupported("conditional http_chain rules (FIELD == ARG -> ACTION)");
-    }
-    let Some(action) = r.action else {
-        return Ok(());
+/// Checks an http_chain rule (the validator calls this after the rule's shape is checked):
+/// its values (see [`tables::rule`](super::tables::rule)), and that the vhost or chain it
+/// names is defined before it.
+pub(crate) fn check_rule<'s>(tree: &Tree<'s, '_>, node: &Node) -> Result<(), Error<'s>> {
+    let target = match tables::rule(tree, node)?.action {
+        tables::Action::Vhost(t) | tables::Action::Chain(t) => t,
+        _ => return Ok(()),
     };
-    if r.has_value {
-        if !accept_unsupported {
-            return unsupported(
-                "http_chain actions with a value (mark, redirects, $cache, cache_ttl)",
-            );
-        }
-        return Ok(());
-    }
-    let target = action.text;
-    if target.eq_ignore_ascii_case(b"block") {
-        if !accept_unsupported {
-            return unsupported("the http_chain action 'block'");
-        }
-        return Ok(());
-    }
     let here = tree.parent(node);
     if let Some(chain) = find_chain(tree, target, node.index()) {
         if here.is_some_and(|h| h.index() == chain.index()) {
@@ -915,9 +868,6 @@ pub(crate) fn check_rule<'s>(
                 node,
                 ErrorKind::Message("an http_chain can't refer to itself"),
             ));
-        }
-        if !accept_unsupported {
-            return unsupported("named http_chain");
         }
         return Ok(());
     }
@@ -945,21 +895,15 @@ pub(crate) fn check_rule<'s>(
     ))
 }
 
-/// The vhost requests go to: the target of the unconditional rule `-> NAME;` of the main
-/// (unnamed) `http_chain`, as the vhost's [`Vhost::name`]; without `http_chain`, `default` if
-/// that vhost exists (explicit, or implicit with a `default` group). `None`: requests are
-/// dropped (an explicit main chain without such a rule) or have nowhere to go.
-///
-/// What tempesta-rs does not route yet is an error: named chains, conditional rules, actions
-/// other than a vhost.
+/// The vhost requests go to when the HTTP tables don't decide otherwise: without any
+/// `http_chain`, `default` if that vhost exists (explicit, or implicit with a `default`
+/// group); with a main (unnamed) chain, the vhost of its default rule `-> NAME;`, if that
+/// names a vhost. `None`: nowhere (an explicit main chain without a default vhost rule sends
+/// what its other rules don't route to 404, as Tempesta does).
 pub fn default_vhost<'s>(tree: &Tree<'s, '_>) -> Result<Option<&'s str>, Error<'s>> {
-    let mut main = None;
-    for n in tree.top_level().filter(|n| is_dir(tree, n, b"http_chain")) {
-        if tree.arg_count(n) != 0 {
-            return Err(tree.error(n, ErrorKind::NotSupportedFeature("named http_chain")));
-        }
-        main = Some(n);
-    }
+    let main = tables::chains(tree)
+        .filter(|n| tree.arg_count(n) == 0)
+        .last();
     let Some(chain) = main else {
         if let Some(v) = find_vhost(tree, DEFAULT_VHOST.as_bytes(), u32::MAX) {
             return Ok(Some(first_arg_str(tree, v)));
@@ -967,13 +911,15 @@ pub fn default_vhost<'s>(tree: &Tree<'s, '_>) -> Result<Option<&'s str>, Error<'
         return Ok(implicit_default_vhost(tree).then_some(DEFAULT_VHOST));
     };
     let mut target = None;
-    for rule in tree.children(chain) {
-        check_rule(tree, rule, false)?;
-        let r = split_rule(tree, rule);
-        if let Some(a) = r.action {
-            let v = find_vhost(tree, a.text, rule.index())
-                .ok_or_else(|| tree.error(rule, ErrorKind::NotDefined("vhost", a.text)))?;
-            target = Some(first_arg_str(tree, v));
+    for node in tree.children(chain).filter(|n| n.is_rule()) {
+        check_rule(tree, node)?;
+        if let (None, tables::Action::Vhost(name)) = {
+            let r = tables::rule(tree, node)?;
+            (r.cond, r.action)
+        } {
+            if let Some(v) = find_vhost(tree, name, node.index()) {
+                target = Some(first_arg_str(tree, v));
+            }
         }
     }
     Ok(target)
@@ -1571,22 +1517,17 @@ mod tests {
         assert_eq!(route(base), Ok(None));
 
         for (chain, want) in [
-            ("-> nope;", "line 4: directive '->': vhost 'nope' is not defined"),
+            (
+                "-> nope;",
+                "line 4: directive '->': vhost 'nope' is not defined",
+            ),
             (
                 "-> default;",
                 "line 4: directive '->': vhost 'default' is not defined",
             ),
             (
-                "host == \"a.com\" -> main;",
-                "line 4: directive 'host': not supported by tempesta-rs yet: conditional http_chain rules (FIELD == ARG -> ACTION)",
-            ),
-            (
-                "-> block;",
-                "line 4: directive '->': not supported by tempesta-rs yet: the http_chain action 'block'",
-            ),
-            (
-                "-> mark = 1;",
-                "line 4: directive '->': not supported by tempesta-rs yet: http_chain actions with a value (mark, redirects, $cache, cache_ttl)",
+                "-> 304 = /x;",
+                "line 4: directive '->': invalid redirect status (301, 302, 303, 307, 308) '304'",
             ),
         ] {
             let src = format!("{base}http_chain {{\n  {chain}\n}}\n");
@@ -1605,25 +1546,19 @@ mod tests {
             lenient(src),
             Err("line 3: directive '->': the implicit vhost 'default' can't be named in http_chain rules: define 'vhost default { ... }' before the http_chain".into())
         );
-        // Named chains: strict refuses, lenient checks targets.
+        // Named chains: the main chain's default rule jumps, so there is no default vhost.
         let named = format!("{base}http_chain c {{\n  -> main;\n}}\nhttp_chain {{\n  -> c;\n}}\n");
-        assert_eq!(
-            strict(&named),
-            Err("line 3: directive 'http_chain': not supported by tempesta-rs yet: named http_chain".into())
-        );
-        assert_eq!(lenient(&named), Ok(()));
-        assert_eq!(
-            route(&named),
-            Err("line 3: directive 'http_chain': not supported by tempesta-rs yet: named http_chain".into())
-        );
+        assert_eq!(strict(&named), Ok(()));
+        assert_eq!(route(&named), Ok(None));
         let cyclic = format!("{base}http_chain c {{\n  -> c;\n}}\n");
         assert_eq!(
             lenient(&cyclic),
             Err("line 4: directive '->': an http_chain can't refer to itself".into())
         );
-        // Lenient: conditional rules and valued actions pass, targets are still checked.
+        // Conditional rules and valued actions pass, targets are still checked.
         let src = format!("{base}http_chain {{\n  uri == \"/a*\" -> block;\n  -> mark = 3;\n  host == \"x\" -> 301 = https://$host/;\n  -> main;\n}}\n");
-        assert_eq!(lenient(&src), Ok(()));
+        assert_eq!(strict(&src), Ok(()));
+        assert_eq!(route(&src), Ok(Some("main".into())));
         let src = format!("{base}http_chain {{\n  uri == \"/a*\" -> nope;\n}}\n");
         assert_eq!(
             lenient(&src),

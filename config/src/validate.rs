@@ -83,7 +83,7 @@ fn scope<'s>(
                 ));
             }
             check_rule(tree, node)?;
-            upstream::check_rule(tree, node, opts.accept_unsupported)?;
+            upstream::check_rule(tree, node)?;
             default_rule_seen = is_default_rule(tree, node);
             continue;
         }
@@ -226,10 +226,17 @@ fn check_semantics<'s>(
         "block_action" => {
             frang::check_block_action(tree, node)?;
         }
-        "frang_limits" if tree.parent(node).is_some() && !opts.accept_unsupported => {
+        "whitelist_mark" => {
+            let mut marks = [0; frang::MAX_WHITELIST_MARKS];
+            frang::whitelist_marks(tree, &mut marks)?;
+        }
+        "frang_limits"
+            if tree.parent(node).is_some_and(|p| tree.name(p) != b"vhost")
+                && !opts.accept_unsupported =>
+        {
             return Err(tree.error(
                 node,
-                ErrorKind::NotSupportedFeature("frang_limits in a vhost or location"),
+                ErrorKind::NotSupportedFeature("frang_limits in a location"),
             ));
         }
         "request_rate"
@@ -261,9 +268,6 @@ fn check_semantics<'s>(
             access_log::check_buffer_size(tree, node)?;
         }
         "http_chain" => {
-            if tree.arg_count(node) != 0 && !opts.accept_unsupported {
-                return Err(tree.error(node, ErrorKind::NotSupportedFeature("named http_chain")));
-            }
             // The main (unnamed) chain must be the only one and the last one.
             for prev in siblings {
                 if prev.index() >= node.index() {
@@ -288,11 +292,17 @@ fn check_semantics<'s>(
 /// Rule fields Tempesta FW matches on.
 const RULE_FIELDS: [&[u8]; 6] = [b"uri", b"host", b"hdr", b"mark", b"method", b"cookie"];
 
-/// A default rule (`-> ACTION`) that is not a `mark` action ends the chain.
+/// A default rule (`-> ACTION`) whose action is terminal ends the chain (`mark`,
+/// `cache_ttl` and `cache_disable` don't).
 fn is_default_rule(tree: &Tree<'_, '_>, node: &Node) -> bool {
     let mut args = tree.args(node);
     match (args.next(), args.next()) {
-        (Some(a), Some(act)) => a.is_op(Op::Arrow) && !act.text.eq_ignore_ascii_case(b"mark"),
+        (Some(a), Some(act)) => {
+            a.is_op(Op::Arrow)
+                && ![&b"mark"[..], b"cache_ttl", b"cache_disable"]
+                    .iter()
+                    .any(|n| act.text.eq_ignore_ascii_case(n))
+        }
         _ => false,
     }
 }

@@ -91,6 +91,36 @@ pub fn scan(head: &[u8]) -> HeadFacts<'_> {
     f
 }
 
+/// The host a request addresses, for matching: the absolute-form authority, else the Host
+/// value, without the port (`example.com:8080` and `[::1]:80` give `example.com` and `[::1]`).
+pub fn host_name<'h>(f: &HeadFacts<'h>) -> &'h [u8] {
+    let h = f.authority.or(f.host).unwrap_or_default();
+    let end = if h.first() == Some(&b'[') {
+        h.iter()
+            .position(|&c| c == b']')
+            .map_or(h.len(), |e| e.saturating_add(1))
+    } else {
+        h.iter().position(|&c| c == b':').unwrap_or(h.len())
+    };
+    h.get(..end).unwrap_or(h)
+}
+
+/// Whether some field line of `head` named `name` (ASCII case-insensitive) has a value,
+/// trimmed, for which `pred` holds (the HTTP tables' `hdr` and `cookie` conditions).
+pub fn any_field(head: &[u8], name: &[u8], pred: &mut dyn FnMut(&[u8]) -> bool) -> bool {
+    head.split(|&c| c == b'\n')
+        .skip(1)
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| {
+            let colon = l.iter().position(|&c| c == b':')?;
+            let (n, v) = l.split_at(colon);
+            n.eq_ignore_ascii_case(name)
+                .then(|| trim(v.get(1..).unwrap_or_default()))
+        })
+        .any(pred)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +143,30 @@ mod tests {
         assert_eq!(f.header_bytes, lens.iter().sum::<u32>());
         assert_eq!(f.authority, None);
         assert_eq!(f.method_override, None);
+    }
+
+    #[test]
+    fn host_without_port_and_fields_by_name() {
+        let hn = |h: &[u8]| host_name(&scan(h)).to_vec();
+        assert_eq!(
+            hn(b"GET / HTTP/1.1\r\nHost: a.example:8080\r\n\r\n"),
+            b"a.example"
+        );
+        assert_eq!(hn(b"GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n"), b"[::1]");
+        assert_eq!(
+            hn(b"GET http://b.example/x HTTP/1.1\r\nHost: a\r\n\r\n"),
+            b"b.example"
+        );
+        assert_eq!(hn(b"GET / HTTP/1.0\r\n\r\n"), b"");
+        let head = b"GET / HTTP/1.1\r\nX-A: one \r\nx-a: two\r\nCookie: s=1\r\n\r\nX-A: body\r\n";
+        let mut seen = std::vec::Vec::new();
+        assert!(!any_field(head, b"X-A", &mut |v| {
+            seen.push(v.to_vec());
+            false
+        }));
+        assert_eq!(seen, [b"one".to_vec(), b"two".to_vec()]);
+        assert!(any_field(head, b"cookie", &mut |v| v == b"s=1"));
+        assert!(!any_field(head, b"GET / HTTP/1.1", &mut |_| true));
     }
 
     #[test]

@@ -71,8 +71,67 @@ impl Status {
     }
 }
 
+/// Writes a redirect response (`http_chain ... -> 301 = URL`): status line, `Location`, an
+/// empty body; `close` adds `Connection: close`. `location` comes from the configuration and
+/// the request's validated target and host, which hold no CR or LF.
+pub fn redirect(
+    status: u16,
+    location: &[u8],
+    close: bool,
+    out: &mut dyn super::Out,
+) -> Result<(), super::Overflow> {
+    let line: &[u8] = match status {
+        301 => b"HTTP/1.1 301 Moved Permanently\r\n",
+        302 => b"HTTP/1.1 302 Found\r\n",
+        303 => b"HTTP/1.1 303 See Other\r\n",
+        307 => b"HTTP/1.1 307 Temporary Redirect\r\n",
+        _ => b"HTTP/1.1 308 Permanent Redirect\r\n",
+    };
+    out.put(line)?;
+    out.put(b"Server: Tempesta FW (tempesta-rs)\r\nLocation: ")?;
+    out.put(location)?;
+    out.put(b"\r\nContent-Length: 0\r\n")?;
+    if close {
+        out.put(b"Connection: close\r\n")?;
+    }
+    out.put(b"\r\n")
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn redirects_parse_as_responses() {
+        use super::super::parser::{Limits, ResponseParser};
+        for (st, close) in [
+            (301, false),
+            (302, true),
+            (303, false),
+            (307, true),
+            (308, false),
+        ] {
+            let mut v = std::vec::Vec::new();
+            super::redirect(st, b"https://example.com/a?b", close, &mut v).unwrap();
+            let text = std::str::from_utf8(&v).unwrap();
+            assert!(text.starts_with(&std::format!("HTTP/1.1 {st} ")), "{text}");
+            assert!(text.contains("\r\nLocation: https://example.com/a?b\r\n"));
+            assert_eq!(text.contains("Connection: close"), close);
+            let mut p = ResponseParser::new(Limits::DEFAULT);
+            let mut keep = None;
+            let st = p
+                .feed(&v, &mut |ev| {
+                    if let super::super::parser::Event::End(e) = ev {
+                        keep = Some(e.keep_alive);
+                    }
+                })
+                .unwrap();
+            assert_eq!(
+                st,
+                super::super::parser::Status::Complete { consumed: v.len() }
+            );
+            assert_eq!(keep, Some(!close));
+        }
+    }
+
     use super::super::parser::{Limits, ResponseParser, Status as P};
     use super::*;
 

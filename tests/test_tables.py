@@ -1,0 +1,209 @@
+"""HTTP tables: http_chain rules route requests to vhosts by uri, host, hdr, cookie, method and
+mark, block, redirect with $host/$request_uri, jump to named chains, and mark a connection's
+packets so that a netfilter rule sees them; whitelist_mark exempts marked connections from
+frang."""
+import http.client
+import json
+import re
+import socket
+
+from test_proxy import PORT, perfstat, proxy, upstream
+from vmtest import KernelLog, at_cleanup, expect, sh, test
+
+TABLES = """
+srv_group a { server 127.0.0.1:8201 conns_n=2; }
+srv_group b { server 127.0.0.1:8202 conns_n=2; }
+vhost app { proxy_pass a; }
+vhost img { proxy_pass b; }
+block_action attack reply;
+http_chain pics {
+  uri == "*.png" -> mark = 7;
+  -> img;
+}
+http_chain {
+  hdr "User-Agent" == "*bot" -> block;
+  uri == "/admin*" -> block;
+  cookie "beta" == "1" -> img;
+  host == "old.example.com" -> 301 = https://new.example.com$request_uri;
+  method == "DELETE" -> 308 = /elsewhere;
+  uri == "/img/*" -> pics;
+  -> app;
+}
+"""
+
+
+def ask(method, path, host="example.com", headers=None, c=None):
+    """One request; returns (status, headers, body)."""
+    own = c is None
+    c = c or http.client.HTTPConnection("127.0.0.1", PORT, timeout=20)
+    try:
+        c.request(method, path, headers={"Host": host, **(headers or {})})
+        r = c.getresponse()
+        return r.status, dict(r.getheaders()), r.read()
+    finally:
+        if own:
+            c.close()
+
+
+def served_by(method, path, **kw):
+    st, _, body = ask(method, path, **kw)
+    expect(st == 200, f"{method} {path} {kw}: {st} {body[:200]!r}")
+    return json.loads(body)["server"]
+
+
+def nft(script):
+    sh(f"nft -f - <<'EOF'\n{script}\nEOF")
+
+
+def nft_table(chains):
+    """A test table with the given chains; removed at cleanup."""
+    sh("nft delete table ip tfwtest", check=False)
+    nft("table ip tfwtest {\n" + chains + "\n}")
+    at_cleanup(lambda: sh("nft delete table ip tfwtest", check=False))
+
+
+def counter(chain):
+    out = sh(f"nft list chain ip tfwtest {chain}")[1]
+    m = re.search(r"counter packets (\d+)", out)
+    expect(m, f"no counter in: {out}")
+    return int(m.group(1))
+
+
+@test
+def http_tables_route_block_redirect_mark():
+    upstream(8201, "a")
+    upstream(8202, "b")
+    # Counts the packets that leave with mark 7 (the responses of a marked connection).
+    nft_table("chain out { type filter hook output priority 0; meta mark 7 counter; }")
+    log = KernelLog()
+    proxy(TABLES)
+    # Default rule, named chain by URI, cookie.
+    expect(served_by("GET", "/") == "a", "the default rule routes to vhost app")
+    expect(served_by("GET", "/img/x.jpg") == "b", "/img/* jumps to chain pics, then vhost img")
+    expect(served_by("GET", "/p", headers={"Cookie": "x=2; beta=1"}) == "b", "cookie beta=1")
+    expect(served_by("GET", "/p", headers={"Cookie": "beta=10"}) == "a", "cookie beta=10")
+    expect(served_by("GET", "/p", headers={"User-Agent": "bot-ish"}) == "a", "not a suffix match")
+    expect(counter("out") == 0, "nothing marked yet")
+    # mark = 7 on /img/*.png: that connection's packets carry the mark.
+    expect(served_by("GET", "/img/a.png") == "b", "/img/a.png")
+    expect(counter("out") > 0, "no packet with mark 7 went out")
+    # block (block_action attack reply: 403, then close).
+    before = int(re.search(r"Client messages filtered out\s*: (\d+)", perfstat()).group(1))
+    for path, hdrs in (("/admin", {}), ("/ADMIN/x", {}), ("/", {"User-Agent": "Googlebot"})):
+        st, h, _ = ask("GET", path, headers=hdrs)
+        expect(st == 403, f"{path} {hdrs}: {st}")
+        expect(h.get("Connection", "").lower() == "close", f"403 closes: {h}")
+    after = int(re.search(r"Client messages filtered out\s*: (\d+)", perfstat()).group(1))
+    expect(after - before == 3, f"filtered {before} -> {after}")
+    # Redirects: $request_uri expanded, the connection kept for the next request.
+    c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=20)
+    st, h, body = ask("GET", "/p/q?x=1", host="old.example.com", c=c)
+    expect(st == 301, f"redirect status {st}")
+    expect(h.get("Location") == "https://new.example.com/p/q?x=1", f"Location {h}")
+    expect(body == b"", "a redirect has no body")
+    expect(served_by("GET", "/after", c=c) == "a", "the connection serves the next request")
+    c.close()
+    st, h, _ = ask("DELETE", "/x")
+    expect(st == 308 and h.get("Location") == "/elsewhere", f"DELETE: {st} {h}")
+    # A redirected request with a body: answered, then the connection closes.
+    s = socket.create_connection(("127.0.0.1", PORT), timeout=20)
+    s.sendall(b"POST /x HTTP/1.1\r\nHost: old.example.com\r\nContent-Length: 5\r\n\r\nhello")
+    got = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        got += d
+    s.close()
+    expect(got.startswith(b"HTTP/1.1 301 ") and b"Connection: close" in got, f"POST: {got!r}")
+    p = perfstat()
+    expect(re.search(r"HTTP tables redirects\s*: 3", p), f"perfstat: {p}")
+    expect(re.search(r"HTTP tables rules\s*: 9", p), f"perfstat: {p}")
+    lines = [l for l in log.new().splitlines() if "http_tables: request from" in l]
+    expect(1 <= len(lines) <= 2, f"blocks logged at most once a second: {lines}")
+
+
+@test
+def whitelist_mark_bypasses_frang_and_mark_routes():
+    upstream(8201, "a")
+    upstream(8202, "b")
+    sh("sysctl -q -w net.ipv4.tcp_fwmark_accept=1")
+    at_cleanup(lambda: sh("sysctl -q -w net.ipv4.tcp_fwmark_accept=0", check=False))
+    # SYNs (and every packet) from 127.0.0.3 get mark 5 before TCP sees them.
+    nft_table("chain pre { type filter hook prerouting priority -150; "
+              "ip saddr 127.0.0.3 meta mark set 5; }")
+    proxy("""
+srv_group a { server 127.0.0.1:8201 conns_n=2; }
+srv_group b { server 127.0.0.1:8202 conns_n=2; }
+vhost app { proxy_pass a; }
+vhost marked { proxy_pass b; }
+block_action attack reply;
+frang_limits { request_rate 3; }
+whitelist_mark 5;
+http_chain {
+  mark == 5 -> marked;
+  -> app;
+}
+""")
+
+    def burst(src, n=10):
+        """n requests on one connection from src: the statuses and the servers."""
+        s = socket.socket()
+        s.settimeout(20)
+        s.bind((src, 0))
+        s.connect(("127.0.0.1", PORT))
+        c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=20)
+        c.sock = s
+        out = []
+        try:
+            for i in range(n):
+                st, _, body = ask("GET", f"/{i}", c=c)
+                out.append((st, json.loads(body)["server"] if st == 200 else None))
+                if st != 200:
+                    break
+        except (ConnectionError, http.client.HTTPException):
+            out.append(("closed", None))
+        c.close()
+        return out
+
+    marked = burst("127.0.0.3")
+    expect(marked == [(200, "b")] * 10, f"whitelisted 127.0.0.3: {marked}")
+    plain = burst("127.0.0.4")
+    expect(plain[:3] == [(200, "a")] * 3, f"127.0.0.4 first requests: {plain}")
+    expect(plain[-1][0] == 403, f"127.0.0.4 over request_rate 3: {plain}")
+
+
+@test
+def per_vhost_frang_limits():
+    upstream(8201, "a")
+    upstream(8202, "b")
+    proxy("""
+srv_group a { server 127.0.0.1:8201 conns_n=2; }
+srv_group b { server 127.0.0.1:8202 conns_n=2; }
+block_action attack reply;
+frang_limits { http_uri_len 100; http_methods get post; }
+vhost app { proxy_pass a; }
+vhost strict {
+  proxy_pass b;
+  frang_limits { http_uri_len 12; http_methods get; http_ct_vals text/plain; }
+}
+http_chain {
+  host == "strict.example.com" -> strict;
+  -> app;
+}
+""")
+    long = "/" + "x" * 20
+    expect(served_by("GET", long) == "a", "a 21-byte URI within app's (the global) limit")
+    st, _, _ = ask("GET", long, host="strict.example.com")
+    expect(st == 403, f"a 21-byte URI over strict's limit of 12: {st}")
+    expect(served_by("GET", "/ok", host="strict.example.com") == "b", "strict within limits")
+    st, _, _ = ask("POST", "/p", host="strict.example.com", headers={"Content-Type": "text/plain"})
+    expect(st == 403, f"POST is not in strict's http_methods: {st}")
+    c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=20)
+    c.request("POST", "/p", body=b"x", headers={"Host": "example.com", "Content-Type": "a/b"})
+    r = c.getresponse()
+    r.read()
+    c.close()
+    expect(r.status == 200, f"POST with any type to app (no http_ct_vals there): {r.status}")
+    st, _, _ = ask("GET", "/" + "y" * 120)
+    expect(st == 403, f"the global http_uri_len applies to app: {st}")
