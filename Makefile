@@ -23,7 +23,7 @@ KMAKEFLAGS ?= LLVM=1 RUSTC=/usr/bin/rustc HOSTRUSTC=/usr/bin/rustc BINDGEN=bindg
 STAGE := Kbuild src scripts/bindgen.py parser/src config/src http/src cache/src sched/src tls/src \
 	filter/src
 
-.PHONY: bench-parser bench-proxy all module kernel deps run test test-host test-fuzz test-vm bench check clean install dkms
+.PHONY: bench-parser bench-proxy bench-firewall all module kernel deps run test test-host test-fuzz test-vm bench check clean install dkms
 
 all: module
 
@@ -74,7 +74,7 @@ check:
 
 # Parser against httparse, with the host's SIMD scanners and with the scalar code the kernel
 # runs; instruction counts of a fixed workload where valgrind exists (see BENCHMARKS.md).
-bench: deps bench-parser bench-proxy
+bench: deps bench-parser bench-proxy bench-firewall
 
 bench-parser:
 	cargo bench -p tempesta-parser
@@ -85,6 +85,12 @@ bench-parser:
 bench-proxy:
 	@$(MAKE) --no-print-directory module VARIANT=release
 	@TFW_VM_CPUS=1 scripts/vm.sh release run --cmd "$(CURDIR)/scripts/bench-proxy.sh"
+
+# The firewall: legitimate requests/s under a request flood (against nginx limit_req), and the
+# cost per dropped packet of ip_block against an nftables drop rule (same guest, one vCPU).
+bench-firewall:
+	@$(MAKE) --no-print-directory module VARIANT=release
+	@TFW_VM_CPUS=1 scripts/vm.sh release run --cmd "$(CURDIR)/scripts/bench-firewall.sh"
 
 # Installs what `make` built (build against the target kernel first:
 # `make KDIR=/lib/modules/$(uname -r)/build`). The module goes to the kernel release it was built
