@@ -39,6 +39,7 @@ const SNIPPETS: &[&str] = &[
     "listen 127.0.0.1:8080 proto=http;",
     "vhost v { proxy_pass g backup=h; location prefix \"/a\" { frang_limits { http_uri_len 5; } } }",
     "http_chain { uri == \"/x*\" -> block; hdr \"A\" != \"b\" -> mark = 7; -> main; }",
+    "srv_group g { server 1.1.1.1; }\nvhost v { proxy_pass g; frang_limits { http_ct_vals a/b; http_resp_code_block 404 3 5; } }\nhttp_chain p { cookie \"*\" == \"1\" -> cache_ttl = 5; -> v; }\nhttp_chain { mark == * -> p; -> 308 = /$host$request_uri; }\nwhitelist_mark 1 2;",
     "srv_group g { server 10.0.0.1 conns_n=4 weight=10; sched ratio static; }",
     "server 10.0.0.9;\nsrv_group h { server [::1]:81; server_queue_size 5; }\nvhost v { proxy_pass h; }\nvhost default { }\nhttp_chain { -> v; }\nhdr_via \"x\";\nkeepalive_timeout 5;",
     "sched ratio dynamic percentile 90;\nserver_retry_nonidempotent;\nserver 10.0.0.1;\nhttp_chain c { -> default; }\nhttp_chain { host == \"a\" -> c; }",
@@ -117,6 +118,22 @@ fn exercise(src: &[u8]) {
         let _ = v.map_err(|e| e.to_string());
     }
     let _ = default_vhost(&tree).map_err(|e| e.to_string());
+    for c in tempesta_config::tables::chains(&tree) {
+        let _ = tempesta_config::tables::chain_name(&tree, c);
+        for r in tempesta_config::tables::rules(&tree, c) {
+            let _ = r.map_err(|e| e.to_string());
+        }
+    }
+    let _ = tempesta_config::frang(&tree).map_err(|e| e.to_string());
+    let mut marks = [0u32; tempesta_config::frang::MAX_WHITELIST_MARKS];
+    let _ = tempesta_config::whitelist_marks(&tree, &mut marks).map_err(|e| e.to_string());
+    let mut vals = [&b""[..]; tempesta_config::frang::MAX_CT_VALS];
+    let _ = tempesta_config::frang::ct_vals(&tree, &mut vals).map_err(|e| e.to_string());
+    for v in vhosts(&tree).flatten() {
+        let _ = tempesta_config::vhost_frang(&tree, v.name).map_err(|e| e.to_string());
+        let _ = tempesta_config::frang::vhost_ct_vals(&tree, v.name, &mut vals)
+            .map_err(|e| e.to_string());
+    }
     let _ = keepalive_timeout(&tree);
     let _ = hdr_via(&tree);
     let mut buf = [0u8; 64];
