@@ -257,7 +257,7 @@ impl Firewall {
         &mut self,
         addr: &[u8; 16],
         peer: &[u8],
-        head: &[u8],
+        f: &facts::HeadFacts<'_>,
         version: Version,
         content_length: Option<u64>,
         progress: Progress,
@@ -267,7 +267,6 @@ impl Firewall {
         if let Err(l) = self.table.on_request(addr, now, &self.limits.limits) {
             return self.refuse(addr, now, peer, l);
         }
-        let f = facts::scan(head);
         let req = RequestFacts {
             version: match version {
                 Version::Http10 => HttpVersion::Http10,

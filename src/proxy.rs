@@ -1295,8 +1295,10 @@ impl Proxy {
                 c.resp_started = false;
                 // The HTTP tables first: the access log names the vhost they pick. What they
                 // decide is done after the firewall's checks.
+                // One scan of the head serves the tables, the firewall and a redirect.
+                let facts = http::facts::scan(head);
                 let tables = self.tables.clone();
-                let out = tables.as_ref().map(|t| t.route(head, c.mark));
+                let out = tables.as_ref().map(|t| t.route(head, &facts, c.mark));
                 c.vhost = match out.as_ref().map(|o| o.route) {
                     Some(Route::Vhost(name)) => self
                         .vhosts
@@ -1339,7 +1341,7 @@ impl Proxy {
                     };
                     let peer = c.peer();
                     let (version, vi) = (c.req.version, c.vhost);
-                    let v = fw.request(&c.addr, peer, head, version, cl, head_progress, vi);
+                    let v = fw.request(&c.addr, peer, &facts, version, cl, head_progress, vi);
                     if let Some(next) = self.refused(v) {
                         return next;
                     }
@@ -1365,7 +1367,7 @@ impl Proxy {
                                 return self.refused(v).unwrap_or(Next::Drop);
                             }
                             Route::Redirect { status, url } => {
-                                return self.redirect(c, &mut conn.tx, head, status, url);
+                                return self.redirect(c, &mut conn.tx, &facts, status, url);
                             }
                         }
                     }
@@ -1447,11 +1449,10 @@ impl Proxy {
         &mut self,
         c: &mut Client,
         tx: &mut Buf,
-        head: &[u8],
+        f: &http::facts::HeadFacts<'_>,
         status: u16,
         url: &[u8],
     ) -> Next {
-        let f = http::facts::scan(head);
         let host = f.authority.or(f.host).unwrap_or_default();
         // Room for every `$` to expand to the longer of the two variables.
         let vars = url.iter().filter(|&&b| b == b'$').count();

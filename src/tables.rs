@@ -106,13 +106,18 @@ impl Tables {
             .saturating_add(self.chains.capacity() * core::mem::size_of::<Chain<'_>>())
     }
 
-    /// Runs a request head through the chains; `mark` is its connection's netfilter mark.
-    pub(crate) fn route<'t>(&'t self, head: &[u8], mark: u32) -> Outcome<'t> {
-        let f = facts::scan(head);
+    /// Runs a request head (`f` is what `facts::scan` found in it) through the chains; `mark`
+    /// is its connection's netfilter mark.
+    pub(crate) fn route<'t>(
+        &'t self,
+        head: &[u8],
+        f: &facts::HeadFacts<'_>,
+        mark: u32,
+    ) -> Outcome<'t> {
         let req = Head {
             head,
             uri: f.target,
-            host: facts::host_name(&f),
+            host: facts::host_name(f),
             method: f.method,
             mark,
         };
