@@ -77,7 +77,12 @@ def raw(data, timeout=30, shut=True):
     try:
         s.sendall(data)
         if shut:
-            s.shutdown(socket.SHUT_WR)
+            try:
+                s.shutdown(socket.SHUT_WR)
+            except OSError:
+                # ENOTCONN: the proxy already reset the connection (block_action ... drop);
+                # recv() below reports the reset to the caller.
+                pass
         out = b""
         while True:
             try:
