@@ -62,7 +62,9 @@ BAD = [
     ("mmap_log_buffer_size 5000;\n", "1: directive 'mmap_log_buffer_size': "
      "mmap_log_buffer_size must be a multiple of 4K"),
     # Known to Tempesta FW, not implemented yet: named, never ignored.
-    ("cache 1;\n", "1: directive 'cache': not supported by tempesta-rs yet"),
+    ("cache_db /opt/tempesta/db;\n", "1: directive 'cache_db': not supported by tempesta-rs yet"),
+    ("cache 3;\n", "1: directive 'cache': value '3' out of range [0, 2]"),
+    ("cache_fulfill regex x;\n", "1: directive 'cache_fulfill': invalid operator 'regex'"),
     ("frang_limits { ip_block 60; }\nblock_action attack reply;\n", "1: directive 'ip_block': ip_block needs 'block_action attack drop'"),
     ("frang_limits { tls_connection_rate 60; }\n", "1: directive 'tls_connection_rate': not supported by tempesta-rs yet"),
     ("frang_limits { http_methods get fetch; }\n",

@@ -13,6 +13,8 @@
 //! * [`cond`]: 304 to conditional requests, revalidation with the upstream, 304 updates.
 //! * [`vary`]: secondary keys.
 //! * [`invalidate`]: unsafe methods and PURGE.
+//! * [`wire`]: heads read as fields, the fields a stored response keeps, hit and 304 heads,
+//!   chunked framing undone.
 //! * [`rules`], [`config`], [`method`], [`date`]: `cache_fulfill`/`cache_bypass`, the
 //!   settings, methods, HTTP-dates.
 //!
@@ -95,6 +97,7 @@ pub mod method;
 pub mod rules;
 pub mod store;
 pub mod vary;
+pub mod wire;
 
 #[allow(unused_imports)]
 pub use self::config::CacheConfig;

@@ -247,7 +247,8 @@ pub fn vhost_ct_vals<'s>(
     }
 }
 
-fn find_vhost<'b>(tree: &Tree<'_, 'b>, name: &str) -> Option<&'b Node> {
+/// The `vhost NAME` block of the configuration.
+pub(crate) fn find_vhost<'b>(tree: &Tree<'_, 'b>, name: &str) -> Option<&'b Node> {
     tree.top_level().find(|n| {
         is(tree, n, b"vhost")
             && tree

@@ -77,6 +77,7 @@
 #![deny(missing_docs)]
 
 pub mod access_log;
+pub mod cache;
 mod error;
 pub mod frang;
 mod lexer;
@@ -129,9 +130,19 @@ pub use self::upstream::{
     MAX_SERVER_CONNS,
 };
 #[allow(unused_imports)]
-pub use self::validate::{validate, Options};
+pub use self::validate::Options;
 #[allow(unused_imports)]
 pub use self::values::unescape;
+
+/// Validates `tree` and returns the first error: the schema and directive checks in file order
+/// (see [`Options`] and the `validate` module: contexts, shapes, argument counts, options,
+/// repetition, support level, then each directive's semantics), then the values of the cache
+/// directives ([`cache`](mod@cache): the same checks as its accessors, and `cache_fulfill`,
+/// `cache_bypass`, ... in a `location` are refused unless [`Options::accept_unsupported`]).
+pub fn validate<'s>(tree: &Tree<'s, '_>, opts: &Options) -> Result<(), Error<'s>> {
+    self::validate::validate(tree, opts)?;
+    cache::check(tree, opts)
+}
 
 /// Largest configuration accepted, in bytes (1 MiB).
 pub const MAX_SOURCE_LEN: usize = 1_048_576;

@@ -311,17 +311,21 @@ pub static DIRECTIVES: &[DirectiveSpec] = &[
         .supported(),
     d("mmap_log_buffer_size", C::G, 1, 1).supported(), // 1M
     // --- Cache (cache.c, vhost.c) ---
-    d("cache", C::G, 1, 1), // 2
-    d("cache_methods", C::G, 1, MANY),
-    d("cache_size", C::G, 1, 1),
+    d("cache", C::G, 1, 1).supported(), // 2
+    d("cache_methods", C::G, 1, MANY).supported(),
+    d("cache_size", C::G, 1, 1).supported(),
     d("cache_db", C::G, 1, 1),
-    d("cache_ttl", C::G, 1, 1),
-    d("cache_purge", C::G, 0, 1),
-    d("cache_purge_acl", C::G, 1, MANY),
-    d("cache_bypass", C::G_V_L, 2, MANY).repeat(),
-    d("cache_fulfill", C::G_V_L, 2, MANY).repeat(),
-    d("cache_resp_hdr_del", C::G_V_L, 1, MANY).repeat(),
-    d("cache_control_ignore", C::G_V_L, 1, MANY).repeat(),
+    d("cache_ttl", C::G, 1, 1).supported(),
+    d("cache_purge", C::G, 0, 1).supported(),
+    d("cache_purge_acl", C::G, 1, MANY).repeat().supported(),
+    d("cache_bypass", C::G_V_L, 2, MANY).repeat().supported(),
+    d("cache_fulfill", C::G_V_L, 2, MANY).repeat().supported(),
+    d("cache_resp_hdr_del", C::G_V_L, 1, MANY)
+        .repeat()
+        .supported(),
+    d("cache_control_ignore", C::G_V_L, 1, MANY)
+        .repeat()
+        .supported(),
     d("cache_use_stale", C::G_V_L, 1, MANY),
     // --- Vhosts, locations, headers (vhost.c) ---
     d("vhost", C::G, 1, 1)
@@ -452,6 +456,16 @@ mod tests {
                 "whitelist_mark",
                 "access_log",
                 "mmap_log_buffer_size",
+                "cache",
+                "cache_methods",
+                "cache_size",
+                "cache_ttl",
+                "cache_purge",
+                "cache_purge_acl",
+                "cache_bypass",
+                "cache_fulfill",
+                "cache_resp_hdr_del",
+                "cache_control_ignore",
                 "vhost",
                 "proxy_pass",
                 "hdr_via",

@@ -3,13 +3,13 @@
 //! A tiny xorshift generator (fixed seeds, so failures reproduce) mutates the example
 //! configuration and a corpus of snippets: byte flips, insertions of syntax characters and
 //! fragments, deletions, truncations, splices. Every input goes through measure, parse (exact,
-//! short and roomy buffers), validate in both modes, the listeners and every accessor.
+//! short and roomy buffers), validate in both modes, the listeners and every accessor (the cache ones included).
 
 mod common;
 
 use tempesta_config::{
-    default_vhost, effective_listeners, hdr_via, keepalive_timeout, listeners, measure, parse,
-    servers, srv_groups, validate, values, vhosts, Node, Options, Token,
+    cache, default_vhost, effective_listeners, hdr_via, keepalive_timeout, listeners, measure,
+    parse, servers, srv_groups, validate, values, vhosts, Node, Options, Token,
 };
 
 struct XorShift(u64);
@@ -46,6 +46,8 @@ const SNIPPETS: &[&str] = &[
     "frang_limits { request_rate 10; http_methods get post; }",
     "req_hdr_set X-A \"a \\\" b\";",
     "a { b { c { d { e { f { g { h { } } } } } } } }",
+    "cache 2;\ncache_fulfill * *;\ncache_methods GET HEAD;\ncache_size 1M;\ncache_ttl 3600;\ncache_purge immediate;\ncache_purge_acl 127.0.0.1 ::1/64 10.0.0.0/8;",
+    "server 1.1.1.1;\ncache_bypass prefix \"/a\" /b;\ncache_resp_hdr_del Set-Cookie;\ncache_control_ignore no-cache private;\ncache_use_stale 4* 503;\nvhost v { proxy_pass default; cache_fulfill suffix .css; cache_use_stale 5*; cache_control_ignore max-age; cache_resp_hdr_del X-A; location prefix /x { cache_bypass * *; } }",
 ];
 
 const FRAGMENTS: &[&[u8]] = &[
@@ -80,6 +82,11 @@ const FRAGMENTS: &[&[u8]] = &[
     b"\xc3\xa9",
     b"0x",
     b"a=b",
+    b"cache_fulfill",
+    b"*",
+    b"4*",
+    b"/33",
+    b"cache_use_stale 600",
 ];
 
 fn exercise(src: &[u8]) {
@@ -133,6 +140,21 @@ fn exercise(src: &[u8]) {
         let _ = tempesta_config::vhost_frang(&tree, v.name).map_err(|e| e.to_string());
         let _ = tempesta_config::frang::vhost_ct_vals(&tree, v.name, &mut vals)
             .map_err(|e| e.to_string());
+    }
+    let _ = cache::cache(&tree).map_err(|e| e.to_string());
+    let mut rules = [cache::Rule::NONE; cache::MAX_RULES];
+    let mut names = [&b""[..]; cache::MAX_NAMES];
+    let mut acl = [cache::Cidr::NONE; cache::MAX_ACL];
+    let _ = cache::purge_acl(&tree, &mut acl).map_err(|e| e.to_string());
+    let vhost_names: Vec<&str> = vhosts(&tree).flatten().map(|v| v.name).collect();
+    for vh in [None, Some("nope")]
+        .into_iter()
+        .chain(vhost_names.iter().map(|n| Some(*n)))
+    {
+        let _ = cache::rules(&tree, vh, &mut rules).map_err(|e| e.to_string());
+        let _ = cache::resp_hdr_del(&tree, vh, &mut names).map_err(|e| e.to_string());
+        let _ = cache::cc_ignore(&tree, vh, &mut names).map_err(|e| e.to_string());
+        let _ = cache::use_stale(&tree, vh, &mut names).map_err(|e| e.to_string());
     }
     let _ = keepalive_timeout(&tree);
     let _ = hdr_via(&tree);

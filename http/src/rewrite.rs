@@ -36,6 +36,8 @@ pub struct Fwd<'a> {
     pub client: &'a [u8],
     /// The agent name in `Via` (Tempesta's `hdr_via`).
     pub via: &'a [u8],
+    /// Field lines to add, each ending in CRLF (the cache's revalidation conditions).
+    pub extra: &'a [u8],
 }
 
 /// Default `Via` agent, as Tempesta FW names itself.
@@ -68,6 +70,7 @@ pub fn rewrite_request(
     out.put(fwd.client)?;
     out.put(b"\r\n")?;
     put_via(info.version, fwd.via, out)?;
+    out.put(fwd.extra)?;
     // HTTP/1.1 persists by default; an HTTP/1.0 request must ask for it, or the upstream
     // closes the pooled connection after answering.
     if info.version == Version::Http10 {
@@ -201,6 +204,7 @@ mod tests {
     const FWD: Fwd<'static> = Fwd {
         client: b"192.0.2.7",
         via: b"tfw",
+        extra: b"",
     };
 
     fn req(version: Version) -> ReqInfo {

@@ -7,6 +7,8 @@
 /// A status the proxy answers with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
+    /// 200: the proxy itself did what was asked (a PURGE).
+    Ok,
     /// 400: the request is malformed (the connection is closed after it).
     BadRequest,
     /// 403: a firewall rule blocked the request.
@@ -27,6 +29,7 @@ impl Status {
     /// The numeric code.
     pub const fn code(self) -> u16 {
         match self {
+            Status::Ok => 200,
             Status::BadRequest => 400,
             Status::Forbidden => 403,
             Status::NotFound => 404,
@@ -60,6 +63,7 @@ impl Status {
             };
         }
         match self {
+            Status::Ok => resp!("200 OK"),
             Status::BadRequest => resp!("400 Bad Request"),
             Status::Forbidden => resp!("403 Forbidden"),
             Status::NotFound => resp!("404 Not Found"),
