@@ -23,7 +23,7 @@ KMAKEFLAGS ?= LLVM=1 RUSTC=/usr/bin/rustc HOSTRUSTC=/usr/bin/rustc BINDGEN=bindg
 STAGE := Kbuild src scripts/bindgen.py parser/src config/src http/src cache/src sched/src tls/src \
 	filter/src
 
-.PHONY: bench-parser bench-proxy bench-firewall all module kernel deps run test test-host test-fuzz test-vm bench check clean install dkms
+.PHONY: bench-parser bench-proxy bench-firewall bench-cache all module kernel deps run test test-host test-fuzz test-vm bench check clean install dkms
 
 all: module
 
@@ -74,7 +74,7 @@ check:
 
 # Parser against httparse, with the host's SIMD scanners and with the scalar code the kernel
 # runs; instruction counts of a fixed workload where valgrind exists (see BENCHMARKS.md).
-bench: deps bench-parser bench-proxy bench-firewall
+bench: deps bench-parser bench-proxy bench-firewall bench-cache
 
 bench-parser:
 	cargo bench -p tempesta-parser
@@ -91,6 +91,12 @@ bench-proxy:
 bench-firewall:
 	@$(MAKE) --no-print-directory module VARIANT=release
 	@TFW_VM_CPUS=1 scripts/vm.sh release run --cmd "$(CURDIR)/scripts/bench-firewall.sh"
+
+# Cache hits: wrk on a cached 1 KiB and 64 KiB object through tempesta-rs, nginx proxy_cache
+# and Varnish (same guest, one vCPU).
+bench-cache:
+	@$(MAKE) --no-print-directory module VARIANT=release
+	@TFW_VM_CPUS=1 scripts/vm.sh release run --cmd "$(CURDIR)/scripts/bench-cache.sh"
 
 # Installs what `make` built (build against the target kernel first:
 # `make KDIR=/lib/modules/$(uname -r)/build`). The module goes to the kernel release it was built

@@ -14,6 +14,13 @@ use kernel::str::CStr;
 
 use kernel::sync::Arc;
 
+use crate::cache::cc::CcIgnore;
+use crate::cache::config::CacheMode;
+use crate::cache::fresh::StaleCodes;
+use crate::cache::invalidate::{Cidr, PurgeMode};
+use crate::cache::method::MethodSet;
+use crate::cache::rules::MatchOp;
+use crate::cached::{CacheCfg, Policy, RuleCfg};
 use crate::config;
 use crate::sys;
 use crate::tables::{Tables, TablesError};
@@ -85,6 +92,8 @@ pub(crate) struct Config {
     pub(crate) frang: Option<config::Frang>,
     /// `block_action`.
     pub(crate) block: config::BlockActions,
+    /// The `cache*` directives.
+    pub(crate) cache: CacheCfg,
 }
 
 /// A file read whole into vmalloc()ed memory by glue.c, freed on drop.
@@ -272,6 +281,7 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
         None => via.extend_from_slice(crate::http::rewrite::DEFAULT_VIA, GFP_KERNEL)?,
     }
 
+    let cache = cache_cfg(path, &tree, &vhosts)?;
     let access_log = config::access_log(&tree).map_err(|e| report(path, &e))?;
     let frang = config::frang(&tree).map_err(|e| report(path, &e))?;
     let block = config::block_actions(&tree).map_err(|e| report(path, &e))?;
@@ -291,5 +301,94 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
         access_log,
         frang,
         block,
+        cache,
+    })
+}
+
+/// The `cache*` directives, global and per vhost, in kernel memory.
+fn cache_cfg(path: &str, tree: &config::Tree<'_, '_>, vhosts: &[VhostCfg]) -> Result<CacheCfg> {
+    use config::cache as cc;
+    let c = cc::cache(tree).map_err(|e| report(path, &e))?;
+    let mut methods = MethodSet::EMPTY;
+    for (on, m) in [
+        (c.get, MethodSet::GET),
+        (c.head, MethodSet::HEAD),
+        (c.post, MethodSet::POST),
+    ] {
+        if on {
+            methods = methods.with(m);
+        }
+    }
+    let mut acl_in = [cc::Cidr::NONE; cc::MAX_ACL];
+    let n = cc::purge_acl(tree, &mut acl_in).map_err(|e| report(path, &e))?;
+    let mut acl = KVec::new();
+    for a in acl_in.iter().take(n) {
+        if let Some(c) = Cidr::v6(a.addr, a.prefix) {
+            acl.push(c, GFP_KERNEL)?;
+        }
+    }
+    let global = cache_policy(path, tree, None)?;
+    let mut per_vhost = KVec::with_capacity(vhosts.len(), GFP_KERNEL)?;
+    for v in vhosts {
+        let name = core::str::from_utf8(&v.name).unwrap_or("");
+        per_vhost.push(cache_policy(path, tree, Some(name))?, GFP_KERNEL)?;
+    }
+    Ok(CacheCfg {
+        mode: CacheMode::from_level(u64::from(c.level)).unwrap_or(CacheMode::Replicated),
+        size: c.size,
+        methods,
+        ttl: c.ttl,
+        purge: c.purge.map(|p| match p {
+            cc::Purge::Invalidate => PurgeMode::Invalidate,
+            cc::Purge::Immediate => PurgeMode::Immediate,
+        }),
+        acl,
+        global,
+        vhosts: per_vhost,
+    })
+}
+
+/// The per-vhost cache settings of `vhost` (`None`: the global ones).
+fn cache_policy(path: &str, tree: &config::Tree<'_, '_>, vhost: Option<&str>) -> Result<Policy> {
+    use config::cache as cc;
+    let mut rules_in = [cc::Rule::NONE; cc::MAX_RULES];
+    let n = cc::rules(tree, vhost, &mut rules_in).map_err(|e| report(path, &e))?;
+    let mut rules = KVec::with_capacity(n, GFP_KERNEL)?;
+    for r in rules_in.iter().take(n) {
+        let mut arg = KVec::new();
+        arg.extend_from_slice(r.arg, GFP_KERNEL)?;
+        let op = match r.op {
+            cc::RuleOp::Any => MatchOp::Any,
+            cc::RuleOp::Eq => MatchOp::Eq,
+            cc::RuleOp::Prefix => MatchOp::Prefix,
+            cc::RuleOp::Suffix => MatchOp::Suffix,
+        };
+        rules.push(
+            RuleCfg {
+                op,
+                arg,
+                fulfill: r.fulfill,
+            },
+            GFP_KERNEL,
+        )?;
+    }
+    let mut names = [&b""[..]; cc::MAX_NAMES];
+    let n = cc::resp_hdr_del(tree, vhost, &mut names).map_err(|e| report(path, &e))?;
+    let hdr_del = copy_vals(names.get(..n).unwrap_or(&[]))?;
+    let n = cc::cc_ignore(tree, vhost, &mut names).map_err(|e| report(path, &e))?;
+    let mut cc_ignore = CcIgnore::NONE;
+    for name in names.iter().take(n) {
+        cc_ignore = cc_ignore.with(CcIgnore::from_name(name).unwrap_or(CcIgnore::NONE));
+    }
+    let n = cc::use_stale(tree, vhost, &mut names).map_err(|e| report(path, &e))?;
+    let mut use_stale = StaleCodes::NONE;
+    for t in names.iter().take(n) {
+        use_stale = use_stale.with_token(t).unwrap_or(use_stale);
+    }
+    Ok(Policy {
+        rules,
+        hdr_del,
+        cc_ignore,
+        use_stale,
     })
 }

@@ -408,6 +408,12 @@ u64 tfw_glue_now_ms(void)
 	return jiffies64_to_msecs(get_jiffies_64());
 }
 
+/* Wall-clock seconds: HTTP dates (Date, Expires, Last-Modified) are compared with it. */
+u64 tfw_glue_real_secs(void)
+{
+	return ktime_get_real_seconds();
+}
+
 /*
  * /proc/tempesta/servers/GROUP/IP:PORT: one file per upstream server of the running
  * configuration. The counters live here, in memory the Rust side updates with atomic stores

@@ -60,6 +60,7 @@ bool tfw_glue_fwmark_accept(void);
 int tfw_glue_peer_addr(struct socket *sock, u8 *out);
 void tfw_glue_random(void *buf, size_t len);
 u64 tfw_glue_now_ms(void);
+u64 tfw_glue_real_secs(void);
 struct proc_dir_entry *tfw_glue_proc_group(const char *name);
 struct tfw_srv_stat *tfw_glue_proc_server(struct proc_dir_entry *group, const char *addr);
 void tfw_glue_proc_servers_clear(void);

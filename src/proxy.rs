@@ -32,6 +32,8 @@ use core::net::SocketAddr;
 use kernel::prelude::*;
 
 use crate::buf::Buf;
+use crate::cache::wire;
+use crate::cached::{self, Answer, Cache, Fill, ReqCtx, TableHints};
 use crate::cfgfile::Config;
 use crate::config;
 use crate::filter::{self, Route};
@@ -42,6 +44,7 @@ use crate::parser::Limits;
 use crate::sched;
 use crate::sched::apm::{Summary, Window};
 use crate::sock::{now_ms, Recv, Sock, TCP_ESTABLISHED, TCP_SYN_SENT};
+use crate::store::Obj;
 use crate::tables::Tables;
 use kernel::sync::Arc;
 
@@ -96,6 +99,8 @@ pub(crate) struct Stats {
     pub(crate) filtered: u64,
     /// Requests the HTTP tables answered with a redirect.
     pub(crate) redirects: u64,
+    /// Requests answered from the cache (hits and 304s).
+    pub(crate) cached: u64,
     pub(crate) retries: u64,
     pub(crate) forwarded: u64,
     pub(crate) client_rx_bytes: u64,
@@ -211,6 +216,10 @@ enum CState {
     Queued,
     /// The request goes (or went) to `server`; the response comes back.
     Forwarding,
+    /// The cache has nothing for the request, and another client's request for the same URI
+    /// is on its way upstream: wait for that response rather than send the same request
+    /// again (request collapsing). The request is rewritten in `req_copy`, ready to forward.
+    Parked,
     /// Sending what is queued, then closing.
     Closing,
 }
@@ -263,6 +272,28 @@ struct Client {
     set_mark: u32,
     /// The mark is in `whitelist_mark`: frang does not apply.
     white: bool,
+    /// What the cache remembers of the request in flight.
+    cache: ReqCtx,
+    /// The stored object being filled from the response in flight.
+    fill: Option<KBox<Fill>>,
+    /// The cached response being sent.
+    hit: Option<Sending>,
+    /// The entry a 304 from the upstream renewed: sent to the client in place of the 304.
+    reval_hit: Option<(Arc<Obj>, crate::cache::Entry)>,
+}
+
+/// A request others wait for (see [`CState::Parked`]).
+struct Pending {
+    owner: Id,
+    waiters: KVec<Id>,
+}
+
+/// A cached body on its way to a client: it holds the object, so eviction meanwhile frees
+/// nothing it still reads.
+struct Sending {
+    obj: Arc<Obj>,
+    off: usize,
+    close: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -395,6 +426,10 @@ pub(crate) struct Proxy {
     whitelist: KVec<u32>,
     /// When an HTTP tables block was last logged (one line a second at most).
     block_logged_ms: u64,
+    /// The web cache; `None` with `cache 0`.
+    cache: Option<Cache>,
+    /// Requests on their way upstream that others for the same URI wait for.
+    collapsing: KVec<Pending>,
     pub(crate) stats: Stats,
 }
 
@@ -559,6 +594,11 @@ impl Proxy {
             vhosts: build_vhosts(cfg)?,
             whitelist: KVec::new(),
             block_logged_ms: 0,
+            cache: match cfg.cache.mode {
+                crate::cache::config::CacheMode::Off => None,
+                _ => Some(Cache::new(cfg.cache.copy()?)?),
+            },
+            collapsing: KVec::new(),
             stats: Stats::default(),
         };
         p.whitelist.extend_from_slice(&cfg.whitelist, GFP_KERNEL)?;
@@ -594,10 +634,21 @@ impl Proxy {
             (Some(p), Some(fw)) if fw.needs_ip_block(p) => Some(firewall::IpBlock::register()?),
             _ => None,
         };
+        let cache_cfg = cfg.cache.copy()?;
+        // A cache newly turned on gets its (empty) store now.
+        let mut new_cache = match (cache_cfg.mode, &self.cache) {
+            (crate::cache::config::CacheMode::Off, _) | (_, Some(_)) => None,
+            (_, None) => Some(Cache::new(cfg.cache.copy()?)?),
+        };
         let mut groups = build_groups(cfg)?;
         self.add_pools(cfg, &mut groups)?;
 
         // Nothing fails from here on.
+        match (cache_cfg.mode, &mut self.cache) {
+            (crate::cache::config::CacheMode::Off, _) => self.cache = None,
+            (_, Some(c)) => c.reconfigure(cache_cfg),
+            (_, None) => self.cache = new_cache.take(),
+        }
         match (new_fw, limits) {
             (Some(fw), _) => self.fw = Some(fw),
             (None, Some(p)) => {
@@ -983,6 +1034,10 @@ impl Proxy {
                 mark,
                 set_mark: mark,
                 white,
+                cache: ReqCtx::default(),
+                fill: None,
+                hit: None,
+                reval_hit: None,
             };
             let Ok(id) = self.insert(Role::Client(client)) else {
                 if counted {
@@ -1064,6 +1119,8 @@ impl Proxy {
                             }
                         }
                         CState::Queued if age > ft => self.fail_client(id, Status::GatewayTimeout),
+                        // The request it waited for takes too long: forward this one too.
+                        CState::Parked if age > ft => self.wake(id),
                         CState::Forwarding if !c.resp_started && age > ft => {
                             if let Some(sid) = c.server {
                                 self.reset_upstream(sid, false);
@@ -1235,14 +1292,29 @@ impl Proxy {
     }
 
     /// One step of a client's request; the connection is out of the slab.
-    fn client_step(&mut self, _id: Id, conn: &mut Conn) -> Next {
+    fn client_step(&mut self, id: Id, conn: &mut Conn) -> Next {
         let Role::Client(c) = &mut conn.role else {
             return Next::Wait;
         };
         match c.st {
-            CState::Queued | CState::Closing => return Next::Wait,
+            CState::Queued | CState::Parked | CState::Closing => return Next::Wait,
             CState::Forwarding if c.req_done => return Next::Wait,
             CState::Idle | CState::Forwarding => {}
+        }
+        // A cached response still being sent comes before the next request.
+        if let Some(h) = &mut c.hit {
+            let added = pump(h, &mut conn.tx);
+            if added > 0 {
+                // Progress: a reader that stalls is closed after keepalive_timeout.
+                conn.last_ms = now_ms();
+            }
+            if h.off < h.obj.body.len() {
+                return if added > 0 { Next::Flush } else { Next::Wait };
+            }
+            let close = h.close;
+            c.body_sent = h.off as u64;
+            c.hit = None;
+            return self.hit_done(c, close);
         }
         // Room in the upstream's send queue, when forwarding.
         let mut room = usize::MAX;
@@ -1346,6 +1418,10 @@ impl Proxy {
                         return next;
                     }
                 }
+                let hints = TableHints {
+                    disable: out.as_ref().and_then(|o| o.cache_disable) == Some(true),
+                    ttl: out.as_ref().and_then(|o| o.cache_ttl),
+                };
                 let group = match out {
                     None => self.vhost_group(c.vhost),
                     Some(o) => {
@@ -1372,9 +1448,30 @@ impl Proxy {
                         }
                     }
                 };
+                c.fill = None;
+                if let (Some(cache), Some(_)) = (self.cache.as_mut(), group) {
+                    let host = facts.authority.or(facts.host).unwrap_or_default();
+                    let (m, t, vi) = (facts.method, facts.target, c.vhost);
+                    match cache.request(&mut c.cache, head, m, t, host, vi, &c.addr, hints) {
+                        Answer::Forward => {}
+                        Answer::Status(code) => return self.cache_status(c, &mut conn.tx, code),
+                        Answer::Hit {
+                            obj,
+                            entry,
+                            not_modified,
+                        } => {
+                            self.stats.requests = self.stats.requests.saturating_add(1);
+                            return self.serve_hit(c, &mut conn.tx, obj, &entry, not_modified);
+                        }
+                    }
+                }
                 let fwd = Fwd {
                     client: c.peer.get(..c.peer_len).unwrap_or(b"unknown"),
                     via: &self.via,
+                    extra: match self.cache {
+                        Some(_) => c.cache.extra(),
+                        None => &[],
+                    },
                 };
                 if http::rewrite_request(head, &c.req, &fwd, &mut c.req_copy).is_err() {
                     return Next::Fail(Status::InternalError);
@@ -1389,6 +1486,29 @@ impl Proxy {
                 match group {
                     Some(g) => {
                         c.group = g;
+                        if c.cache.collapse {
+                            match self.pending_for(&c.cache) {
+                                Some(i) => {
+                                    let parked = self
+                                        .collapsing
+                                        .get_mut(i)
+                                        .is_some_and(|p| p.waiters.push(id, GFP_KERNEL).is_ok());
+                                    if parked {
+                                        c.st = CState::Parked;
+                                        return Next::Wait;
+                                    }
+                                }
+                                None => {
+                                    let p = Pending {
+                                        owner: id,
+                                        waiters: KVec::new(),
+                                    };
+                                    // Without memory the next request for the URI is simply
+                                    // forwarded too.
+                                    let _ = self.collapsing.push(p, GFP_KERNEL);
+                                }
+                            }
+                        }
                         Next::Assign
                     }
                     None => Next::Fail(Status::NotFound),
@@ -1435,6 +1555,187 @@ impl Proxy {
             Step::Error(_) if self.block.error.drop => Next::Drop,
             Step::Error(_) => Next::Fail(Status::BadRequest),
         }
+    }
+
+    /// Answers the request from the cache: the head (or a 304) now, the body by [`pump`] as
+    /// the client takes it. A request with a body is answered and its connection closed,
+    /// rather than the body read and thrown away.
+    fn serve_hit(
+        &mut self,
+        c: &mut Client,
+        tx: &mut Buf,
+        obj: Arc<Obj>,
+        entry: &crate::cache::Entry,
+        not_modified: bool,
+    ) -> Next {
+        let close = !c.req.keep_alive || has_body(&c.req);
+        let reply = wire::Reply {
+            age: entry.age_header(cached::now_s()),
+            via: &self.via,
+            close,
+            keep_alive_10: c.req.version == crate::parser::Version::Http10,
+        };
+        if cached::hit_head(&obj, entry, not_modified, &reply, &mut BufSink(tx)).is_err() {
+            return Next::Fail(Status::InternalError);
+        }
+        self.stats.cached = self.stats.cached.saturating_add(1);
+        c.resp_started = true;
+        c.status = if not_modified { 304 } else { entry.status };
+        c.body_sent = 0;
+        let head_only = not_modified
+            || c.req.method == crate::parser::Method::Head
+            || !wire::has_content(entry.status)
+            || obj.body.len() == 0;
+        if head_only {
+            return self.hit_done(c, close);
+        }
+        c.hit = Some(Sending { obj, off: 0, close });
+        Next::Again
+    }
+
+    /// A response from the cache (or of the cache: PURGE, `only-if-cached`) is complete.
+    fn hit_done(&mut self, c: &mut Client, close: bool) -> Next {
+        if close {
+            return Next::Finish;
+        }
+        self.log_to.write(&c.log, c.status, c.body_sent, None);
+        clear(&mut c.log);
+        Next::Again
+    }
+
+    /// Answers with an empty-bodied status of the cache's own: 200 for PURGE, 403 for a PURGE
+    /// refused, 504 for `only-if-cached` with nothing stored.
+    fn cache_status(&mut self, c: &mut Client, tx: &mut Buf, code: u16) -> Next {
+        let status = match code {
+            200 => Status::Ok,
+            403 => Status::Forbidden,
+            _ => Status::GatewayTimeout,
+        };
+        let close = !c.req.keep_alive || has_body(&c.req);
+        if tx.put(status.response(close)).is_err() {
+            return Next::Fail(Status::InternalError);
+        }
+        self.stats.requests = self.stats.requests.saturating_add(1);
+        c.resp_started = true;
+        c.status = code;
+        c.body_sent = 0;
+        self.hit_done(c, close)
+    }
+
+    /// The collapsing entry whose owner fetches the URI of `ctx`.
+    fn pending_for(&self, ctx: &ReqCtx) -> Option<usize> {
+        self.collapsing.iter().position(|p| {
+            let index = (p.owner & 0xffff_ffff) as usize;
+            let gen = (p.owner >> 32) as u32;
+            matches!(
+                self.slots.get(index).filter(|s| s.gen == gen).and_then(|s| s.conn.as_deref()),
+                Some(Conn { role: Role::Client(c), .. })
+                    if matches!(c.st, CState::Queued | CState::Forwarding) && c.cache.same_key(ctx)
+            )
+        })
+    }
+
+    /// Client `owner`'s request is answered (or failed): the requests that waited for it
+    /// are looked up again, and forwarded if it left nothing they can use.
+    fn release_pending(&mut self, owner: Id) {
+        let Some(i) = self.collapsing.iter().position(|p| p.owner == owner) else {
+            return;
+        };
+        let Some(p) = crate::store::swap_remove(&mut self.collapsing, i) else {
+            return;
+        };
+        for &wid in p.waiters.iter() {
+            self.wake(wid);
+        }
+    }
+
+    /// A parked client goes on: answered from the cache if the response it waited for was
+    /// stored (and is its variant), else forwarded.
+    fn wake(&mut self, wid: Id) {
+        let Some(mut conn) = self.take(wid) else {
+            return;
+        };
+        let Conn { role, tx, .. } = &mut *conn;
+        let next = match role {
+            Role::Client(c) if c.st == CState::Parked => {
+                let head = c.req_copy.data();
+                let hit = self
+                    .cache
+                    .as_mut()
+                    .and_then(|k| k.after_wait(&c.cache, head));
+                match hit {
+                    Some(Answer::Hit {
+                        obj,
+                        entry,
+                        not_modified,
+                    }) => {
+                        c.st = CState::Idle;
+                        c.req_copy.clear();
+                        Some(self.serve_hit(c, tx, obj, &entry, not_modified))
+                    }
+                    _ => {
+                        c.st = CState::Queued;
+                        c.since_ms = now_ms();
+                        Some(Next::Assign)
+                    }
+                }
+            }
+            _ => None,
+        };
+        self.put(wid, conn);
+        self.go_on(wid, next);
+    }
+
+    /// Client `id` (in the slab again) goes on with `next`, decided outside its own step.
+    fn go_on(&mut self, id: Id, next: Option<Next>) {
+        match next {
+            None => {}
+            Some(Next::Assign) => {
+                self.assign(id);
+                self.client_process(id);
+            }
+            Some(Next::Finish) => {
+                if self.detach_upstream(id) {
+                    self.finish_client(id, None);
+                }
+            }
+            Some(Next::Fail(status)) => self.fail_client(id, status),
+            Some(_) => {
+                if !self.flush(id) {
+                    self.close_client(id);
+                    return;
+                }
+                self.client_process(id);
+            }
+        }
+    }
+
+    /// The upstream renewed the stale entry client `cid` revalidated (its response is
+    /// complete): the client gets the stored response.
+    fn answer_revalidated(&mut self, cid: Id, obj: Arc<Obj>, entry: crate::cache::Entry) {
+        let Some(mut conn) = self.take(cid) else {
+            return;
+        };
+        let Conn { role, tx, .. } = &mut *conn;
+        let next = match role {
+            Role::Client(c) => {
+                let closing = c.st == CState::Closing;
+                c.st = CState::Idle;
+                let next = self.serve_hit(c, tx, obj, &entry, false);
+                if closing {
+                    if let Some(h) = &mut c.hit {
+                        h.close = true;
+                    }
+                }
+                match next {
+                    Next::Again if closing && c.hit.is_none() => Some(Next::Finish),
+                    n => Some(n),
+                }
+            }
+            Role::Upstream(_) => None,
+        };
+        self.put(cid, conn);
+        self.go_on(cid, next);
     }
 
     /// The group of vhost `vi`.
@@ -1631,11 +1932,16 @@ impl Proxy {
     /// Ends client `id`'s exchange with its upstream connection, which is reset: in the
     /// middle of an exchange it cannot be reused. False if `id` is no client.
     fn detach_upstream(&mut self, id: Id) -> bool {
+        self.release_pending(id);
         let server = match self.get(id) {
             Some(Conn {
                 role: Role::Client(c),
                 ..
-            }) => c.server.take(),
+            }) => {
+                c.fill = None;
+                c.hit = None;
+                c.server.take()
+            }
             _ => return false,
         };
         if let Some(sid) = server.filter(|&sid| self.client_of(sid) == Some(id)) {
@@ -1916,6 +2222,16 @@ impl Proxy {
                     if let Role::Client(c) = &mut cl.role {
                         // 1xx responses only go to HTTP/1.1 clients (RFC 9110 section 15.2).
                         let skip = resp.interim && c.req.version == crate::parser::Version::Http10;
+                        // A 304 that renews the stale entry this request revalidated: the
+                        // client gets the stored response when this one ends.
+                        if resp.code == 304 && c.reval_hit.is_none() {
+                            if let Some(cache) = self.cache.as_mut() {
+                                c.reval_hit = cache.revalidated(&mut c.cache, head);
+                                if c.reval_hit.is_some() {
+                                    return UNext::Again;
+                                }
+                            }
+                        }
                         if !skip {
                             c.resp_started = true;
                             c.status = resp.code;
@@ -1923,6 +2239,19 @@ impl Proxy {
                                 .is_err()
                             {
                                 return UNext::Broken;
+                            }
+                            if let (Some(cache), false) = (self.cache.as_mut(), resp.interim) {
+                                let req_head = match c.retriable {
+                                    true => c.req_copy.data(),
+                                    false => &[],
+                                };
+                                let (chunked, cl) = match resp.body {
+                                    crate::parser::BodyKind::Chunked => (true, None),
+                                    crate::parser::BodyKind::Length(n) => (false, Some(n)),
+                                    _ => (false, None),
+                                };
+                                c.fill = cache
+                                    .response(&c.cache, req_head, head, resp.code, chunked, cl);
                             }
                         }
                     }
@@ -1941,6 +2270,9 @@ impl Proxy {
                         }
                         if let Role::Client(c) = &mut cl.role {
                             c.body_sent = c.body_sent.saturating_add(bytes.len() as u64);
+                            if let Some(f) = &mut c.fill {
+                                f.body(bytes);
+                            }
                         }
                     }
                 }
@@ -1987,14 +2319,20 @@ impl Proxy {
         let now = now_ms();
         let log_to = self.log_to;
         let mut took = None;
+        let mut fill = None;
+        let mut reval = None;
         if let Some(cid) = cid {
             if let Some(conn) = conn_mut(&mut self.slots, cid) {
                 if let Role::Client(c) = &mut conn.role {
                     let ms = now.saturating_sub(c.since_ms);
                     took = Some(ms);
-                    log_to.write(&c.log, c.status, c.body_sent, Some(ms));
-                    clear(&mut c.log);
+                    reval = c.reval_hit.take();
+                    if reval.is_none() {
+                        log_to.write(&c.log, c.status, c.body_sent, Some(ms));
+                        clear(&mut c.log);
+                    }
                     partial_request = !c.req_done;
+                    fill = c.fill.take();
                     // `http_resp_code_block`: a client that collects too many of the watched
                     // statuses gets this response, then its connection closes (and, with
                     // `ip_block`, its address is blocked).
@@ -2016,6 +2354,15 @@ impl Proxy {
                     }
                 }
             }
+        }
+        if let (Some(f), Some(cache)) = (fill, self.cache.as_mut()) {
+            cache.publish(f);
+        }
+        if let Some(cid) = cid {
+            if let Some((obj, entry)) = reval {
+                self.answer_revalidated(cid, obj, entry);
+            }
+            self.release_pending(cid);
         }
         if let Some(ms) = took {
             self.apm.record(now, ms);
@@ -2168,14 +2515,22 @@ impl Proxy {
         let errors = [s.errors_502, s.errors_503, s.errors_504, s.errors_other]
             .iter()
             .fold(0u64, |a, b| a.saturating_add(*b));
+        let cs = self
+            .cache
+            .as_ref()
+            .map(|c| c.store.stats)
+            .unwrap_or_default();
         let lines: [(&str, u64); 25] = [
-            ("Cache hits\t\t\t\t", 0),
-            ("Cache misses\t\t\t\t", 0),
-            ("Cache objects\t\t\t\t", 0),
-            ("Cache bytes\t\t\t\t", 0),
+            (
+                "Cache hits\t\t\t\t",
+                cs.hits.saturating_add(cs.not_modified),
+            ),
+            ("Cache misses\t\t\t\t", cs.misses),
+            ("Cache objects\t\t\t\t", cs.objects),
+            ("Cache bytes\t\t\t\t", cs.bytes),
             ("Client messages received\t\t", s.requests),
             ("Client messages forwarded\t\t", s.forwarded),
-            ("Client messages served from cache\t", 0),
+            ("Client messages served from cache\t", s.cached),
             ("Client messages parsing errors\t\t", s.errors_400),
             ("Client messages filtered out\t\t", s.filtered),
             ("Client messages other errors\t\t", errors),
@@ -2217,6 +2572,14 @@ impl Proxy {
             writeln!(out, "HTTP tables rules\t\t\t: {}", t.len())?;
             writeln!(out, "HTTP tables memory\t\t\t: {}", t.bytes())?;
             writeln!(out, "HTTP tables redirects\t\t\t: {}", s.redirects)?;
+        }
+        if self.cache.is_some() {
+            writeln!(out, "Cache 304 responses\t\t\t: {}", cs.not_modified)?;
+            writeln!(out, "Cache objects stored\t\t\t: {}", cs.stored)?;
+            writeln!(out, "Cache objects evicted\t\t\t: {}", cs.evicted)?;
+            writeln!(out, "Cache objects invalidated\t\t: {}", cs.invalidated)?;
+            writeln!(out, "Cache objects revalidated\t\t: {}", cs.revalidated)?;
+            writeln!(out, "Cache objects purged\t\t\t: {}", cs.purged)?;
         }
         if let Some(fw) = &self.fw {
             fw.perfstat(out)?;
@@ -2280,6 +2643,45 @@ fn conn_mut(slots: &mut KVec<Slot>, id: Id) -> Option<&mut Conn> {
 
 /// Removes and returns the last element (KVec of Linux 6.12 has no `pop`).
 /// Empties a byte vector, keeping its memory (6.12's `KVec` has no `clear`).
+/// Whether the request has a body to read (which an answer that does not forward it must
+/// close the connection over, rather than read and discard).
+fn has_body(req: &ReqInfo) -> bool {
+    !matches!(
+        req.body,
+        crate::parser::BodyKind::None | crate::parser::BodyKind::Length(0)
+    )
+}
+
+/// Copies the next part of a cached body into `tx`, up to the send queue's high mark;
+/// returns how many bytes.
+fn pump(h: &mut Sending, tx: &mut Buf) -> usize {
+    let mut added = 0usize;
+    while tx.len() < TX_HIGH && h.off < h.obj.body.len() {
+        let spare = tx.spare(TX_HIGH);
+        if spare.is_empty() {
+            break;
+        }
+        let n = h.obj.body.read(h.off, spare);
+        if n == 0 {
+            break;
+        }
+        // SAFETY: `read` initialized the first `n` bytes of `spare`.
+        unsafe { tx.filled(n) };
+        h.off = h.off.saturating_add(n);
+        added = added.saturating_add(n);
+    }
+    added
+}
+
+/// A send queue as the cache's output.
+struct BufSink<'a>(&'a mut Buf);
+
+impl wire::Sink for BufSink<'_> {
+    fn put(&mut self, b: &[u8]) -> core::result::Result<(), wire::Full> {
+        self.0.put(b).map_err(|_| wire::Full)
+    }
+}
+
 fn clear(v: &mut KVec<u8>) {
     // SAFETY: shrinking a vector of `u8` (no destructors) to zero.
     unsafe { v.set_len(0) };

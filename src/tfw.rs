@@ -12,8 +12,9 @@
 //! ```text
 //!   net.tempesta.state (glue.c) -> ctl: read + validate config (config/), start/stop
 //!   listener, sock: sockets; callbacks queue events to one work item (glue.c)
-//!   proxy: client -> http/ (parser/, rewrite) -> sched/ -> upstream pool -> back
-//!   (filter/ and cache/ are compiled in; their kernel sides come with their issues)
+//!   proxy: client -> http/ (parser/, rewrite) -> firewall (filter/, tables)
+//!          -> cached: hit from store, or collapse, or forward -> sched/ -> upstream pool
+//!          -> back (a storable response fills a store object on its way)
 //! ```
 
 // The `no_std` crates, compiled from their own sources. Their crate-level attributes
@@ -38,8 +39,8 @@ mod http;
 #[path = "../sched/src/lib.rs"]
 mod sched;
 
-// Cache policy (RFC 9111) and firewall logic (frang, HTTP tables): compiled in ahead of their
-// kernel users so that the build keeps proving them kernel-clean (no_std, no alloc, no FPU).
+// Cache policy (RFC 9111) and firewall logic (frang, HTTP tables), kernel-clean (no_std, no
+// alloc, no FPU); `cached`, `store`, `firewall` and `tables` are their kernel sides.
 #[allow(unused_attributes, dead_code, unreachable_pub, unused_imports)]
 #[path = "../cache/src/lib.rs"]
 mod cache;
@@ -49,12 +50,14 @@ mod cache;
 mod filter;
 
 mod buf;
+mod cached;
 mod cfgfile;
 mod ctl;
 mod firewall;
 mod listener;
 mod proxy;
 mod sock;
+mod store;
 mod sys;
 mod tables;
 

@@ -4,12 +4,18 @@
 Answers every request with a JSON summary of what it received (method, path, the headers the
 proxy adds, body length and SHA-256), keeps connections alive, and serves `/size/N` with N
 bytes of a known pattern (`?chunked` for a chunked response), `/sleep/S` after S seconds,
-`/status/N` with status N.
+`/status/N` with status N, and `/c/...` for the cache tests: the query names the response
+(`cc=` Cache-Control, `cc304=` that of a 304 to If-None-Match, `etag=`, `vary=`, `lm=` Last-Modified, `exp=` Expires seconds from now,
+`sc=1` Set-Cookie, `n=` body size, `chunked=1`, `sleep=` seconds first), the body starts with how many times the
+path was requested, and `/_count?p=PATH` tells that number without counting itself.
 """
+import email.utils
 import hashlib
 import json
 import sys
+import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -19,6 +25,10 @@ def pattern(n):
     while len(out) < n:
         out += block[: n - len(out)]
     return bytes(out)
+
+
+COUNTS = {}
+LOCK = threading.Lock()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -44,9 +54,68 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length", "0") or 0)
         return self.rfile.read(n) if n else b""
 
+    def cache_object(self):
+        """`/c/...`: a response shaped by the query, counted per path (query included)."""
+        with LOCK:
+            COUNTS[self.path] = COUNTS.get(self.path, 0) + 1
+            n_seen = COUNTS[self.path]
+        q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+        if "sleep" in q:
+            time.sleep(float(q["sleep"]))
+        size = int(q.get("n", "0"))
+        body = (b"count=%d;method=%s;" % (n_seen, self.command.encode()))
+        body += pattern(max(size - len(body), 0))
+        etag = q.get("etag")
+        if etag and self.headers.get("If-None-Match") == f'"{etag}"':
+            self.send_response(304)
+            self.send_header("ETag", f'"{etag}"')
+            if "cc304" in q or "cc" in q:
+                self.send_header("Cache-Control", q.get("cc304", q.get("cc")))
+            self.end_headers()
+            return
+        self.send_response(int(q.get("status", "200")))
+        self.send_header("Content-Type", "text/plain")
+        if "cc" in q:
+            self.send_header("Cache-Control", q["cc"])
+        if etag:
+            self.send_header("ETag", f'"{etag}"')
+        if "vary" in q:
+            self.send_header("Vary", q["vary"])
+            body += b";varied=" + self.headers.get(q["vary"], "").encode()
+        if "lm" in q:
+            self.send_header("Last-Modified", email.utils.formatdate(float(q["lm"]), usegmt=True))
+        if "exp" in q:
+            self.send_header("Expires",
+                             email.utils.formatdate(time.time() + float(q["exp"]), usegmt=True))
+        if q.get("sc"):
+            self.send_header("Set-Cookie", "session=secret")
+        if q.get("chunked"):
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            if self.command != "HEAD":
+                for i in range(0, len(body), 3000):
+                    c = body[i : i + 3000]
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(c), c))
+                self.wfile.write(b"0\r\n\r\n")
+            return
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
     def handle_any(self):
         body = self.read_body()
         path = self.path
+        if path.startswith("/c/"):
+            return self.cache_object()
+        if path.startswith("/_count?"):
+            p = dict(urllib.parse.parse_qsl(path.split("?", 1)[1]))["p"]
+            out = str(COUNTS.get(p, 0)).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+            return
         if path.startswith("/sleep/"):
             time.sleep(float(path.split("/")[2]))
         if path.startswith("/size/"):
@@ -87,7 +156,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(out)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = handle_any
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = do_PURGE = handle_any
 
 
 if __name__ == "__main__":
