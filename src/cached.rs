@@ -219,6 +219,17 @@ pub(crate) struct TableHints {
 }
 
 impl ReqCtx {
+    /// The request's response is complete: drop what only it needed (a stale entry it
+    /// revalidated stays out of memory accounting otherwise).
+    pub(crate) fn end(&mut self) {
+        self.reval = None;
+    }
+
+    /// The forwarded request carries conditions the cache added to revalidate an entry.
+    pub(crate) fn revalidating(&self) -> bool {
+        self.reval.is_some()
+    }
+
     /// Field lines to add to the forwarded request.
     pub(crate) fn extra(&self) -> &[u8] {
         &self.extra

@@ -280,7 +280,12 @@ struct Client {
     hit: Option<Sending>,
     /// The entry a 304 from the upstream renewed: sent to the client in place of the 304.
     reval_hit: Option<(Arc<Obj>, crate::cache::Entry)>,
+    /// The response in flight will not be stored: release the requests collapsed on it.
+    release_waiters: bool,
 }
+
+/// Most requests waiting for one URI; more are forwarded.
+const MAX_WAITERS: usize = 1024;
 
 /// A request others wait for (see [`CState::Parked`]).
 struct Pending {
@@ -1038,6 +1043,7 @@ impl Proxy {
                 fill: None,
                 hit: None,
                 reval_hit: None,
+                release_waiters: false,
             };
             let Ok(id) = self.insert(Role::Client(client)) else {
                 if counted {
@@ -1107,6 +1113,12 @@ impl Proxy {
                         .get(c.group)
                         .map_or(60_000, |g| g.forward_timeout_ms);
                     match c.st {
+                        // A cached body the client stopped reading.
+                        CState::Idle if c.hit.is_some() => {
+                            if now.saturating_sub(conn.last_ms) > self.keepalive_ms {
+                                self.close_client(id);
+                            }
+                        }
                         CState::Idle if !c.reader.in_message() => {
                             if now.saturating_sub(conn.last_ms) > self.keepalive_ms {
                                 self.close_client(id);
@@ -1122,7 +1134,7 @@ impl Proxy {
                         // The request it waited for takes too long: forward this one too.
                         CState::Parked if age > ft => self.wake(id),
                         CState::Forwarding if !c.resp_started && age > ft => {
-                            if let Some(sid) = c.server {
+                            if let Some(sid) = c.server.filter(|&s| self.client_of(s) == Some(id)) {
                                 self.reset_upstream(sid, false);
                             }
                             self.fail_client(id, Status::GatewayTimeout);
@@ -1344,7 +1356,11 @@ impl Proxy {
                 }
                 if c.eof {
                     if c.st == CState::Idle && !c.reader.in_message() {
-                        return Next::Close;
+                        // A response (a cached body) may still be queued: send it first.
+                        return match conn.tx.is_empty() {
+                            true => Next::Close,
+                            false => Next::Finish,
+                        };
                     }
                     if c.st == CState::Idle {
                         return Next::Fail(Status::BadRequest);
@@ -1489,10 +1505,10 @@ impl Proxy {
                         if c.cache.collapse {
                             match self.pending_for(&c.cache) {
                                 Some(i) => {
-                                    let parked = self
-                                        .collapsing
-                                        .get_mut(i)
-                                        .is_some_and(|p| p.waiters.push(id, GFP_KERNEL).is_ok());
+                                    let parked = self.collapsing.get_mut(i).is_some_and(|p| {
+                                        p.waiters.len() < MAX_WAITERS
+                                            && p.waiters.push(id, GFP_KERNEL).is_ok()
+                                    });
                                     if parked {
                                         c.st = CState::Parked;
                                         return Next::Wait;
@@ -2171,6 +2187,14 @@ impl Proxy {
             if let Some(cid) = client {
                 if !self.flush(cid) {
                     self.close_client(cid);
+                } else if let Some(Conn {
+                    role: Role::Client(c),
+                    ..
+                }) = self.get(cid)
+                {
+                    if core::mem::take(&mut c.release_waiters) {
+                        self.release_pending(cid);
+                    }
                 }
             }
             match next {
@@ -2224,13 +2248,26 @@ impl Proxy {
                         let skip = resp.interim && c.req.version == crate::parser::Version::Http10;
                         // A 304 that renews the stale entry this request revalidated: the
                         // client gets the stored response when this one ends.
-                        if resp.code == 304 && c.reval_hit.is_none() {
-                            if let Some(cache) = self.cache.as_mut() {
-                                c.reval_hit = cache.revalidated(&mut c.cache, head);
-                                if c.reval_hit.is_some() {
-                                    return UNext::Again;
-                                }
+                        if resp.code == 304 && c.cache.revalidating() {
+                            c.reval_hit = self
+                                .cache
+                                .as_mut()
+                                .and_then(|k| k.revalidated(&mut c.cache, head));
+                            if c.reval_hit.is_some() {
+                                return UNext::Again;
                             }
+                            // The 304 answers conditions the client did not send, and does
+                            // not renew the entry (other validators, or the cache was
+                            // turned off meanwhile): the client cannot use it.
+                            c.cache.end();
+                            c.resp_started = true;
+                            c.status = Status::BadGateway.code();
+                            let close = !c.req.keep_alive;
+                            if cl.tx.put(Status::BadGateway.response(close)).is_err() {
+                                return UNext::Broken;
+                            }
+                            self.stats.errors_502 = self.stats.errors_502.saturating_add(1);
+                            return UNext::Again;
                         }
                         if !skip {
                             c.resp_started = true;
@@ -2252,6 +2289,9 @@ impl Proxy {
                                 };
                                 c.fill = cache
                                     .response(&c.cache, req_head, head, resp.code, chunked, cl);
+                                // Nothing to wait for: the requests collapsed on this one go
+                                // on now rather than after its whole body.
+                                c.release_waiters = c.fill.is_none() && c.cache.collapse;
                             }
                         }
                     }
@@ -2333,6 +2373,7 @@ impl Proxy {
                     }
                     partial_request = !c.req_done;
                     fill = c.fill.take();
+                    c.cache.end();
                     // `http_resp_code_block`: a client that collects too many of the watched
                     // statuses gets this response, then its connection closes (and, with
                     // `ip_block`, its address is blocked).
@@ -2358,12 +2399,6 @@ impl Proxy {
         if let (Some(f), Some(cache)) = (fill, self.cache.as_mut()) {
             cache.publish(f);
         }
-        if let Some(cid) = cid {
-            if let Some((obj, entry)) = reval {
-                self.answer_revalidated(cid, obj, entry);
-            }
-            self.release_pending(cid);
-        }
         if let Some(ms) = took {
             self.apm.record(now, ms);
             if let Some(s) = self.groups.get_mut(gi).and_then(|g| g.servers.get_mut(si)) {
@@ -2374,6 +2409,14 @@ impl Proxy {
             self.reset_upstream(id, false);
         } else {
             self.serve_waiting(gi);
+        }
+        // Clients that go on now (the revalidated one, the collapsed waiters) may be assigned
+        // an upstream connection: only after this one is reset or idle for real.
+        if let Some(cid) = cid {
+            if let Some((obj, entry)) = reval {
+                self.answer_revalidated(cid, obj, entry);
+            }
+            self.release_pending(cid);
         }
     }
 
