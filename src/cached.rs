@@ -397,6 +397,11 @@ impl Cache {
         let resp_fields = head_fields(head);
         let update = Response::new(304, &resp_fields, cfg.cc_ignore);
         if !cond::freshens(&v, update.etag, update.last_modified) {
+            // The origin's validators changed under it: the entry is dropped, so the next
+            // request fetches the resource unconditionally.
+            let n = self.store.remove(&key);
+            let s = &mut self.store.stats;
+            s.invalidated = s.invalidated.saturating_add(n as u64);
             return None;
         }
         stored.update_from_304(&update);

@@ -150,6 +150,15 @@ def cache_rfc_behaviour():
     r, d = get(rv)
     expect(seen(d) == 1 and count(rv) == 2, "the renewed entry was not fresh")
     expect(stat("Cache objects revalidated") == 3, perfstat())
+    # A 304 naming another representation does not renew the entry, and the client, which
+    # sent no condition, must not get that 304: 502.
+    bad = "/c/rvbad?cc=max-age=1&etag=b1&etag304=other"
+    get(bad)
+    time.sleep(2.2)
+    r, d = get(bad)
+    expect(r.status == 502 and count(bad) == 2, f"304 for another ETag: {r.status} {d[:40]!r}")
+    r, d = get(bad)  # the entry was dropped: fetched unconditionally
+    expect(r.status == 200 and seen(d) == 3, f"after the 502: {r.status} {d[:40]!r}")
     # cache_bypass.
     expect(twice("/c/bypass/x?cc=max-age=60") == 2, "cache_bypass prefix was cached")
     # Vary: one entry per Accept-Encoding, never the wrong one.

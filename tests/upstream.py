@@ -5,7 +5,7 @@ Answers every request with a JSON summary of what it received (method, path, the
 proxy adds, body length and SHA-256), keeps connections alive, and serves `/size/N` with N
 bytes of a known pattern (`?chunked` for a chunked response), `/sleep/S` after S seconds,
 `/status/N` with status N, and `/c/...` for the cache tests: the query names the response
-(`cc=` Cache-Control, `cc304=` that of a 304 to If-None-Match, `etag=`, `vary=`, `lm=` Last-Modified, `exp=` Expires seconds from now,
+(`cc=` Cache-Control, `cc304=` that of a 304 to If-None-Match, `etag=`, `etag304=` the ETag of that 304, `vary=`, `lm=` Last-Modified, `exp=` Expires seconds from now,
 `sc=1` Set-Cookie, `n=` body size, `chunked=1`, `sleep=` seconds first), the body starts with how many times the
 path was requested, and `/_count?p=PATH` tells that number without counting itself.
 """
@@ -68,7 +68,7 @@ class Handler(BaseHTTPRequestHandler):
         etag = q.get("etag")
         if etag and self.headers.get("If-None-Match") == f'"{etag}"':
             self.send_response(304)
-            self.send_header("ETag", f'"{etag}"')
+            self.send_header("ETag", f'"{q.get("etag304", etag)}"')
             if "cc304" in q or "cc" in q:
                 self.send_header("Cache-Control", q.get("cc304", q.get("cc")))
             self.end_headers()
