@@ -106,6 +106,12 @@ impl Buf {
     }
 }
 
+/// Empties a byte vector, keeping its memory (6.12's `KVec` has no `clear`).
+pub(crate) fn clear(v: &mut KVec<u8>) {
+    // SAFETY: shrinking a vector of `u8` (no destructors) to zero.
+    unsafe { v.set_len(0) };
+}
+
 impl crate::http::Out for Buf {
     fn put(&mut self, bytes: &[u8]) -> core::result::Result<(), crate::http::Overflow> {
         Buf::put(self, bytes).map_err(|_| crate::http::Overflow)

@@ -11,7 +11,9 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use kernel::prelude::*;
+use kernel::sync::Arc;
 
+use crate::buf::clear;
 use crate::cache::cc::CcIgnore;
 use crate::cache::config::{CacheMode, SetCookie};
 use crate::cache::fresh::StaleCodes;
@@ -21,6 +23,7 @@ use crate::cache::rules::{MatchOp, Rule};
 use crate::cache::store::{lookup_allowed, storable, Request, Response};
 use crate::cache::wire::{self, head_fields, Dechunk};
 use crate::cache::{cond, decide, vary, CacheConfig, Decision, Entry, Key};
+use crate::http::status::Status;
 use crate::store::{Obj, Store, VecSink};
 
 /// `cache_fulfill` / `cache_bypass`, owned.
@@ -35,7 +38,6 @@ pub(crate) struct Policy {
     pub(crate) rules: KVec<RuleCfg>,
     pub(crate) hdr_del: KVec<KVec<u8>>,
     pub(crate) cc_ignore: CcIgnore,
-    pub(crate) use_stale: StaleCodes,
 }
 
 /// The cache part of the configuration.
@@ -83,7 +85,6 @@ impl Policy {
             rules,
             hdr_del: crate::cfgfile::copy_vals(&self.hdr_del)?,
             cc_ignore: self.cc_ignore,
-            use_stale: self.use_stale,
         })
     }
 }
@@ -139,7 +140,8 @@ impl CacheCfg {
             heuristic_percent: 0,
             rules: if fulfill { &FULFILL } else { &[] },
             cc_ignore: p.cc_ignore,
-            use_stale: p.use_stale,
+            // `cache_use_stale` is refused until stale-on-error is implemented.
+            use_stale: StaleCodes::NONE,
             resp_hdr_del: &[],
             set_cookie: SetCookie::Refuse,
             purge: self.purge,
@@ -265,10 +267,8 @@ pub(crate) enum Answer {
     },
     /// Answer with a status of its own, empty body: 200 (purged), 403 (PURGE refused), 504
     /// (`only-if-cached` with nothing stored).
-    Status(u16),
+    Status(Status),
 }
-
-use kernel::sync::Arc;
 
 /// Wall-clock seconds.
 pub(crate) fn now_s() -> u64 {
@@ -310,7 +310,7 @@ impl Cache {
         ctx.on = false;
         ctx.collapse = false;
         ctx.reval = None;
-        ctx.extra.clear_bytes();
+        clear(&mut ctx.extra);
         let method = Method::parse(method);
         let Some(key) = Key::new(false, target, host) else {
             return Answer::Forward;
@@ -319,19 +319,22 @@ impl Cache {
         let req_fields = head_fields(head);
         match invalidate::purge_action(method, &cfg, invalidate::acl_match(cfg.purge_acl, addr)) {
             PurgeAction::NotPurge => {}
-            PurgeAction::Forbidden => return Answer::Status(403),
+            PurgeAction::Forbidden => return Answer::Status(Status::Forbidden),
             PurgeAction::Invalidate => {
                 let n = self.store.invalidate(&key);
                 self.store.stats.purged = self.store.stats.purged.saturating_add(n as u64);
-                return Answer::Status(200);
+                return Answer::Status(Status::Ok);
             }
             PurgeAction::Immediate => {
                 let n = self.store.remove(&key);
                 self.store.stats.purged = self.store.stats.purged.saturating_add(n as u64);
-                return Answer::Status(200);
+                return Answer::Status(Status::Ok);
             }
         }
-        if cfg.mode == CacheMode::Off {
+        // A safe request on a URI the rules bypass can neither be answered nor stored (nor
+        // invalidate anything): no field is read, no key is kept. This is every request
+        // under Tempesta's default `cache 2` without `cache_fulfill`.
+        if cfg.mode == CacheMode::Off || (method.is_safe() && cfg.rules.is_empty()) {
             return Answer::Forward;
         }
         let req = Request::new(method, key, &req_fields);
@@ -351,7 +354,7 @@ impl Cache {
         }
         // Remember the key: the response may be stored, or invalidate entries.
         if !method.is_safe() || (method == Method::Get && !hints.disable) {
-            ctx.key.clear_bytes();
+            clear(&mut ctx.key);
             if ctx.key.extend_from_slice(key.host, GFP_KERNEL).is_err()
                 || ctx.key.extend_from_slice(key.path, GFP_KERNEL).is_err()
             {
@@ -373,7 +376,7 @@ impl Cache {
                 if conditions(&obj, &entry, &mut ctx.extra).is_ok() && !ctx.extra.is_empty() {
                     ctx.reval = Some((obj, entry));
                 } else {
-                    ctx.extra.clear_bytes();
+                    clear(&mut ctx.extra);
                 }
             }
         }
@@ -449,7 +452,7 @@ impl Cache {
                     not_modified: nm,
                 })
             }
-            Decision::GatewayTimeout => Ok(Answer::Status(504)),
+            Decision::GatewayTimeout => Ok(Answer::Status(Status::GatewayTimeout)),
             // A stale entry is revalidated, or replaced by what the upstream answers.
             d => Err((d, found)),
         }
@@ -621,18 +624,6 @@ fn conditions(
         wire::Sink::put(&mut out, b"\r\n")?;
     }
     Ok(())
-}
-
-/// Clears a byte vector (6.12's `KVec` has no `clear`).
-trait ClearBytes {
-    fn clear_bytes(&mut self);
-}
-
-impl ClearBytes for KVec<u8> {
-    fn clear_bytes(&mut self) {
-        // SAFETY: shrinking a vector of `u8` (no destructors) to zero.
-        unsafe { self.set_len(0) };
-    }
 }
 
 /// Writes the head of a hit (or its 304) into `out`; the caller sends the body from

@@ -31,7 +31,7 @@ use core::net::SocketAddr;
 
 use kernel::prelude::*;
 
-use crate::buf::Buf;
+use crate::buf::{clear, Buf};
 use crate::cache::wire;
 use crate::cached::{self, Answer, Cache, Fill, ReqCtx, TableHints};
 use crate::cfgfile::Config;
@@ -639,20 +639,28 @@ impl Proxy {
             (Some(p), Some(fw)) if fw.needs_ip_block(p) => Some(firewall::IpBlock::register()?),
             _ => None,
         };
-        let cache_cfg = cfg.cache.copy()?;
-        // A cache newly turned on gets its (empty) store now.
-        let mut new_cache = match (cache_cfg.mode, &self.cache) {
-            (crate::cache::config::CacheMode::Off, _) | (_, Some(_)) => None,
-            (_, None) => Some(Cache::new(cfg.cache.copy()?)?),
+        // The cache's new settings (none with `cache 0`); a cache newly turned on gets its
+        // empty store now, a running one keeps its entries.
+        let mut cache_cfg = match cfg.cache.mode {
+            crate::cache::config::CacheMode::Off => None,
+            _ => Some(cfg.cache.copy()?),
+        };
+        let fresh_cache = match self.cache {
+            None => cache_cfg.take().map(Cache::new).transpose()?,
+            Some(_) => None,
         };
         let mut groups = build_groups(cfg)?;
         self.add_pools(cfg, &mut groups)?;
 
         // Nothing fails from here on.
-        match (cache_cfg.mode, &mut self.cache) {
-            (crate::cache::config::CacheMode::Off, _) => self.cache = None,
-            (_, Some(c)) => c.reconfigure(cache_cfg),
-            (_, None) => self.cache = new_cache.take(),
+        match (fresh_cache, cache_cfg) {
+            (Some(c), _) => self.cache = Some(c),
+            (None, Some(cc)) => {
+                if let Some(c) = &mut self.cache {
+                    c.reconfigure(cc);
+                }
+            }
+            (None, None) => self.cache = None,
         }
         match (new_fw, limits) {
             (Some(fw), _) => self.fw = Some(fw),
@@ -896,16 +904,19 @@ impl Proxy {
     }
 
     /// The upstream connection `id`, read-only.
-    fn upstream(&self, id: Id) -> Option<&Upstream> {
+    /// Connection `id`, if it is still the one with that id (read-only).
+    fn conn_ref(&self, id: Id) -> Option<&Conn> {
         let index = (id & 0xffff_ffff) as usize;
         let gen = (id >> 32) as u32;
-        match self
-            .slots
+        self.slots
             .get(index)
             .filter(|s| s.gen == gen)?
             .conn
-            .as_deref()?
-        {
+            .as_deref()
+    }
+
+    fn upstream(&self, id: Id) -> Option<&Upstream> {
+        match self.conn_ref(id)? {
             Conn {
                 role: Role::Upstream(u),
                 ..
@@ -1326,7 +1337,7 @@ impl Proxy {
             let close = h.close;
             c.body_sent = h.off as u64;
             c.hit = None;
-            return self.hit_done(c, close);
+            return self.answered(c, close);
         }
         // Room in the upstream's send queue, when forwarding.
         let mut room = usize::MAX;
@@ -1603,14 +1614,16 @@ impl Proxy {
             || !wire::has_content(entry.status)
             || obj.body.len() == 0;
         if head_only {
-            return self.hit_done(c, close);
+            return self.answered(c, close);
         }
         c.hit = Some(Sending { obj, off: 0, close });
         Next::Again
     }
 
-    /// A response from the cache (or of the cache: PURGE, `only-if-cached`) is complete.
-    fn hit_done(&mut self, c: &mut Client, close: bool) -> Next {
+    /// A response the proxy made itself (a hit, a cache status, a redirect) is complete:
+    /// the connection closes after it, or the access log gets its line and the next
+    /// request is read.
+    fn answered(&mut self, c: &mut Client, close: bool) -> Next {
         if close {
             return Next::Finish;
         }
@@ -1621,30 +1634,23 @@ impl Proxy {
 
     /// Answers with an empty-bodied status of the cache's own: 200 for PURGE, 403 for a PURGE
     /// refused, 504 for `only-if-cached` with nothing stored.
-    fn cache_status(&mut self, c: &mut Client, tx: &mut Buf, code: u16) -> Next {
-        let status = match code {
-            200 => Status::Ok,
-            403 => Status::Forbidden,
-            _ => Status::GatewayTimeout,
-        };
+    fn cache_status(&mut self, c: &mut Client, tx: &mut Buf, status: Status) -> Next {
         let close = !c.req.keep_alive || has_body(&c.req);
         if tx.put(status.response(close)).is_err() {
             return Next::Fail(Status::InternalError);
         }
         self.stats.requests = self.stats.requests.saturating_add(1);
         c.resp_started = true;
-        c.status = code;
+        c.status = status.code();
         c.body_sent = 0;
-        self.hit_done(c, close)
+        self.answered(c, close)
     }
 
     /// The collapsing entry whose owner fetches the URI of `ctx`.
     fn pending_for(&self, ctx: &ReqCtx) -> Option<usize> {
         self.collapsing.iter().position(|p| {
-            let index = (p.owner & 0xffff_ffff) as usize;
-            let gen = (p.owner >> 32) as u32;
             matches!(
-                self.slots.get(index).filter(|s| s.gen == gen).and_then(|s| s.conn.as_deref()),
+                self.conn_ref(p.owner),
                 Some(Conn { role: Role::Client(c), .. })
                     if matches!(c.st, CState::Queued | CState::Forwarding) && c.cache.same_key(ctx)
             )
@@ -1782,7 +1788,7 @@ impl Proxy {
         let Ok(n) = filter::expand_redirect(url, host, f.target, &mut loc) else {
             return Next::Fail(Status::InternalError);
         };
-        let close = !c.req.keep_alive || c.req.body != crate::parser::BodyKind::None;
+        let close = !c.req.keep_alive || has_body(&c.req);
         let location = loc.get(..n).unwrap_or_default();
         if http::status::redirect(status, location, close, tx).is_err() {
             return Next::Fail(Status::InternalError);
@@ -1791,12 +1797,7 @@ impl Proxy {
         c.resp_started = true;
         c.status = status;
         c.body_sent = 0;
-        if close {
-            return Next::Finish;
-        }
-        self.log_to.write(&c.log, status, 0, None);
-        clear(&mut c.log);
-        Next::Again
+        self.answered(c, close)
     }
 
     /// Logs an HTTP tables block: one line a second at most, unless `block_action attack
@@ -2723,11 +2724,6 @@ impl wire::Sink for BufSink<'_> {
     fn put(&mut self, b: &[u8]) -> core::result::Result<(), wire::Full> {
         self.0.put(b).map_err(|_| wire::Full)
     }
-}
-
-fn clear(v: &mut KVec<u8>) {
-    // SAFETY: shrinking a vector of `u8` (no destructors) to zero.
-    unsafe { v.set_len(0) };
 }
 
 fn pop(v: &mut KVec<u32>) -> Option<u32> {

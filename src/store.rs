@@ -338,57 +338,30 @@ impl Store {
     }
 
     fn remove_where(&mut self, hash: u64, pred: impl Fn(&Slot) -> bool) -> usize {
-        let mut removed = 0usize;
-        let mut seqs = [0u64; 8];
-        let empty = {
-            let Some(slots) = self.map.get_mut(&hash) else {
-                return 0;
-            };
-            let mut i = 0usize;
-            while i < slots.len() {
-                if slots.get(i).is_some_and(&pred) {
-                    if let Some(s) = swap_remove(slots, i) {
-                        if let Some(q) = seqs.get_mut(removed) {
-                            *q = s.seq;
-                        }
-                        removed = removed.saturating_add(1);
-                        self.stats.objects = self.stats.objects.saturating_sub(1);
-                        self.stats.bytes = self.stats.bytes.saturating_sub(s.size as u64);
-                    }
-                } else {
-                    i = i.saturating_add(1);
-                }
-            }
-            slots.is_empty()
+        let Store {
+            map, lru, stats, ..
+        } = self;
+        let Some(slots) = map.get_mut(&hash) else {
+            return 0;
         };
-        for q in seqs.iter().take(removed) {
-            self.lru.remove(q);
+        let mut removed = 0usize;
+        let mut i = 0usize;
+        while i < slots.len() {
+            if !slots.get(i).is_some_and(&pred) {
+                i = i.saturating_add(1);
+                continue;
+            }
+            if let Some(s) = swap_remove(slots, i) {
+                lru.remove(&s.seq);
+                removed = removed.saturating_add(1);
+                stats.objects = stats.objects.saturating_sub(1);
+                stats.bytes = stats.bytes.saturating_sub(s.size as u64);
+            }
         }
-        if empty {
-            self.map.remove(&hash);
-        }
-        if removed > seqs.len() {
-            // More variants than remembered: drop the LRU nodes that lost their slot.
-            self.prune_lru(hash);
+        if slots.is_empty() {
+            map.remove(&hash);
         }
         removed
-    }
-
-    /// Removes the LRU nodes of `hash` whose slot is gone.
-    fn prune_lru(&mut self, hash: u64) {
-        let live = |map: &RBTree<u64, KVec<Slot>>, seq: u64| {
-            map.get(&hash)
-                .is_some_and(|slots| slots.iter().any(|s| s.seq == seq))
-        };
-        let mut dead = KVec::new();
-        for (seq, h) in self.lru.iter() {
-            if *h == hash && !live(&self.map, *seq) && dead.push(*seq, GFP_KERNEL).is_err() {
-                break;
-            }
-        }
-        for seq in dead.iter() {
-            self.lru.remove(seq);
-        }
     }
 
     /// Evicts the least recently used entry; false if the store is empty.
