@@ -85,32 +85,86 @@ const MAX_OPTIONS: usize = 16;
 /// own `Via` lines are kept; a hit adds this proxy's.
 pub fn stored_fields(head: &[u8], cfg: &CacheConfig<'_>, out: &mut dyn Sink) -> Result<(), Full> {
     let fields = head_fields(head);
-    let mut opts: [&[u8]; MAX_OPTIONS] = [&[]; MAX_OPTIONS];
-    let mut n = 0usize;
+    let opts = Options::of(fields.0);
     for (name, value) in field_lines(fields.0) {
-        if !name.eq_ignore_ascii_case(b"connection") {
-            continue;
+        if opts.keeps(name, cfg) {
+            put_field(out, name, value)?;
         }
-        for o in value
-            .split(|&c| c == b',')
-            .map(trim)
-            .filter(|o| !o.is_empty())
-        {
-            if let Some(slot) = opts.get_mut(n) {
-                *slot = o;
-                n = n.saturating_add(1);
-            }
-        }
-    }
-    let opts = opts.get(..n).unwrap_or_default();
-    for (name, value) in field_lines(fields.0) {
-        let listed = opts.iter().any(|o| o.eq_ignore_ascii_case(name));
-        if listed || name.eq_ignore_ascii_case(b"content-length") || !stored_field(name, cfg) {
-            continue;
-        }
-        put_field(out, name, value)?;
     }
     Ok(())
+}
+
+/// Writes the field lines of a stored response updated by a 304 (or a HEAD response) that
+/// renews it, `head` (RFC 9111 section 3.2): every field of `head` a stored response keeps
+/// (as [`stored_fields`] filters them) replaces all lines of that name in `stored`; the other
+/// stored lines stay as they are. So a revalidated entry's hits carry the new `Cache-Control`,
+/// `Expires`, `ETag` and `Date`, and the freshness computed from them.
+pub fn updated_fields(
+    stored: &[u8],
+    head: &[u8],
+    cfg: &CacheConfig<'_>,
+    out: &mut dyn Sink,
+) -> Result<(), Full> {
+    let fields = head_fields(head);
+    let opts = Options::of(fields.0);
+    let replaced = |name: &[u8]| {
+        field_lines(fields.0).any(|(n, _)| n.eq_ignore_ascii_case(name) && opts.keeps(n, cfg))
+    };
+    for (name, value) in field_lines(stored) {
+        if !replaced(name) {
+            put_field(out, name, value)?;
+        }
+    }
+    for (name, value) in field_lines(fields.0) {
+        if opts.keeps(name, cfg) {
+            put_field(out, name, value)?;
+        }
+    }
+    Ok(())
+}
+
+/// The options of a head's `Connection` fields: the fields they name are hop-by-hop
+/// (RFC 9110 section 7.6.1) and not stored.
+struct Options<'a> {
+    names: [&'a [u8]; MAX_OPTIONS],
+    n: usize,
+}
+
+impl<'a> Options<'a> {
+    fn of(block: &'a [u8]) -> Self {
+        let mut o = Options {
+            names: [&[]; MAX_OPTIONS],
+            n: 0,
+        };
+        for (name, value) in field_lines(block) {
+            if !name.eq_ignore_ascii_case(b"connection") {
+                continue;
+            }
+            for t in value
+                .split(|&c| c == b',')
+                .map(trim)
+                .filter(|t| !t.is_empty())
+            {
+                if let Some(slot) = o.names.get_mut(o.n) {
+                    *slot = t;
+                    o.n = o.n.saturating_add(1);
+                }
+            }
+        }
+        o
+    }
+
+    /// Whether a stored response keeps field `name`: not named by `Connection`, not
+    /// `Content-Length` (each hit is framed anew), and [`stored_field`].
+    fn keeps(&self, name: &[u8], cfg: &CacheConfig<'_>) -> bool {
+        let listed = self
+            .names
+            .get(..self.n)
+            .unwrap_or_default()
+            .iter()
+            .any(|o| o.eq_ignore_ascii_case(name));
+        !listed && !name.eq_ignore_ascii_case(b"content-length") && stored_field(name, cfg)
+    }
 }
 
 fn put_field(out: &mut dyn Sink, name: &[u8], value: &[u8]) -> Result<(), Full> {
@@ -344,6 +398,32 @@ mod tests {
         b"HTTP/1.0 200 OK\r\nDate: x\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n\
 Content-Length: 5\r\nTransfer-Encoding: chunked\r\nCache-Control: max-age=5\r\nAge: 3\r\n\
 Keep-Alive: timeout=5\r\nSet-Cookie: a=b\r\nX-Del: 1\r\nETag: \"e\"\r\nVia:  1.1 up \r\n\r\n";
+
+    #[test]
+    fn fields_updated_by_304() {
+        let stored = b"Cache-Control: max-age=5\r\nETag: \"1\"\r\nX-Keep: a\r\n\
+Date: old\r\nX-Multi: 1\r\nX-Multi: 2\r\n";
+        let h304 = b"HTTP/1.1 304 Not Modified\r\nDate: new\r\ncache-control: max-age=60\r\n\
+Connection: X-Hop\r\nX-Hop: 1\r\nContent-Length: 0\r\nX-Multi: 3\r\nAge: 4\r\n\
+X-Del: 9\r\n\r\n";
+        let del: [&[u8]; 1] = [b"x-del"];
+        let cfg = CacheConfig {
+            resp_hdr_del: &del,
+            ..CacheConfig::default()
+        };
+        let mut out = Vec::new();
+        updated_fields(stored, h304, &cfg, &mut out).unwrap();
+        assert_eq!(
+            out,
+            b"ETag: \"1\"\r\nX-Keep: a\r\nDate: new\r\ncache-control: max-age=60\r\n\
+X-Multi: 3\r\n"
+        );
+        // Out of room: an error, never a partial success.
+        for n in 0..out.len() {
+            let mut small = Small(n, Vec::new());
+            assert_eq!(updated_fields(stored, h304, &cfg, &mut small), Err(Full));
+        }
+    }
 
     #[test]
     fn fields_of_heads() {

@@ -326,7 +326,7 @@ pub static DIRECTIVES: &[DirectiveSpec] = &[
     d("cache_control_ignore", C::G_V_L, 1, MANY)
         .repeat()
         .supported(),
-    d("cache_use_stale", C::G_V_L, 1, MANY),
+    d("cache_use_stale", C::G_V_L, 1, MANY).supported(),
     // --- Vhosts, locations, headers (vhost.c) ---
     d("vhost", C::G, 1, 1)
         .block(Context::Vhost)
@@ -466,6 +466,7 @@ mod tests {
                 "cache_fulfill",
                 "cache_resp_hdr_del",
                 "cache_control_ignore",
+                "cache_use_stale",
                 "vhost",
                 "proxy_pass",
                 "hdr_via",
