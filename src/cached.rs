@@ -16,7 +16,7 @@ use kernel::sync::Arc;
 use crate::buf::clear;
 use crate::cache::cc::CcIgnore;
 use crate::cache::config::{CacheMode, SetCookie};
-use crate::cache::fresh::StaleCodes;
+use crate::cache::fresh::{stale_on_error, StaleCodes};
 use crate::cache::invalidate::{self, Cidr, PurgeAction, PurgeMode};
 use crate::cache::method::{Method, MethodSet};
 use crate::cache::rules::{MatchOp, Rule};
@@ -24,7 +24,7 @@ use crate::cache::store::{lookup_allowed, storable, Request, Response};
 use crate::cache::wire::{self, head_fields, Dechunk};
 use crate::cache::{cond, decide, vary, CacheConfig, Decision, Entry, Key};
 use crate::http::status::Status;
-use crate::store::{Obj, Store, VecSink};
+use crate::store::{NewObj, Obj, Store, VecSink};
 
 /// `cache_fulfill` / `cache_bypass`, owned.
 pub(crate) struct RuleCfg {
@@ -38,6 +38,8 @@ pub(crate) struct Policy {
     pub(crate) rules: KVec<RuleCfg>,
     pub(crate) hdr_del: KVec<KVec<u8>>,
     pub(crate) cc_ignore: CcIgnore,
+    /// `cache_use_stale`.
+    pub(crate) use_stale: StaleCodes,
 }
 
 /// The cache part of the configuration.
@@ -85,6 +87,7 @@ impl Policy {
             rules,
             hdr_del: crate::cfgfile::copy_vals(&self.hdr_del)?,
             cc_ignore: self.cc_ignore,
+            use_stale: self.use_stale,
         })
     }
 }
@@ -116,8 +119,28 @@ impl CacheCfg {
             .unwrap_or(&self.global)
     }
 
+    /// Runs `f` with `cfg` plus the `cache_resp_hdr_del` names of `vhost`, borrowed for the
+    /// call (the policy crate's view holds them as a slice of slices).
+    fn with_hdr_del<R>(
+        &self,
+        vhost: Option<usize>,
+        cfg: CacheConfig<'_>,
+        f: impl FnOnce(&CacheConfig<'_>) -> R,
+    ) -> R {
+        let p = self.policy(vhost);
+        let mut del: [&[u8]; 32] = [&[]; 32];
+        for (slot, name) in del.iter_mut().zip(p.hdr_del.iter()) {
+            *slot = name;
+        }
+        let n = p.hdr_del.len().min(del.len());
+        f(&CacheConfig {
+            resp_hdr_del: del.get(..n).unwrap_or_default(),
+            ..cfg
+        })
+    }
+
     /// The policy crate's view for a request for `path` on `vhost`, the rules applied.
-    /// `cache_resp_hdr_del` is left out (see [`with_hdr_del`]).
+    /// `cache_resp_hdr_del` is left out (see [`CacheCfg::with_hdr_del`]).
     fn view(&self, vhost: Option<usize>, path: &[u8]) -> CacheConfig<'_> {
         let p = self.policy(vhost);
         let fulfill = p
@@ -140,8 +163,7 @@ impl CacheCfg {
             heuristic_percent: 0,
             rules: if fulfill { &FULFILL } else { &[] },
             cc_ignore: p.cc_ignore,
-            // `cache_use_stale` is refused until stale-on-error is implemented.
-            use_stale: StaleCodes::NONE,
+            use_stale: p.use_stale,
             resp_hdr_del: &[],
             set_cookie: SetCookie::Refuse,
             purge: self.purge,
@@ -205,9 +227,10 @@ pub(crate) struct ReqCtx {
     ttl: Option<u32>,
     /// An HTTP tables `cache_disable`: its response is not stored.
     no_store: bool,
-    /// The stale entry the request revalidates: a 304 from the upstream refreshes it and
-    /// the client gets it.
-    reval: Option<(Arc<Obj>, Entry)>,
+    /// The stale entry the request found: revalidated when `extra` holds conditions (a 304
+    /// from the upstream refreshes it and the client gets it), and served instead of an error
+    /// that `cache_use_stale` or its `stale-if-error` allows.
+    stale: Option<(Arc<Obj>, Entry)>,
     /// The conditions added to the forwarded request for that (`If-None-Match`,
     /// `If-Modified-Since`).
     extra: KVec<u8>,
@@ -224,12 +247,12 @@ impl ReqCtx {
     /// The request's response is complete: drop what only it needed (a stale entry it
     /// revalidated stays out of memory accounting otherwise).
     pub(crate) fn end(&mut self) {
-        self.reval = None;
+        self.stale = None;
     }
 
     /// The forwarded request carries conditions the cache added to revalidate an entry.
     pub(crate) fn revalidating(&self) -> bool {
-        self.reval.is_some()
+        self.stale.is_some() && !self.extra.is_empty()
     }
 
     /// Field lines to add to the forwarded request.
@@ -309,13 +332,14 @@ impl Cache {
     ) -> Answer {
         ctx.on = false;
         ctx.collapse = false;
-        ctx.reval = None;
+        ctx.stale = None;
         clear(&mut ctx.extra);
         let method = Method::parse(method);
         let Some(key) = Key::new(false, target, host) else {
             return Answer::Forward;
         };
         let cfg = self.cfg.view(vhost, key.path);
+        let use_stale = cfg.use_stale != StaleCodes::NONE;
         let req_fields = head_fields(head);
         match invalidate::purge_action(method, &cfg, invalidate::acl_match(cfg.purge_acl, addr)) {
             PurgeAction::NotPurge => {}
@@ -372,18 +396,23 @@ impl Cache {
             // conditional itself (its conditions go upstream as they are).
             let conditional = crate::cache::fields::has(&req_fields, b"if-none-match")
                 || crate::cache::fields::has(&req_fields, b"if-modified-since");
-            if let Some((obj, entry)) = stale.filter(|_| !conditional) {
-                if conditions(&obj, &entry, &mut ctx.extra).is_ok() && !ctx.extra.is_empty() {
-                    ctx.reval = Some((obj, entry));
-                } else {
+            if let Some((obj, entry)) = stale {
+                if conditional || conditions(&obj, &entry, &mut ctx.extra).is_err() {
                     clear(&mut ctx.extra);
+                }
+                // Kept to revalidate, or to answer an upstream error with.
+                let fallback = !entry.must_revalidate
+                    && !entry.no_cache
+                    && (use_stale || entry.stale_if_error.is_some());
+                if !ctx.extra.is_empty() || fallback {
+                    ctx.stale = Some((obj, entry));
                 }
             }
         }
         Answer::Forward
     }
 
-    /// A 304 from the upstream for a request that revalidated `ctx.reval`: if it refers to
+    /// A 304 from the upstream for a request that revalidated `ctx.stale`: if it refers to
     /// the stored response, the entry's freshness is renewed and the caller answers the
     /// client with the stored response instead of the 304.
     pub(crate) fn revalidated(
@@ -391,7 +420,10 @@ impl Cache {
         ctx: &mut ReqCtx,
         head: &[u8],
     ) -> Option<(Arc<Obj>, Entry)> {
-        let (obj, entry) = ctx.reval.take()?;
+        if ctx.extra.is_empty() {
+            return None;
+        }
+        let (obj, entry) = ctx.stale.take()?;
         let key = ctx.key()?;
         let cfg = self.cfg.view(ctx.vhost, key.path);
         let stored_fields = wire::FieldBlock(&obj.fields);
@@ -413,10 +445,36 @@ impl Cache {
             cfg.ttl = ttl;
         }
         let renewed = Entry::new(ctx.sent_s, now_s(), &stored, &cfg);
-        self.store.refresh(&obj, renewed);
+        // The stored fields updated by the 304's (RFC 9111 section 3.2); without memory
+        // for that, the entry keeps its fields and gets the new freshness.
+        let mut fields = KVec::new();
+        let new = self
+            .cfg
+            .with_hdr_del(ctx.vhost, cfg, |cfg| {
+                wire::updated_fields(&obj.fields, head, cfg, &mut VecSink(&mut fields))
+            })
+            .map_err(|_| ENOMEM)
+            .and_then(|()| obj.with_fields(fields));
+        let obj = self.store.refresh(&obj, new, renewed);
         let s = &mut self.store.stats;
         s.revalidated = s.revalidated.saturating_add(1);
         Some((obj, renewed))
+    }
+
+    /// The stale entry the request found, to answer it instead of error `status` (the
+    /// upstream's, or the 502/503/504 the proxy makes when the upstream fails or times out),
+    /// if `cache_use_stale` or the entry's `stale-if-error` allows that (RFC 9111 section
+    /// 4.2.4, RFC 5861 section 4).
+    pub(crate) fn stale_for(&mut self, ctx: &mut ReqCtx, status: u16) -> Option<(Arc<Obj>, Entry)> {
+        let (_, entry) = ctx.stale.as_ref()?;
+        let key = ctx.key()?;
+        let cfg = self.cfg.view(ctx.vhost, key.path);
+        if !stale_on_error(entry, status, &cfg.use_stale, now_s()) {
+            return None;
+        }
+        let s = &mut self.store.stats;
+        s.stale_served = s.stale_served.saturating_add(1);
+        ctx.stale.take()
     }
 
     /// Looks request `req` up: a hit (or its 304, or 504 for `only-if-cached`), else the
@@ -522,18 +580,11 @@ impl Cache {
         obj.status_text
             .extend_from_slice(wire::status_text(head), GFP_KERNEL)
             .ok()?;
-        // `cache_resp_hdr_del` names, borrowed for this one call.
-        let p = self.cfg.policy(ctx.vhost);
-        let mut del: [&[u8]; 32] = [&[]; 32];
-        for (slot, name) in del.iter_mut().zip(p.hdr_del.iter()) {
-            *slot = name;
-        }
-        let n = p.hdr_del.len().min(del.len());
-        let cfg = CacheConfig {
-            resp_hdr_del: del.get(..n).unwrap_or_default(),
-            ..cfg
-        };
-        wire::stored_fields(head, &cfg, &mut VecSink(&mut obj.fields)).ok()?;
+        self.cfg
+            .with_hdr_del(ctx.vhost, cfg, |cfg| {
+                wire::stored_fields(head, cfg, &mut VecSink(&mut obj.fields))
+            })
+            .ok()?;
         KBox::new(
             Fill {
                 obj,
@@ -567,13 +618,15 @@ impl Cache {
         if failed || dechunk.is_some_and(|d| !d.done()) {
             return;
         }
-        let _ = self.store.publish(obj, entry, variant);
+        if let Ok(obj) = obj.finish() {
+            let _ = self.store.publish(obj, entry, variant);
+        }
     }
 }
 
 /// An object being filled from the upstream's response.
 pub(crate) struct Fill {
-    obj: Obj,
+    obj: NewObj,
     entry: Entry,
     variant: u64,
     dechunk: Option<Dechunk>,

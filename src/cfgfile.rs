@@ -16,6 +16,7 @@ use kernel::sync::Arc;
 
 use crate::cache::cc::CcIgnore;
 use crate::cache::config::CacheMode;
+use crate::cache::fresh::StaleCodes;
 use crate::cache::invalidate::{Cidr, PurgeMode};
 use crate::cache::method::MethodSet;
 use crate::cache::rules::MatchOp;
@@ -379,9 +380,16 @@ fn cache_policy(path: &str, tree: &config::Tree<'_, '_>, vhost: Option<&str>) ->
     for name in names.iter().take(n) {
         cc_ignore = cc_ignore.with(CcIgnore::from_name(name).unwrap_or(CcIgnore::NONE));
     }
+    let n = cc::use_stale(tree, vhost, &mut names).map_err(|e| report(path, &e))?;
+    let mut use_stale = StaleCodes::NONE;
+    for t in names.iter().take(n) {
+        // Validated by `config::cache::check`.
+        use_stale = use_stale.with_token(t).unwrap_or(use_stale);
+    }
     Ok(Policy {
         rules,
         hdr_del,
         cc_ignore,
+        use_stale,
     })
 }

@@ -23,6 +23,8 @@
 #include <linux/slab.h>
 #include <linux/jiffies.h>
 #include <linux/random.h>
+#include <linux/bvec.h>
+#include <linux/uio.h>
 
 #include "glue.h"
 
@@ -308,6 +310,38 @@ int tfw_glue_send(struct socket *sock, const void *buf, size_t len, bool more)
 	struct kvec iov = { .iov_base = (void *)buf, .iov_len = len };
 
 	return kernel_sendmsg(sock, &msg, &iov, 1, len);
+}
+
+/*
+ * Queues up to @len bytes of @pages (@n order-0 pages; the data starts @off bytes into the
+ * first) without copying them: with MSG_SPLICE_PAGES, TCP attaches the pages to its skbs and
+ * takes a reference on each, so the caller may drop its own at any time after. The pages must
+ * never change once sent (the cache's are immutable once published). A device without
+ * scatter-gather gets a copy instead. Returns bytes queued, or -EAGAIN / another errno.
+ */
+int tfw_glue_send_pages(struct socket *sock, void *const *pages, unsigned int n, size_t off,
+			size_t len, bool more)
+{
+	struct bio_vec bv[TFW_SPLICE_PAGES];
+	struct msghdr msg = {
+		.msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL | MSG_SPLICE_PAGES | (more ? MSG_MORE : 0),
+	};
+	size_t left = len;
+	unsigned int i;
+
+	if (n > TFW_SPLICE_PAGES)
+		n = TFW_SPLICE_PAGES;
+	if (off >= PAGE_SIZE)
+		return -EINVAL;
+	for (i = 0; i < n && left; i++) {
+		size_t part = min_t(size_t, PAGE_SIZE - off, left);
+
+		bvec_set_page(&bv[i], pages[i], part, off);
+		left -= part;
+		off = 0;
+	}
+	iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, bv, i, len - left);
+	return sock_sendmsg(sock, &msg);
 }
 
 /* Starts a non-blocking connect: 0, -EINPROGRESS, or an error. */

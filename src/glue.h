@@ -48,6 +48,10 @@ void tfw_glue_kick(struct tfw_watch *w, int ev);
 int tfw_glue_accept(struct socket *lsock, struct socket **out);
 int tfw_glue_recv(struct socket *sock, void *buf, size_t len);
 int tfw_glue_send(struct socket *sock, const void *buf, size_t len, bool more);
+/* Pages one tfw_glue_send_pages() call takes at most. */
+#define TFW_SPLICE_PAGES	16
+int tfw_glue_send_pages(struct socket *sock, void *const *pages, unsigned int n, size_t off,
+			size_t len, bool more);
 int tfw_glue_connect(struct socket *sock, const struct sockaddr_storage *addr, int len);
 int tfw_glue_sk_state(struct socket *sock);
 int tfw_glue_peer_str(struct socket *sock, char *buf, size_t len);

@@ -278,7 +278,8 @@ struct Client {
     fill: Option<KBox<Fill>>,
     /// The cached response being sent.
     hit: Option<Sending>,
-    /// The entry a 304 from the upstream renewed: sent to the client in place of the 304.
+    /// The entry sent to the client in place of the upstream's response when that ends: the
+    /// one a 304 renewed, or a stale one that answers an upstream error (`cache_use_stale`).
     reval_hit: Option<(Arc<Obj>, crate::cache::Entry)>,
     /// The response in flight will not be stored: release the requests collapsed on it.
     release_waiters: bool,
@@ -1324,15 +1325,36 @@ impl Proxy {
             CState::Forwarding if c.req_done => return Next::Wait,
             CState::Idle | CState::Forwarding => {}
         }
-        // A cached response still being sent comes before the next request.
+        // A cached response still being sent comes before the next request: what is queued
+        // (its head) goes out first, then the body straight from the stored pages.
         if let Some(h) = &mut c.hit {
-            let added = pump(h, &mut conn.tx);
-            if added > 0 {
+            let Some(sock) = &conn.sock else {
+                return Next::Close;
+            };
+            while !conn.tx.is_empty() {
+                match sock.send_more(conn.tx.data()) {
+                    Ok(0) => return Next::Wait,
+                    Ok(n) => conn.tx.consume(n),
+                    Err(_) => return Next::Close,
+                }
+            }
+            let mut sent = 0usize;
+            while h.off < h.obj.body.len() {
+                match h.obj.body.splice(sock, h.off) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        h.off = h.off.saturating_add(n);
+                        sent = sent.saturating_add(n);
+                    }
+                    Err(_) => return Next::Close,
+                }
+            }
+            if sent > 0 {
                 // Progress: a reader that stalls is closed after keepalive_timeout.
                 conn.last_ms = now_ms();
             }
             if h.off < h.obj.body.len() {
-                return if added > 0 { Next::Flush } else { Next::Wait };
+                return Next::Wait;
             }
             let close = h.close;
             c.body_sent = h.off as u64;
@@ -1584,9 +1606,9 @@ impl Proxy {
         }
     }
 
-    /// Answers the request from the cache: the head (or a 304) now, the body by [`pump`] as
-    /// the client takes it. A request with a body is answered and its connection closed,
-    /// rather than the body read and thrown away.
+    /// Answers the request from the cache: the head (or a 304) now, the body spliced from
+    /// the stored pages as the client takes it. A request with a body is answered and its
+    /// connection closed, rather than the body read and thrown away.
     fn serve_hit(
         &mut self,
         c: &mut Client,
@@ -1969,6 +1991,9 @@ impl Proxy {
 
     /// Answers the client with an error status and closes its connection after it.
     fn fail_client(&mut self, id: Id, status: Status) {
+        if self.serve_stale(id, status) {
+            return;
+        }
         if !self.detach_upstream(id) {
             return;
         }
@@ -1981,6 +2006,41 @@ impl Proxy {
             _ => s.errors_other = s.errors_other.saturating_add(1),
         }
         self.finish_client(id, Some(status));
+    }
+
+    /// Answers the client with the stale entry its request found instead of error `status`
+    /// (an upstream that failed or timed out), if `cache_use_stale` or the entry's
+    /// `stale-if-error` allows; false if the client gets the error.
+    fn serve_stale(&mut self, id: Id, status: Status) -> bool {
+        if !matches!(
+            status,
+            Status::BadGateway | Status::Unavailable | Status::GatewayTimeout
+        ) {
+            return false;
+        }
+        let Some(cache) = self.cache.as_mut() else {
+            return false;
+        };
+        let stale = match conn_mut(&mut self.slots, id) {
+            Some(Conn {
+                role: Role::Client(c),
+                ..
+            }) if c.req_done
+                && !c.resp_started
+                && matches!(c.st, CState::Queued | CState::Forwarding) =>
+            {
+                cache.stale_for(&mut c.cache, status.code())
+            }
+            _ => None,
+        };
+        let Some((obj, entry)) = stale else {
+            return false;
+        };
+        if !self.detach_upstream(id) {
+            return false;
+        }
+        self.answer_revalidated(id, obj, entry);
+        true
     }
 
     /// Ends the client's connection after its last response: `status`, unless a response
@@ -2247,6 +2307,18 @@ impl Proxy {
                     if let Role::Client(c) = &mut cl.role {
                         // 1xx responses only go to HTTP/1.1 clients (RFC 9110 section 15.2).
                         let skip = resp.interim && c.req.version == crate::parser::Version::Http10;
+                        // An error the stale entry the request found may answer instead
+                        // (`cache_use_stale`, `stale-if-error`): this response is read and
+                        // dropped, and the client gets the entry when it ends.
+                        if resp.code >= 400 {
+                            c.reval_hit = self
+                                .cache
+                                .as_mut()
+                                .and_then(|k| k.stale_for(&mut c.cache, resp.code));
+                            if c.reval_hit.is_some() {
+                                return UNext::Again;
+                            }
+                        }
                         // A 304 that renews the stale entry this request revalidated: the
                         // client gets the stored response when this one ends.
                         if resp.code == 304 && c.cache.revalidating() {
@@ -2304,7 +2376,9 @@ impl Proxy {
                     return UNext::Broken;
                 };
                 let interim = u.reader.response().interim;
-                if let Some(cl) = client {
+                let replaced = matches!(client.as_deref(),
+                    Some(Conn { role: Role::Client(c), .. }) if c.reval_hit.is_some());
+                if let Some(cl) = client.filter(|_| !replaced) {
                     if !interim {
                         if cl.tx.put(bytes).is_err() {
                             return UNext::Broken;
@@ -2624,6 +2698,7 @@ impl Proxy {
             writeln!(out, "Cache objects invalidated\t\t: {}", cs.invalidated)?;
             writeln!(out, "Cache objects revalidated\t\t: {}", cs.revalidated)?;
             writeln!(out, "Cache objects purged\t\t\t: {}", cs.purged)?;
+            writeln!(out, "Cache stale responses served\t\t: {}", cs.stale_served)?;
         }
         if let Some(fw) = &self.fw {
             fw.perfstat(out)?;
@@ -2685,8 +2760,6 @@ fn conn_mut(slots: &mut KVec<Slot>, id: Id) -> Option<&mut Conn> {
         .and_then(|s| s.conn.as_deref_mut())
 }
 
-/// Removes and returns the last element (KVec of Linux 6.12 has no `pop`).
-/// Empties a byte vector, keeping its memory (6.12's `KVec` has no `clear`).
 /// Whether the request has a body to read (which an answer that does not forward it must
 /// close the connection over, rather than read and discard).
 fn has_body(req: &ReqInfo) -> bool {
@@ -2694,27 +2767,6 @@ fn has_body(req: &ReqInfo) -> bool {
         req.body,
         crate::parser::BodyKind::None | crate::parser::BodyKind::Length(0)
     )
-}
-
-/// Copies the next part of a cached body into `tx`, up to the send queue's high mark;
-/// returns how many bytes.
-fn pump(h: &mut Sending, tx: &mut Buf) -> usize {
-    let mut added = 0usize;
-    while tx.len() < TX_HIGH && h.off < h.obj.body.len() {
-        let spare = tx.spare(TX_HIGH);
-        if spare.is_empty() {
-            break;
-        }
-        let n = h.obj.body.read(h.off, spare);
-        if n == 0 {
-            break;
-        }
-        // SAFETY: `read` initialized the first `n` bytes of `spare`.
-        unsafe { tx.filled(n) };
-        h.off = h.off.saturating_add(n);
-        added = added.saturating_add(n);
-    }
-    added
 }
 
 /// A send queue as the cache's output.
@@ -2726,6 +2778,7 @@ impl wire::Sink for BufSink<'_> {
     }
 }
 
+/// Removes and returns the last element (KVec of Linux 6.12 has no `pop`).
 fn pop(v: &mut KVec<u32>) -> Option<u32> {
     let last = *v.last()?;
     let len = v.len().saturating_sub(1);

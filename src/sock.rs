@@ -160,18 +160,50 @@ impl Sock {
 
     /// Writes as much of `data` as the send buffer takes; returns how much, or an errno.
     pub(crate) fn send(&self, data: &[u8]) -> core::result::Result<usize, i32> {
+        self.send_flags(data, false)
+    }
+
+    /// Like [`Sock::send`], telling TCP that more data follows at once (`MSG_MORE`): a short
+    /// response head then leaves in one segment with the body that follows it.
+    pub(crate) fn send_more(&self, data: &[u8]) -> core::result::Result<usize, i32> {
+        self.send_flags(data, true)
+    }
+
+    fn send_flags(&self, data: &[u8], more: bool) -> core::result::Result<usize, i32> {
         if data.is_empty() {
             return Ok(0);
         }
         // Bounded so the int return of kernel_sendmsg cannot overflow.
         let len = data.len().min(1 << 20);
         // SAFETY: `data` is valid for reads of `len` bytes; the socket is ours.
-        let r = unsafe { sys::tfw_glue_send(self.sock, data.as_ptr().cast(), len, false) };
-        match r {
-            n if n >= 0 => Ok(n as usize),
-            e if e == -(sys::EAGAIN as i32) => Ok(0),
-            e => Err(e),
+        let r = unsafe { sys::tfw_glue_send(self.sock, data.as_ptr().cast(), len, more) };
+        sent(r)
+    }
+
+    /// Queues `len` bytes of `pages`, starting `off` bytes into the first, without copying
+    /// them (`MSG_SPLICE_PAGES`): TCP takes its own reference on each page. Returns bytes
+    /// queued (0 when the send buffer is full), or an errno.
+    ///
+    /// # Safety
+    ///
+    /// Every pointer is a live order-0 page allocated by the page allocator, and the bytes
+    /// sent from it never change afterwards (TCP may still read them after it is freed by
+    /// the caller, through its own reference).
+    pub(crate) unsafe fn send_pages(
+        &self,
+        pages: &[*mut kernel::ffi::c_void],
+        off: usize,
+        len: usize,
+        more: bool,
+    ) -> core::result::Result<usize, i32> {
+        if len == 0 || pages.is_empty() {
+            return Ok(0);
         }
+        let n = u32::try_from(pages.len()).unwrap_or(u32::MAX);
+        // SAFETY: the pages are valid per this function's contract; glue.c reads at most
+        // `TFW_SPLICE_PAGES` of them and `len` bytes in all; the socket is ours.
+        let r = unsafe { sys::tfw_glue_send_pages(self.sock, pages.as_ptr(), n, off, len, more) };
+        sent(r)
     }
 
     /// The peer's address as text into `buf`; returns the text.
@@ -267,4 +299,13 @@ pub(crate) fn sockaddr(addr: &SocketAddr) -> (sys::__kernel_sockaddr_storage, us
 pub(crate) fn now_ms() -> u64 {
     // SAFETY: reads jiffies; callable in any context.
     unsafe { sys::tfw_glue_now_ms() }
+}
+
+/// A send's result: bytes queued (0 when the send buffer is full), or an errno.
+fn sent(r: i32) -> core::result::Result<usize, i32> {
+    match r {
+        n if n >= 0 => Ok(n as usize),
+        e if e == -(sys::EAGAIN as i32) => Ok(0),
+        e => Err(e),
+    }
 }

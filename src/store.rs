@@ -14,8 +14,6 @@
 //! * Bodies live in whole pages ([`Pages`]), never in kmalloc memory, so a large object does
 //!   not need a large contiguous allocation and growing it never copies.
 
-use core::mem::MaybeUninit;
-
 use kernel::page::{Page, PAGE_SIZE};
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNode};
@@ -23,6 +21,8 @@ use kernel::sync::Arc;
 
 use crate::cache::wire::{Full, Sink};
 use crate::cache::{vary, Entry, Fields, Key, Seed};
+use crate::sock::Sock;
+use crate::sys;
 
 /// Bookkeeping bytes charged to each object besides its data.
 const OVERHEAD: usize = 256;
@@ -81,33 +81,34 @@ impl Pages {
         Ok(())
     }
 
-    /// Copies the bytes from offset `off` into `out`; returns how many.
-    pub(crate) fn read(&self, off: usize, out: &mut [MaybeUninit<u8>]) -> usize {
-        let mut done = 0usize;
-        while done < out.len() {
-            let at = off.saturating_add(done);
-            if at >= self.len {
-                break;
-            }
-            let Some(page) = self.pages.get(at / PAGE_SIZE) else {
-                break;
-            };
-            let in_page = at % PAGE_SIZE;
-            let n = PAGE_SIZE
-                .saturating_sub(in_page)
-                .min(self.len.saturating_sub(at))
-                .min(out.len().saturating_sub(done));
-            let Some(dst) = out.get_mut(done..done.saturating_add(n)) else {
-                break;
-            };
-            // SAFETY: `dst` is valid for writing `n` bytes; published bodies are never
-            // written again, so no write races with this read.
-            if unsafe { page.read_raw(dst.as_mut_ptr().cast(), in_page, n) }.is_err() {
-                break;
-            }
-            done = done.saturating_add(n);
+    /// Queues the bytes from offset `off` on `sock` without copying them; returns how many
+    /// (0 when the send buffer is full), or an errno.
+    ///
+    /// Only for a published body: TCP keeps referencing the pages after this returns.
+    pub(crate) fn splice(&self, sock: &Sock, off: usize) -> core::result::Result<usize, i32> {
+        const N: usize = sys::TFW_SPLICE_PAGES as usize;
+        if off >= self.len {
+            return Ok(0);
         }
-        done
+        let mut ptrs = [core::ptr::null_mut::<kernel::ffi::c_void>(); N];
+        let mut n = 0usize;
+        for (slot, page) in ptrs.iter_mut().zip(self.pages.iter().skip(off / PAGE_SIZE)) {
+            *slot = page.as_ptr().cast();
+            n = n.saturating_add(1);
+        }
+        let in_page = off % PAGE_SIZE;
+        let len = self
+            .len
+            .saturating_sub(off)
+            .min(n.saturating_mul(PAGE_SIZE).saturating_sub(in_page));
+        let Some(pages) = ptrs.get(..n) else {
+            return Ok(0);
+        };
+        let more = off.saturating_add(len) < self.len;
+        // SAFETY: the pointers are pages this body owns (allocated by `Page::alloc_page`),
+        // alive for the call; a published body is never written again, so the bytes TCP
+        // reads later through its own page references do not change.
+        unsafe { sock.send_pages(pages, in_page, len, more) }
     }
 }
 
@@ -137,23 +138,65 @@ pub(crate) struct Obj {
     pub(crate) status_text: KVec<u8>,
     /// The stored field lines (`wire::stored_fields`).
     pub(crate) fields: KVec<u8>,
+    /// Shared with the object a revalidation replaces this one with (new fields, same
+    /// body).
+    pub(crate) body: Arc<Pages>,
+}
+
+/// An object being filled from the upstream's response: an [`Obj`] whose body still grows.
+pub(crate) struct NewObj {
+    https: bool,
+    host: KVec<u8>,
+    path: KVec<u8>,
+    pub(crate) status_text: KVec<u8>,
+    pub(crate) fields: KVec<u8>,
     pub(crate) body: Pages,
+}
+
+impl NewObj {
+    /// The complete object, ready to publish.
+    pub(crate) fn finish(self) -> Result<Obj> {
+        Ok(Obj {
+            https: self.https,
+            host: self.host,
+            path: self.path,
+            status_text: self.status_text,
+            fields: self.fields,
+            body: Arc::new(self.body, GFP_KERNEL)?,
+        })
+    }
+}
+
+/// A copy of `b`.
+fn copied(b: &[u8]) -> Result<KVec<u8>> {
+    let mut v = KVec::new();
+    v.extend_from_slice(b, GFP_KERNEL)?;
+    Ok(v)
 }
 
 impl Obj {
     /// An object for `key`, to be filled before it is published.
-    pub(crate) fn new(key: &Key<'_>, body_limit: usize) -> Result<Obj> {
-        let mut host = KVec::new();
-        host.extend_from_slice(key.host, GFP_KERNEL)?;
-        let mut path = KVec::new();
-        path.extend_from_slice(key.path, GFP_KERNEL)?;
-        Ok(Obj {
+    pub(crate) fn new(key: &Key<'_>, body_limit: usize) -> Result<NewObj> {
+        Ok(NewObj {
             https: key.https,
-            host,
-            path,
+            host: copied(key.host)?,
+            path: copied(key.path)?,
             status_text: KVec::new(),
             fields: KVec::new(),
             body: Pages::new(body_limit),
+        })
+    }
+
+    /// This object with the field lines `fields` (a revalidation updated them), sharing the
+    /// body.
+    pub(crate) fn with_fields(&self, fields: KVec<u8>) -> Result<Obj> {
+        Ok(Obj {
+            https: self.https,
+            host: copied(&self.host)?,
+            path: copied(&self.path)?,
+            status_text: copied(&self.status_text)?,
+            fields,
+            body: self.body.clone(),
         })
     }
 
@@ -197,6 +240,8 @@ pub(crate) struct CacheStats {
     pub(crate) invalidated: u64,
     pub(crate) revalidated: u64,
     pub(crate) purged: u64,
+    /// Stale entries served instead of an upstream error (`cache_use_stale`).
+    pub(crate) stale_served: u64,
     pub(crate) objects: u64,
     pub(crate) bytes: u64,
 }
@@ -306,14 +351,33 @@ impl Store {
         Ok(())
     }
 
-    /// New metadata for the entry holding `obj` (a 304 revalidated it), if still stored.
-    pub(crate) fn refresh(&mut self, obj: &Arc<Obj>, entry: Entry) {
-        let hash = obj.key().hash(self.seed);
-        if let Some(slots) = self.map.get_mut(&hash) {
-            if let Some(s) = slots.iter_mut().find(|s| Arc::ptr_eq(&s.obj, obj)) {
-                s.entry = entry;
-            }
+    /// The entry holding `old` (a 304 revalidated it) gets object `new` (its updated
+    /// fields, the same body) and metadata `entry`, if it is still stored; returns the object
+    /// now stored (the new one, or `old` when it could not be replaced).
+    pub(crate) fn refresh(&mut self, old: &Arc<Obj>, new: Result<Obj>, entry: Entry) -> Arc<Obj> {
+        let hash = old.key().hash(self.seed);
+        let new = new.and_then(|o| Arc::new(o, GFP_KERNEL).map_err(Into::into));
+        let Some(s) = self
+            .map
+            .get_mut(&hash)
+            .and_then(|slots| slots.iter_mut().find(|s| Arc::ptr_eq(&s.obj, old)))
+        else {
+            return new.unwrap_or_else(|_| old.clone());
+        };
+        s.entry = entry;
+        if let Ok(new) = new {
+            let size = new.size();
+            let st = &mut self.stats;
+            st.bytes = st
+                .bytes
+                .saturating_sub(s.size as u64)
+                .saturating_add(size as u64);
+            s.obj = new;
+            s.size = size;
         }
+        let stored = s.obj.clone();
+        while self.stats.bytes > self.limit && self.evict_one() {}
+        stored
     }
 
     /// Removes every entry (all variants) of `key`; returns how many.

@@ -26,4 +26,4 @@
 // bindgen: --allowlist-type sockaddr_storage --allowlist-type __kernel_sockaddr_storage
 // bindgen: --allowlist-var AF_INET --allowlist-var AF_INET6 --allowlist-var SOCK_STREAM
 // bindgen: --allowlist-var IPPROTO_TCP --allowlist-var O_NONBLOCK --allowlist-type sock_type
-// bindgen: --allowlist-var E.* --allowlist-var TFW_EV_.* --allowlist-type tfw_srv_stat
+// bindgen: --allowlist-var E.* --allowlist-var TFW_EV_.* --allowlist-var TFW_SPLICE_PAGES --allowlist-type tfw_srv_stat

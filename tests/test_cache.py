@@ -147,8 +147,13 @@ def cache_rfc_behaviour():
     r, d = get(rv)
     expect(r.status == 200 and seen(d) == 1 and count(rv) == 2,
            f"revalidation: {r.status} {d[:20]!r} upstream {count(rv)}")
+    # The stored fields are updated by the 304's (RFC 9111 section 3.2).
+    expect(r.getheader("Cache-Control") == "max-age=60",
+           f"revalidated hit: Cache-Control {r.getheader('Cache-Control')}")
     r, d = get(rv)
     expect(seen(d) == 1 and count(rv) == 2, "the renewed entry was not fresh")
+    expect(r.getheader("Cache-Control") == "max-age=60" and r.getheader("ETag") == '"r1"',
+           f"hit after a 304: {r.getheaders()}")
     expect(stat("Cache objects revalidated") == 3, perfstat())
     # A 304 naming another representation does not renew the entry, and the client, which
     # sent no condition, must not get that 304: 502.
@@ -220,6 +225,62 @@ def cache_purge_ttl_reload_and_rmmod():
     # rmmod with a full cache (the last test checks kmemleak).
     stop()
     rmmod()
+
+
+@test
+def cache_use_stale():
+    """A stale entry answers instead of an upstream error when `cache_use_stale` lists the
+    status (the upstream's, or the proxy's 502/504), or within the entry's `stale-if-error`;
+    never for must-revalidate, never for a status outside the list."""
+    upstream(UP)
+    cfg = BASE + "cache_fulfill * *;\nserver_forward_timeout 2;\nserver_forward_retries 1;\n"
+    proxy(cfg + "cache_use_stale 5* 403;\n")
+    cases = [  # path, status the client gets once the entry is stale, from the entry?
+        ("/c/us/503?cc=max-age=1&n=5000&then=503", 200, True),
+        ("/c/us/403?cc=max-age=1&then=403", 200, True),
+        ("/c/us/etag?cc=max-age=1&etag=e&then=503", 200, True),  # revalidation fails
+        ("/c/us/close?cc=max-age=1&then=close", 200, True),  # the proxy's 502
+        ("/c/us/hang?cc=max-age=1&then=hang", 200, True),  # the proxy's 504
+        ("/c/us/404?cc=max-age=1&then=404", 404, False),  # not listed
+        ("/c/us/mr?cc=max-age=1,must-revalidate&then=503", 503, False),
+    ]
+    # Without cache_use_stale (after a reload that keeps the entries): stale-if-error only.
+    later = [
+        ("/c/us/sie?cc=max-age=1,stale-if-error=60&then=500", 200, True),
+        ("/c/us/plain?cc=max-age=1&then=500", 500, False),
+    ]
+    for path, _, _ in cases + later:
+        r, d = get(path)
+        expect(r.status == 200 and seen(d) == 1, f"{path}: {r.status} {d[:40]!r}")
+    time.sleep(2.2)
+    before = stat("Cache stale responses served")
+
+    def check(path, status, stale):
+        r, d = get(path)
+        expect(r.status == status, f"{path}: {r.status}, want {status}")
+        if stale:
+            expect(seen(d) == 1, f"{path}: not the stored body: {d[:40]!r}")
+            expect(int(r.getheader("Age", "0")) >= 2, f"{path}: Age {r.getheader('Age')}")
+        else:
+            expect(d.startswith(b"error;"), f"{path}: not the upstream's error: {d[:40]!r}")
+        expect(count(path) >= 2, f"{path}: the upstream was not asked")
+
+    for path, status, stale in cases:
+        check(path, status, stale)
+    served = sum(1 for _, _, s in cases if s)
+    expect(stat("Cache stale responses served") == before + served, perfstat())
+    # A keep-alive connection goes on after a stale answer to an upstream error.
+    c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=20)
+    for _ in range(3):
+        c.request("GET", cases[0][0])
+        r = c.getresponse()
+        d = r.read()
+        expect(r.status == 200 and seen(d) == 1, f"keep-alive: {r.status} {d[:40]!r}")
+    c.close()
+    write_cfg(f"listen {PORT};\n" + cfg)
+    start()
+    for path, status, stale in later:
+        check(path, status, stale)
 
 
 @test

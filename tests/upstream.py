@@ -6,7 +6,8 @@ proxy adds, body length and SHA-256), keeps connections alive, and serves `/size
 bytes of a known pattern (`?chunked` for a chunked response), `/sleep/S` after S seconds,
 `/status/N` with status N, and `/c/...` for the cache tests: the query names the response
 (`cc=` Cache-Control, `cc304=` that of a 304 to If-None-Match, `etag=`, `etag304=` the ETag of that 304, `vary=`, `lm=` Last-Modified, `exp=` Expires seconds from now,
-`sc=1` Set-Cookie, `n=` body size, `chunked=1`, `sleep=` seconds first), the body starts with how many times the
+`sc=1` Set-Cookie, `n=` body size, `chunked=1`, `sleep=` seconds first, `then=` how every request
+after the first fails: a status, `close` or `hang`), the body starts with how many times the
 path was requested, and `/_count?p=PATH` tells that number without counting itself.
 """
 import email.utils
@@ -62,6 +63,21 @@ class Handler(BaseHTTPRequestHandler):
         q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
         if "sleep" in q:
             time.sleep(float(q["sleep"]))
+        then = q.get("then")
+        if then and n_seen > 1:
+            # Fails every request after the first: closes without answering, answers after
+            # 6 s, or answers with the status given.
+            if then in ("close", "hang"):
+                if then == "hang":
+                    time.sleep(6)
+                self.close_connection = True
+                return
+            err = b"error;" + pattern(3000)
+            self.send_response(int(then))
+            self.send_header("Content-Length", str(len(err)))
+            self.end_headers()
+            self.wfile.write(err)
+            return
         size = int(q.get("n", "0"))
         body = (b"count=%d;method=%s;" % (n_seen, self.command.encode()))
         body += pattern(max(size - len(body), 0))
