@@ -10,9 +10,14 @@
 //! * An [`Obj`] is immutable once published and shared by reference count: a client still
 //!   sending an entry that was evicted or replaced keeps it alive until the send is done.
 //! * The metadata a 304 revalidation or a PURGE changes (the [`Entry`]) lives in the store's
-//!   slot, not in the object.
+//!   slot, not in the object. A 304 also updates the stored fields: the slot gets a new
+//!   object with those fields that shares the body ([`Obj::with_fields`]).
 //! * Bodies live in whole pages ([`Pages`]), never in kmalloc memory, so a large object does
 //!   not need a large contiguous allocation and growing it never copies.
+//! * A hit's body goes to the socket from those pages without a copy ([`Pages::splice`]):
+//!   TCP takes its own page references, so a page outlives an evicted object while its
+//!   segments are in flight, and since a published body is never written, what TCP sends is
+//!   what was stored.
 
 use kernel::page::{Page, PAGE_SIZE};
 use kernel::prelude::*;
