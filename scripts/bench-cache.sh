@@ -12,8 +12,8 @@ tmp=/tmp/tfw-bench-cache
 rm -rf "$tmp"
 mkdir -p "$tmp/www" "$tmp/nginx/tmp" "$tmp/nginx/cache" "$tmp/varnish"
 module=$(readlink -f "$top/tempesta_fw.ko")
-head -c 1024 /dev/urandom | base64 -w 0 | head -c 1024 > "$tmp/www/1k"
-head -c 65536 /dev/urandom | base64 -w 0 | head -c 65536 > "$tmp/www/64k"
+head -c 768 /dev/urandom | base64 -w 0 > "$tmp/www/1k"  # 1024 bytes (no head after base64: SIGPIPE under pipefail)
+head -c 49152 /dev/urandom | base64 -w 0 > "$tmp/www/64k"
 
 cat > "$tmp/nginx/nginx.conf" <<NGX
 worker_processes 1;
