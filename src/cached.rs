@@ -455,9 +455,30 @@ impl Cache {
             })
             .map_err(|_| ENOMEM)
             .and_then(|()| obj.with_fields(fields));
-        let obj = self.store.refresh(&obj, new, renewed);
-        let s = &mut self.store.stats;
-        s.revalidated = s.revalidated.saturating_add(1);
+        // The updated response must still be storable: a 304 may add Set-Cookie, private or
+        // no-store, and one that changes Vary makes the entry another variant. Then this
+        // client gets it, and the entry goes.
+        fn vary(f: &[u8]) -> Option<&[u8]> {
+            wire::field_lines(f)
+                .find(|(n, _)| n.eq_ignore_ascii_case(b"vary"))
+                .map(|(_, v)| v)
+        }
+        let req = Request::new(ctx.method?, key, &wire::FieldBlock(&[]));
+        let keep = storable(&req, &stored, &cfg).is_ok()
+            && new
+                .as_ref()
+                .map_or(true, |n| vary(&n.fields) == vary(&obj.fields));
+        let obj = if keep {
+            let s = &mut self.store.stats;
+            s.revalidated = s.revalidated.saturating_add(1);
+            self.store.refresh(&obj, new, renewed)
+        } else {
+            let n = self.store.remove(&key);
+            let s = &mut self.store.stats;
+            s.invalidated = s.invalidated.saturating_add(n as u64);
+            new.and_then(|n| Arc::new(n, GFP_KERNEL).map_err(Into::into))
+                .unwrap_or(obj)
+        };
         Some((obj, renewed))
     }
 
@@ -466,15 +487,18 @@ impl Cache {
     /// if `cache_use_stale` or the entry's `stale-if-error` allows that (RFC 9111 section
     /// 4.2.4, RFC 5861 section 4).
     pub(crate) fn stale_for(&mut self, ctx: &mut ReqCtx, status: u16) -> Option<(Arc<Obj>, Entry)> {
-        let (_, entry) = ctx.stale.as_ref()?;
+        let (obj, _) = ctx.stale.as_ref()?;
+        // As stored now: one purged or replaced since the request found it is not served
+        // (one `cache_purge invalidate` marked stale still may be).
+        let entry = self.store.entry_of(obj)?;
         let key = ctx.key()?;
         let cfg = self.cfg.view(ctx.vhost, key.path);
-        if !stale_on_error(entry, status, &cfg.use_stale, now_s()) {
+        if !stale_on_error(&entry, status, &cfg.use_stale, now_s()) {
             return None;
         }
         let s = &mut self.store.stats;
         s.stale_served = s.stale_served.saturating_add(1);
-        ctx.stale.take()
+        ctx.stale.take().map(|(obj, _)| (obj, entry))
     }
 
     /// Looks request `req` up: a hit (or its 304, or 504 for `only-if-cached`), else the

@@ -1599,7 +1599,13 @@ impl Proxy {
                 if !c.retriable {
                     c.req_copy.clear();
                 }
-                Next::Wait
+                // A request the proxy answered at its head (a hit, a redirect, a cache status)
+                // is done: a pipelined next one may already be buffered, and no event would
+                // come for it.
+                match c.st {
+                    CState::Idle => Next::Again,
+                    _ => Next::Wait,
+                }
             }
             Step::Error(_) if self.block.error.drop => Next::Drop,
             Step::Error(_) => Next::Fail(Status::BadRequest),
@@ -2021,15 +2027,21 @@ impl Proxy {
         let Some(cache) = self.cache.as_mut() else {
             return false;
         };
+        // Not before the request is complete (its body would be left unread), unless it
+        // has none: a request is assigned, and may fail, at its head.
         let stale = match conn_mut(&mut self.slots, id) {
             Some(Conn {
                 role: Role::Client(c),
                 ..
-            }) if c.req_done
+            }) if (c.req_done || !has_body(&c.req))
                 && !c.resp_started
                 && matches!(c.st, CState::Queued | CState::Forwarding) =>
             {
-                cache.stale_for(&mut c.cache, status.code())
+                // An entry already chosen over the upstream's error (whose connection then
+                // failed or timed out), else one the proxy's own error allows.
+                c.reval_hit
+                    .take()
+                    .or_else(|| cache.stale_for(&mut c.cache, status.code()))
             }
             _ => None,
         };
@@ -2547,7 +2559,13 @@ impl Proxy {
             }) => {
                 c.server = None;
                 let max = self.groups.get(c.group).map_or(0, |g| g.forward_retries);
-                let retry = !c.resp_started && c.retriable && c.req_done && c.tries < max;
+                // A response already replaced by a stored one (a stale entry chosen over an
+                // error whose body was being read) is not retried: the client gets the entry.
+                let retry = !c.resp_started
+                    && c.retriable
+                    && c.req_done
+                    && c.tries < max
+                    && c.reval_hit.is_none();
                 if retry {
                     c.tries = c.tries.saturating_add(1);
                     c.st = CState::Queued;

@@ -356,6 +356,16 @@ impl Store {
         Ok(())
     }
 
+    /// The current metadata of the entry holding `obj`, if it is still stored (not purged,
+    /// replaced or evicted since it was found).
+    pub(crate) fn entry_of(&self, obj: &Arc<Obj>) -> Option<Entry> {
+        self.map
+            .get(&obj.key().hash(self.seed))?
+            .iter()
+            .find(|s| Arc::ptr_eq(&s.obj, obj))
+            .map(|s| s.entry)
+    }
+
     /// The entry holding `old` (a 304 revalidated it) gets object `new` (its updated
     /// fields, the same body) and metadata `entry`, if it is still stored; returns the object
     /// now stored (the new one, or `old` when it could not be replaced).

@@ -8,7 +8,7 @@ import threading
 import time
 import urllib.parse
 
-from test_proxy import PORT, perfstat, proxy, request, upstream
+from test_proxy import PORT, perfstat, proxy, raw, request, upstream
 from tfw import rmmod, start, stop, write_cfg
 from vmtest import expect, test
 
@@ -95,6 +95,14 @@ def cache_rfc_behaviour():
     r, d = get(p, {"If-None-Match": '"zz"'})
     expect(r.status == 200 and d == d1, f"If-None-Match mismatch: {r.status}")
     expect(count(p) == 1, f"HEAD/conditional hits reached the upstream: {count(p)}")
+    # Pipelined hits, with no half-close: each is answered in order without waiting for more
+    # input (the last asks to close, so the proxy closes after it).
+    one = f"GET {p} HTTP/1.1\r\nHost: 127.0.0.1:{PORT}\r\n\r\n".encode()
+    last = f"GET {p} HTTP/1.1\r\nHost: 127.0.0.1:{PORT}\r\nConnection: close\r\n\r\n"
+    out = raw(one * 5 + last.encode(), timeout=10, shut=False)
+    expect(out.count(b"HTTP/1.1 200 ") == 6 and out.count(d1) == 6,
+           f"pipelined hits: {out.count(b'HTTP/1.1 200 ')} of 6 answered")
+    expect(count(p) == 1, f"pipelined hits reached the upstream: {count(p)}")
     # HTTP/1.0 client gets the hit and a close.
     s = socket.create_connection(("127.0.0.1", PORT), timeout=20)
     s.sendall(f"GET {p} HTTP/1.0\r\nHost: 127.0.0.1:{PORT}\r\n\r\n".encode())
@@ -232,7 +240,7 @@ def cache_use_stale():
     """A stale entry answers instead of an upstream error when `cache_use_stale` lists the
     status (the upstream's, or the proxy's 502/504), or within the entry's `stale-if-error`;
     never for must-revalidate, never for a status outside the list."""
-    upstream(UP)
+    up = upstream(UP)
     cfg = BASE + "cache_fulfill * *;\nserver_forward_timeout 2;\nserver_forward_retries 1;\n"
     proxy(cfg + "cache_use_stale 5* 403;\n")
     cases = [  # path, status the client gets once the entry is stale, from the entry?
@@ -281,6 +289,15 @@ def cache_use_stale():
     start()
     for path, status, stale in later:
         check(path, status, stale)
+    # The upstream down: a new request is refused at its head (no connection can be made),
+    # and the proxy's 502 is replaced by the stale entry.
+    up.kill()
+    up.wait()
+    time.sleep(1.5)
+    r, d = get(later[0][0])
+    expect(r.status == 200 and seen(d) == 1, f"upstream down: {r.status} {d[:40]!r}")
+    r, d = get(later[1][0])
+    expect(r.status in (502, 504), f"upstream down, no stale-if-error: {r.status}")
 
 
 @test
