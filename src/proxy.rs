@@ -1600,8 +1600,8 @@ impl Proxy {
                     c.req_copy.clear();
                 }
                 // A request the proxy answered at its head (a hit, a redirect, a cache status)
-                // is done: a pipelined next one may already be buffered, and no event would
-                // come for it.
+                // is done: a pipelined next one may already be buffered, so parse on rather
+                // than wait for a socket event to come by.
                 match c.st {
                     CState::Idle => Next::Again,
                     _ => Next::Wait,
