@@ -401,6 +401,27 @@ impl Conn {
     }
 }
 
+/// Sends what `tx` holds, as much as `sock` takes (`more`: data follows at once, so TCP may
+/// hold a short tail for it). Ok(true) when the queue is empty; Err if the connection failed.
+/// Without a socket there is nothing to send to: Ok(true).
+fn send_queued(sock: Option<&Sock>, tx: &mut Buf, more: bool) -> core::result::Result<bool, ()> {
+    let Some(sock) = sock else {
+        return Ok(true);
+    };
+    while !tx.is_empty() {
+        let sent = match more {
+            true => sock.send_more(tx.data()),
+            false => sock.send(tx.data()),
+        };
+        match sent {
+            Ok(0) => return Ok(false),
+            Ok(n) => tx.consume(n),
+            Err(_) => return Err(()),
+        }
+    }
+    Ok(true)
+}
+
 struct Slot {
     gen: u32,
     conn: Option<KBox<Conn>>,
@@ -1246,18 +1267,9 @@ impl Proxy {
 
     /// Sends what is queued; false if the connection failed.
     fn flush(&mut self, id: Id) -> bool {
-        let Some(conn) = self.get(id) else {
-            return true;
-        };
-        let Some(sock) = &conn.sock else { return true };
-        while !conn.tx.is_empty() {
-            match sock.send(conn.tx.data()) {
-                Ok(0) => break,
-                Ok(n) => conn.tx.consume(n),
-                Err(_) => return false,
-            }
-        }
-        true
+        self.get(id).map_or(true, |c| {
+            send_queued(c.sock.as_ref(), &mut c.tx, false).is_ok()
+        })
     }
 
     /// Runs the client's reader as far as the exchange allows.
@@ -1328,16 +1340,14 @@ impl Proxy {
         // A cached response still being sent comes before the next request: what is queued
         // (its head) goes out first, then the body straight from the stored pages.
         if let Some(h) = &mut c.hit {
+            match send_queued(conn.sock.as_ref(), &mut conn.tx, true) {
+                Ok(true) => {}
+                Ok(false) => return Next::Wait,
+                Err(()) => return Next::Close,
+            }
             let Some(sock) = &conn.sock else {
                 return Next::Close;
             };
-            while !conn.tx.is_empty() {
-                match sock.send_more(conn.tx.data()) {
-                    Ok(0) => return Next::Wait,
-                    Ok(n) => conn.tx.consume(n),
-                    Err(_) => return Next::Close,
-                }
-            }
             let mut sent = 0usize;
             while h.off < h.obj.body.len() {
                 match h.obj.body.splice(sock, h.off) {
