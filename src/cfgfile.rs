@@ -53,15 +53,32 @@ pub(crate) struct GroupCfg {
     pub(crate) forward_retries: u32,
 }
 
-/// One vhost.
+/// One vhost, or one `location` of a vhost, with its settings resolved (what the location does
+/// not write, it has from its vhost). The request path indexes these alike: a request's vhost
+/// index becomes its location's once the location is matched.
 pub(crate) struct VhostCfg {
+    /// The vhost's name (a location's is its vhost's: routing and the access log use it).
     pub(crate) name: KVec<u8>,
     /// Its `proxy_pass` group (an index into [`Config::groups`]).
     pub(crate) group: Option<usize>,
-    /// Its own `frang_limits` (the global ones with its values on top), if it has the block.
+    /// Its own `frang_limits` (the enclosing levels' with its values on top), if the vhost or
+    /// location has the block.
     pub(crate) frang: Option<config::Frang>,
-    /// Its `http_ct_vals` (its own, else the global ones).
+    /// Its `http_ct_vals` (the innermost level's).
     pub(crate) ct_vals: KVec<KVec<u8>>,
+    /// A vhost's locations, in match order (empty for a location).
+    pub(crate) locations: KVec<LocCfg>,
+    /// For a location: its block's node index in the parse tree, which exists only while the
+    /// configuration loads (the cache settings are read through it then).
+    pub(crate) loc_node: Option<u32>,
+}
+
+/// One `location OP ARG` of a vhost.
+pub(crate) struct LocCfg {
+    pub(crate) op: MatchOp,
+    pub(crate) arg: KVec<u8>,
+    /// Its settings: an index into [`Config::vhosts`].
+    pub(crate) scope: usize,
 }
 
 /// The running configuration, as far as the module implements it.
@@ -216,25 +233,23 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
         let v = v.map_err(|e| report(path, &e))?;
         let mut name = KVec::new();
         name.extend_from_slice(v.name.as_bytes(), GFP_KERNEL)?;
-        let group = v.proxy_pass.and_then(|g| {
-            groups
-                .iter()
-                .position(|c| c.name.as_slice().eq_ignore_ascii_case(g.as_bytes()))
-        });
-        let frang = config::vhost_frang(&tree, v.name).map_err(|e| report(path, &e))?;
-        let mut vals = [&b""[..]; config::frang::MAX_CT_VALS];
-        let n =
-            config::frang::vhost_ct_vals(&tree, v.name, &mut vals).map_err(|e| report(path, &e))?;
-        let ct_vals = copy_vals(vals.get(..n).unwrap_or(&[]))?;
+        let group = v.proxy_pass.and_then(|g| group_index(&groups, g));
+        let scope = config::Scope::vhost(v.name);
+        let (frang, ct_vals) = scope_frang(path, &tree, scope)?;
         vhosts.push(
             VhostCfg {
                 name,
                 group,
                 frang,
                 ct_vals,
+                locations: KVec::new(),
+                loc_node: None,
             },
             GFP_KERNEL,
         )?;
+    }
+    for i in 0..vhosts.len() {
+        add_locations(path, &tree, &groups, &mut vhosts, i)?;
     }
     let tables = match Tables::build(src, &tree) {
         Ok(t) => t.map(|t| Arc::new(t, GFP_KERNEL)).transpose()?,
@@ -305,6 +320,93 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
     })
 }
 
+fn group_index(groups: &[GroupCfg], name: &str) -> Option<usize> {
+    groups
+        .iter()
+        .position(|c| c.name.as_slice().eq_ignore_ascii_case(name.as_bytes()))
+}
+
+/// The `frang_limits` and `http_ct_vals` of `scope`.
+fn scope_frang(
+    path: &str,
+    tree: &config::Tree<'_, '_>,
+    scope: config::Scope<'_>,
+) -> Result<(Option<config::Frang>, KVec<KVec<u8>>)> {
+    let frang = config::frang::scope_frang(tree, scope).map_err(|e| report(path, &e))?;
+    let mut vals = [&b""[..]; config::frang::MAX_CT_VALS];
+    let n = config::frang::scope_ct_vals(tree, scope, &mut vals).map_err(|e| report(path, &e))?;
+    Ok((frang, copy_vals(vals.get(..n).unwrap_or(&[]))?))
+}
+
+/// Appends the locations of vhost `vi` to `vhosts` (each with its settings resolved) and lists
+/// them, in match order, in the vhost's `locations`. Not inlined: the location array is large
+/// for a kernel stack frame.
+#[inline(never)]
+fn add_locations(
+    path: &str,
+    tree: &config::Tree<'_, '_>,
+    groups: &[GroupCfg],
+    vhosts: &mut KVec<VhostCfg>,
+    vi: usize,
+) -> Result {
+    let Some(v) = vhosts.get(vi) else {
+        return Ok(());
+    };
+    let Ok(vname) = core::str::from_utf8(&v.name) else {
+        return Ok(());
+    };
+    let mut locs = [config::Location::NONE; config::MAX_LOCATIONS];
+    let n = config::locations(tree, vname, &mut locs).map_err(|e| report(path, &e))?;
+    let mut list = KVec::with_capacity(n, GFP_KERNEL)?;
+    let mut scopes = KVec::with_capacity(n, GFP_KERNEL)?;
+    for loc in locs.iter().take(n) {
+        let scope = config::Scope::location(vname, loc);
+        // The location's own proxy_pass, else the vhost's (an implicit default vhost has none
+        // written: its group is `default`).
+        let group = match config::location::proxy_pass(tree, scope) {
+            Some(g) => group_index(groups, g),
+            None => v.group,
+        };
+        let (frang, ct_vals) = scope_frang(path, tree, scope)?;
+        let mut name = KVec::new();
+        name.extend_from_slice(&v.name, GFP_KERNEL)?;
+        let mut arg = KVec::new();
+        arg.extend_from_slice(loc.arg, GFP_KERNEL)?;
+        let op = match loc.op {
+            config::cache::RuleOp::Any => MatchOp::Any,
+            config::cache::RuleOp::Eq => MatchOp::Eq,
+            config::cache::RuleOp::Prefix => MatchOp::Prefix,
+            config::cache::RuleOp::Suffix => MatchOp::Suffix,
+        };
+        list.push(
+            LocCfg {
+                op,
+                arg,
+                scope: vhosts.len().saturating_add(scopes.len()),
+            },
+            GFP_KERNEL,
+        )?;
+        scopes.push(
+            VhostCfg {
+                name,
+                group,
+                frang,
+                ct_vals,
+                locations: KVec::new(),
+                loc_node: Some(loc.node),
+            },
+            GFP_KERNEL,
+        )?;
+    }
+    if let Some(v) = vhosts.get_mut(vi) {
+        v.locations = list;
+    }
+    for s in scopes {
+        vhosts.push(s, GFP_KERNEL)?;
+    }
+    Ok(())
+}
+
 /// The `cache*` directives, global and per vhost, in kernel memory.
 fn cache_cfg(path: &str, tree: &config::Tree<'_, '_>, vhosts: &[VhostCfg]) -> Result<CacheCfg> {
     use config::cache as cc;
@@ -327,11 +429,14 @@ fn cache_cfg(path: &str, tree: &config::Tree<'_, '_>, vhosts: &[VhostCfg]) -> Re
             acl.push(c, GFP_KERNEL)?;
         }
     }
-    let global = cache_policy(path, tree, None)?;
+    let global = cache_policy(path, tree, config::Scope::GLOBAL)?;
     let mut per_vhost = KVec::with_capacity(vhosts.len(), GFP_KERNEL)?;
     for v in vhosts {
-        let name = core::str::from_utf8(&v.name).unwrap_or("");
-        per_vhost.push(cache_policy(path, tree, Some(name))?, GFP_KERNEL)?;
+        let scope = config::Scope {
+            vhost: core::str::from_utf8(&v.name).ok(),
+            location: v.loc_node,
+        };
+        per_vhost.push(cache_policy(path, tree, scope)?, GFP_KERNEL)?;
     }
     Ok(CacheCfg {
         mode: CacheMode::from_level(u64::from(c.level)).unwrap_or(CacheMode::Replicated),
@@ -348,11 +453,15 @@ fn cache_cfg(path: &str, tree: &config::Tree<'_, '_>, vhosts: &[VhostCfg]) -> Re
     })
 }
 
-/// The per-vhost cache settings of `vhost` (`None`: the global ones).
-fn cache_policy(path: &str, tree: &config::Tree<'_, '_>, vhost: Option<&str>) -> Result<Policy> {
+/// The cache settings of `scope`.
+fn cache_policy(
+    path: &str,
+    tree: &config::Tree<'_, '_>,
+    scope: config::Scope<'_>,
+) -> Result<Policy> {
     use config::cache as cc;
     let mut rules_in = [cc::Rule::NONE; cc::MAX_RULES];
-    let n = cc::rules(tree, vhost, &mut rules_in).map_err(|e| report(path, &e))?;
+    let n = cc::rules(tree, scope, &mut rules_in).map_err(|e| report(path, &e))?;
     let mut rules = KVec::with_capacity(n, GFP_KERNEL)?;
     for r in rules_in.iter().take(n) {
         let mut arg = KVec::new();
@@ -373,14 +482,14 @@ fn cache_policy(path: &str, tree: &config::Tree<'_, '_>, vhost: Option<&str>) ->
         )?;
     }
     let mut names = [&b""[..]; cc::MAX_NAMES];
-    let n = cc::resp_hdr_del(tree, vhost, &mut names).map_err(|e| report(path, &e))?;
+    let n = cc::resp_hdr_del(tree, scope, &mut names).map_err(|e| report(path, &e))?;
     let hdr_del = copy_vals(names.get(..n).unwrap_or(&[]))?;
-    let n = cc::cc_ignore(tree, vhost, &mut names).map_err(|e| report(path, &e))?;
+    let n = cc::cc_ignore(tree, scope, &mut names).map_err(|e| report(path, &e))?;
     let mut cc_ignore = CcIgnore::NONE;
     for name in names.iter().take(n) {
         cc_ignore = cc_ignore.with(CcIgnore::from_name(name).unwrap_or(CcIgnore::NONE));
     }
-    let n = cc::use_stale(tree, vhost, &mut names).map_err(|e| report(path, &e))?;
+    let n = cc::use_stale(tree, scope, &mut names).map_err(|e| report(path, &e))?;
     let mut use_stale = StaleCodes::NONE;
     for t in names.iter().take(n) {
         // Validated by `config::cache::check`.

@@ -32,6 +32,7 @@ use core::net::SocketAddr;
 use kernel::prelude::*;
 
 use crate::buf::{clear, Buf};
+use crate::cache::rules::MatchOp;
 use crate::cache::wire;
 use crate::cached::{self, Answer, Cache, Fill, ReqCtx, TableHints};
 use crate::cfgfile::Config;
@@ -460,10 +461,13 @@ pub(crate) struct Proxy {
     pub(crate) stats: Stats,
 }
 
-/// A vhost: its name (the tables route by it, the access log shows it) and group.
+/// A vhost or a location of one (see [`crate::cfgfile::VhostCfg`]): its name (the tables route
+/// by it, the access log shows it), group and locations.
 struct Vhost {
     name: KVec<u8>,
     group: Option<usize>,
+    /// `(op, arg, index into the proxy's vhosts)`, in match order.
+    locations: KVec<(MatchOp, KVec<u8>, usize)>,
 }
 
 /// Where access log lines go.
@@ -549,10 +553,17 @@ fn build_vhosts(cfg: &Config) -> Result<KVec<Vhost>> {
     for v in cfg.vhosts.iter() {
         let mut name = KVec::new();
         name.extend_from_slice(&v.name, GFP_KERNEL)?;
+        let mut locations = KVec::with_capacity(v.locations.len(), GFP_KERNEL)?;
+        for l in v.locations.iter() {
+            let mut arg = KVec::new();
+            arg.extend_from_slice(&l.arg, GFP_KERNEL)?;
+            locations.push((l.op, arg, l.scope), GFP_KERNEL)?;
+        }
         out.push(
             Vhost {
                 name,
                 group: v.group,
+                locations,
             },
             GFP_KERNEL,
         )?;
@@ -1438,6 +1449,9 @@ impl Proxy {
                     Some(_) => None,
                     None => self.default_vhost,
                 };
+                // Then its location: from here on the request is the location's (group, frang
+                // limits, cache settings).
+                c.vhost = c.vhost.map(|vi| self.locate(vi, facts.target));
                 let vhost = match out.as_ref().map(|o| o.route) {
                     Some(Route::Vhost(v)) => v,
                     Some(_) => b"-",
@@ -1796,6 +1810,20 @@ impl Proxy {
         };
         self.put(cid, conn);
         self.go_on(cid, next);
+    }
+
+    /// The location of vhost `vi` that `target` falls in (the first that matches its path and
+    /// query, as Tempesta does), else `vi` itself.
+    fn locate(&self, vi: usize, target: &[u8]) -> usize {
+        let path = crate::cache::key::target_path(target);
+        self.vhosts
+            .get(vi)
+            .and_then(|v| {
+                v.locations
+                    .iter()
+                    .find(|(op, arg, _)| op.matches(arg, path))
+            })
+            .map_or(vi, |&(_, _, scope)| scope)
     }
 
     /// The group of vhost `vi`.

@@ -49,6 +49,14 @@ BAD = [
      "'mark == 0' never holds: unmarked traffic has no mark"),
     ("whitelist_mark 0;\n", "1: directive 'whitelist_mark': value '0' out of range "
      "[1, 4294967295]"),
+    ('srv_group g { server 127.0.0.1:8000; }\nvhost v {\n proxy_pass g;\n location regex "/a" { }\n}\n',
+     "4: directive 'location': not supported by tempesta-rs yet: operator=regex"),
+    ("srv_group g { server 127.0.0.1:8000; }\nvhost v {\n proxy_pass g;\n location prefix /a { }\n"
+     " location prefix /A { }\n}\n",
+     "5: directive 'location': the same location is defined earlier in this vhost"),
+    ("srv_group g { server 127.0.0.1:8000; }\nlocation prefix /a { }\n",
+     "2: directive 'location': a location outside any vhost belongs to vhost 'default', and "
+     "there is none (no 'vhost default' and no server outside a srv_group)"),
     # Values.
     ("keepalive_timeout abc;\n", "1: directive 'keepalive_timeout': invalid time 'abc'"),
     ("listen 8080;\nkeepalive_timeout 10;\nkeepalive_timeout 20;\n",

@@ -16,9 +16,10 @@ UP = 8101
 BASE = f"server 127.0.0.1:{UP} conns_n=4;\n"
 
 
-def count(path):
-    """How many times the upstream was asked for `path` (asked directly, not counted)."""
-    c = http.client.HTTPConnection("127.0.0.1", UP, timeout=20)
+def count(path, port=UP):
+    """How many times the upstream (on `port`) was asked for `path` (asked directly, not
+    counted)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
     try:
         c.request("GET", "/_count?p=" + urllib.parse.quote(path, safe=""))
         return int(c.getresponse().read())

@@ -1,12 +1,13 @@
 """HTTP tables: http_chain rules route requests to vhosts by uri, host, hdr, cookie, method and
 mark, block, redirect with $host/$request_uri, jump to named chains, and mark a connection's
 packets so that a netfilter rule sees them; whitelist_mark exempts marked connections from
-frang."""
+frang. Per-vhost frang limits, and `location` blocks within a vhost."""
 import http.client
 import json
 import re
 import socket
 
+from test_cache import count
 from test_proxy import PORT, perfstat, proxy, upstream
 from vmtest import KernelLog, at_cleanup, expect, sh, test
 
@@ -29,6 +30,14 @@ http_chain {
   uri == "/img/*" -> pics;
   -> app;
 }
+"""
+
+
+# Two groups, a and b, for the tests that route between them.
+GROUPS_AB = """
+srv_group a { server 127.0.0.1:8201 conns_n=2; }
+srv_group b { server 127.0.0.1:8202 conns_n=2; }
+block_action attack reply;
 """
 
 
@@ -177,10 +186,7 @@ http_chain {
 def per_vhost_frang_limits():
     upstream(8201, "a")
     upstream(8202, "b")
-    proxy("""
-srv_group a { server 127.0.0.1:8201 conns_n=2; }
-srv_group b { server 127.0.0.1:8202 conns_n=2; }
-block_action attack reply;
+    proxy(GROUPS_AB + """
 frang_limits { http_uri_len 100; http_methods get post; }
 vhost app { proxy_pass a; }
 vhost strict {
@@ -207,3 +213,67 @@ http_chain {
     expect(r.status == 200, f"POST with any type to app (no http_ct_vals there): {r.status}")
     st, _, _ = ask("GET", "/" + "y" * 120)
     expect(st == 403, f"the global http_uri_len applies to app: {st}")
+
+
+@test
+def locations_route_cache_and_limit():
+    """`location` blocks: the first match in file order wins; each has its own proxy_pass,
+    cache rules and frang limits, inheriting what it does not write from its vhost."""
+    upstream(8201, "a")
+    upstream(8202, "b")
+    proxy(GROUPS_AB + """
+cache 2;
+frang_limits { http_methods get post head; }
+vhost app {
+  proxy_pass a;
+  cache_fulfill * *;
+  location prefix "/c/s/" {
+    proxy_pass b;
+  }
+  location prefix "/c/" {
+    cache_fulfill suffix ".css";
+  }
+  location suffix ".php" {
+    frang_limits { http_methods get; }
+  }
+  location eq "/login" {
+    frang_limits { http_body_len 4; }
+  }
+}
+http_chain { -> app; }
+""")
+    # Routing: a location's own proxy_pass, else the vhost's.
+    expect(served_by("GET", "/x") == "a", "no location: the vhost's group")
+    for _ in range(2):
+        st, _, _ = ask("GET", "/c/s/one?cc=max-age=60")
+        expect(st == 200, f"/c/s/one: {st}")
+    expect(count("/c/s/one?cc=max-age=60", 8202) == 1,
+           "/c/s/ goes to b, and is cached by the vhost's cache_fulfill (its first match wins "
+           "over /c/, whose rules would not cache it)")
+    expect(count("/c/s/one?cc=max-age=60", 8201) == 0, "b's location never reaches a")
+    # The /c/ location's own rule list replaces the vhost's: only .css is cached there (the
+    # subject is the path and query; the upstream ignores `f=`).
+    for p in ("/c/x?cc=max-age=60&f=.css", "/c/x?cc=max-age=60&f=.js"):
+        for _ in range(2):
+            st, _, _ = ask("GET", p)
+            expect(st == 200, f"{p}: {st}")
+    expect(count("/c/x?cc=max-age=60&f=.css", 8201) == 1, ".css is cached in /c/")
+    expect(count("/c/x?cc=max-age=60&f=.js", 8201) == 2, ".js is not cached in /c/")
+    # Limits: a location's frang_limits on top of the vhost's (here the global ones).
+    st, _, _ = ask("POST", "/run.php", headers={"Content-Length": "0"})
+    expect(st == 403, f"POST is not in .php's http_methods: {st}")
+    st, _, _ = ask("POST", "/RUN.PHP?x", headers={"Content-Length": "0"})
+    expect(st == 200, f"suffix matches the path and query, so .php? does not: {st}")
+    expect(served_by("GET", "/INDEX.PHP") == "a", "suffix matching ignores case; GET allowed")
+    c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=20)
+    c.request("POST", "/login", body=b"0123456789", headers={"Host": "example.com"})
+    r = c.getresponse()
+    r.read()
+    c.close()
+    expect(r.status == 403, f"a 10-byte body over /login's http_body_len of 4: {r.status}")
+    c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=20)
+    c.request("POST", "/login2", body=b"0123456789", headers={"Host": "example.com"})
+    r = c.getresponse()
+    r.read()
+    c.close()
+    expect(r.status == 200, f"eq matches /login only: {r.status}")

@@ -142,6 +142,16 @@ pub fn normalize_host(host: &[u8], https: bool) -> &[u8] {
     }
 }
 
+/// The path and query of request-target `target`: the target itself in origin form, the part
+/// after the authority in absolute form (`/` when empty), and the target as it is otherwise
+/// (asterisk and authority forms). What `location` blocks and cache rules match against.
+pub fn target_path(target: &[u8]) -> &[u8] {
+    if target.first() == Some(&b'/') {
+        return target;
+    }
+    split_absolute(target).map_or(target, |(_, _, path)| path)
+}
+
 /// `(https, authority, path)` of an absolute http(s) URI; the authority has no userinfo and
 /// is not normalized; an empty path is `/`.
 fn split_absolute(uri: &[u8]) -> Option<(bool, &[u8], &[u8])> {
@@ -310,6 +320,15 @@ mod tests {
 
     fn key<'a>(https: bool, target: &'a str, host: &'a str) -> Option<Key<'a>> {
         Key::new(https, target.as_bytes(), host.as_bytes())
+    }
+
+    #[test]
+    fn target_paths() {
+        assert_eq!(target_path(b"/a?b"), b"/a?b");
+        assert_eq!(target_path(b"http://h:8080/x/y?z"), b"/x/y?z");
+        assert_eq!(target_path(b"HTTPS://user@h"), b"/");
+        assert_eq!(target_path(b"*"), b"*");
+        assert_eq!(target_path(b"h:443"), b"h:443");
     }
 
     #[test]

@@ -41,6 +41,23 @@ impl MatchOp {
             _ => None,
         }
     }
+
+    /// Whether `uri` matches `arg` under this operator. `location` blocks match the same way
+    /// (Tempesta uses one set of matchers for both).
+    pub fn matches(self, arg: &[u8], uri: &[u8]) -> bool {
+        match self {
+            MatchOp::Any => true,
+            MatchOp::Eq => uri.eq_ignore_ascii_case(arg),
+            MatchOp::Prefix => uri
+                .get(..arg.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(arg)),
+            MatchOp::Suffix => uri
+                .len()
+                .checked_sub(arg.len())
+                .and_then(|start| uri.get(start..))
+                .is_some_and(|s| s.eq_ignore_ascii_case(arg)),
+        }
+    }
 }
 
 /// One `cache_fulfill` (`fulfill: true`) or `cache_bypass` rule with one argument (a
@@ -58,19 +75,7 @@ pub struct Rule<'a> {
 impl Rule<'_> {
     /// Whether the rule applies to `uri`.
     pub fn matches(&self, uri: &[u8]) -> bool {
-        let a = self.arg;
-        match self.op {
-            MatchOp::Any => true,
-            MatchOp::Eq => uri.eq_ignore_ascii_case(a),
-            MatchOp::Prefix => uri
-                .get(..a.len())
-                .is_some_and(|p| p.eq_ignore_ascii_case(a)),
-            MatchOp::Suffix => uri
-                .len()
-                .checked_sub(a.len())
-                .and_then(|start| uri.get(start..))
-                .is_some_and(|s| s.eq_ignore_ascii_case(a)),
-        }
+        self.op.matches(self.arg, uri)
     }
 }
 

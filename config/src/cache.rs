@@ -1,14 +1,15 @@
 //! The web cache's directives: `cache`, `cache_methods`, `cache_size`, `cache_ttl`,
 //! `cache_purge`, `cache_purge_acl` (global) and `cache_fulfill`, `cache_bypass`,
-//! `cache_resp_hdr_del`, `cache_control_ignore`, `cache_use_stale` (global and per vhost).
+//! `cache_resp_hdr_del`, `cache_control_ignore`, `cache_use_stale` (global, per vhost and per
+//! location).
 //!
 //! Defaults are Tempesta FW's (`cache.c`): `cache 2`, `cache_methods GET`, `cache_size 256M`,
 //! `cache_ttl 0`, no purging, no rules (nothing is cached until a `cache_fulfill` matches).
 //!
-//! Per vhost, a list directive is inherited as a whole: a vhost that writes any line of it has
-//! only its own lines, one that writes none has the global ones (`cache_fulfill` and
-//! `cache_bypass` together form one list). In a `location` these directives are refused at
-//! validation ("not supported by tempesta-rs yet"), as `frang_limits` is there.
+//! Per vhost and per location, a list directive is inherited as a whole: a vhost that writes
+//! any line of it has only its own lines, one that writes none has the global ones, and a
+//! location likewise has its own lines or its vhost's (`cache_fulfill` and `cache_bypass`
+//! together form one list). See [`Scope`].
 //!
 //! The accessors do not need [`validate`](fn@super::validate) first (they check what they read),
 //! and [`validate`](fn@super::validate) runs them, so a bad value fails validation with its line.
@@ -17,9 +18,8 @@ use core::net::IpAddr;
 use core::str::FromStr;
 
 use super::error::{Error, ErrorKind};
-use super::frang::find_vhost;
+use super::location::{Levels, Scope};
 use super::tree::{Node, Nodes, Tree};
-use super::validate::Options;
 use super::values::{parse_size_in, parse_u32_in};
 
 /// Most rules (`cache_fulfill` and `cache_bypass` arguments) in one scope.
@@ -296,35 +296,29 @@ fn scope_rules<'s>(
     Ok(any)
 }
 
-/// The direct children of vhost `vhost`, if it is given and exists.
-fn vhost_scope<'b>(tree: &Tree<'_, 'b>, vhost: Option<&str>) -> Option<Nodes<'b>> {
-    vhost
-        .and_then(|v| find_vhost(tree, v))
-        .map(|v| tree.children(v))
-}
-
 /// `cache_fulfill` and `cache_bypass` rules, in file order, into `out`; returns how many.
 ///
-/// `vhost` `None`: the global rules; `Some(name)`: that vhost's own rules if it has any
-/// `cache_fulfill`/`cache_bypass`, else the global ones (also for a vhost that does not
-/// exist). The global rules are checked in both cases.
+/// The innermost level of `scope` that has any `cache_fulfill`/`cache_bypass` line gives the
+/// list: the location's, else the vhost's, else the global one (also for a vhost or location
+/// that does not exist). Every level on the way is checked.
 pub fn rules<'s>(
     tree: &Tree<'s, '_>,
-    vhost: Option<&str>,
+    scope: Scope<'_>,
     out: &mut [Rule<'s>; MAX_RULES],
 ) -> Result<usize, Error<'s>> {
     let err = |node: &Node| tree.error(node, ErrorKind::TooMany("cache rules", MAX_RULES as u64));
+    let levels = Levels::of(tree, scope);
     let mut n = 0usize;
-    scope_rules(tree, tree.top_level(), &mut |node, r| {
+    scope_rules(tree, levels.global.clone(), &mut |node, r| {
         *out.get_mut(n).ok_or_else(|| err(node))? = r;
         n = n.saturating_add(1);
         Ok(())
     })?;
-    if let Some(scope) = vhost_scope(tree, vhost) {
-        // Check for own lines first (without writing) so that the global list stays otherwise.
-        if scope_rules(tree, scope.clone(), &mut |_, _| Ok(()))? {
+    for level in levels.inner() {
+        // Check for own lines first (without writing) so that the outer list stays otherwise.
+        if scope_rules(tree, level.clone(), &mut |_, _| Ok(()))? {
             n = 0;
-            scope_rules(tree, scope, &mut |node, r| {
+            scope_rules(tree, level, &mut |node, r| {
                 *out.get_mut(n).ok_or_else(|| err(node))? = r;
                 n = n.saturating_add(1);
                 Ok(())
@@ -431,22 +425,22 @@ fn scope_names<'s>(
 
 fn names<'s>(
     tree: &Tree<'s, '_>,
-    vhost: Option<&str>,
+    scope: Scope<'_>,
     list: List,
     out: &mut [&'s [u8]; MAX_NAMES],
 ) -> Result<usize, Error<'s>> {
     let err = |node: &Node| tree.error(node, ErrorKind::TooMany(list.too_many(), MAX_NAMES as u64));
+    let levels = Levels::of(tree, scope);
     let mut n = 0usize;
-    scope_names(tree, tree.top_level(), list, &mut |node, t| {
+    scope_names(tree, levels.global.clone(), list, &mut |node, t| {
         *out.get_mut(n).ok_or_else(|| err(node))? = t;
         n = n.saturating_add(1);
         Ok(())
     })?;
-    if let Some(scope) = vhost_scope(tree, vhost) {
-        let own = scope_names(tree, scope.clone(), list, &mut |_, _| Ok(()))?;
-        if own {
+    for level in levels.inner() {
+        if scope_names(tree, level.clone(), list, &mut |_, _| Ok(()))? {
             n = 0;
-            scope_names(tree, scope, list, &mut |node, t| {
+            scope_names(tree, level, list, &mut |node, t| {
                 *out.get_mut(n).ok_or_else(|| err(node))? = t;
                 n = n.saturating_add(1);
                 Ok(())
@@ -460,30 +454,30 @@ fn names<'s>(
 /// (tokens; all lines of the scope together). Same inheritance as [`rules`].
 pub fn resp_hdr_del<'s>(
     tree: &Tree<'s, '_>,
-    vhost: Option<&str>,
+    scope: Scope<'_>,
     out: &mut [&'s [u8]; MAX_NAMES],
 ) -> Result<usize, Error<'s>> {
-    names(tree, vhost, List::RespHdrDel, out)
+    names(tree, scope, List::RespHdrDel, out)
 }
 
 /// `cache_control_ignore NAME...`: response Cache-Control directives the cache ignores (one
 /// of [`CC_IGNORE_NAMES`], any case). Same inheritance as [`rules`].
 pub fn cc_ignore<'s>(
     tree: &Tree<'s, '_>,
-    vhost: Option<&str>,
+    scope: Scope<'_>,
     out: &mut [&'s [u8]; MAX_NAMES],
 ) -> Result<usize, Error<'s>> {
-    names(tree, vhost, List::CcIgnore, out)
+    names(tree, scope, List::CcIgnore, out)
 }
 
 /// `cache_use_stale TOKEN...`: statuses on which a stale entry may be served (`4*`, `5*` or a
 /// code 400..=599). Same inheritance as [`rules`].
 pub fn use_stale<'s>(
     tree: &Tree<'s, '_>,
-    vhost: Option<&str>,
+    scope: Scope<'_>,
     out: &mut [&'s [u8]; MAX_NAMES],
 ) -> Result<usize, Error<'s>> {
-    names(tree, vhost, List::UseStale, out)
+    names(tree, scope, List::UseStale, out)
 }
 
 /// Parses `ADDR[/PREFIX]` (IPv4 prefix 0..=32, IPv6 0..=128).
@@ -542,43 +536,9 @@ pub fn purge_acl<'s>(tree: &Tree<'s, '_>, out: &mut [Cidr; MAX_ACL]) -> Result<u
     Ok(n)
 }
 
-/// The cache directives a `location` may not hold yet.
-fn location_feature(name: &[u8]) -> Option<&'static str> {
-    Some(match name {
-        b"cache_fulfill" => "cache_fulfill in a location",
-        b"cache_bypass" => "cache_bypass in a location",
-        b"cache_resp_hdr_del" => "cache_resp_hdr_del in a location",
-        b"cache_control_ignore" => "cache_control_ignore in a location",
-        b"cache_use_stale" => "cache_use_stale in a location",
-        _ => return None,
-    })
-}
-
-/// Whether `node` is inside a `location` block.
-fn in_location(tree: &Tree<'_, '_>, node: &Node) -> bool {
-    let mut p = tree.parent(node);
-    for _ in 0..=super::MAX_DEPTH {
-        match p {
-            Some(n) if is(tree, n, b"location") => return true,
-            Some(n) => p = tree.parent(n),
-            None => return false,
-        }
-    }
-    false
-}
-
 /// Validation of every cache directive (run by [`validate`](fn@super::validate) after the schema
-/// checks): each accessor over the global scope and every vhost, and the location refusal.
-pub(crate) fn check<'s>(tree: &Tree<'s, '_>, opts: &Options) -> Result<(), Error<'s>> {
-    if !opts.accept_unsupported {
-        for n in tree.nodes().iter().filter(|n| !n.is_rule()) {
-            if let Some(what) = location_feature(tree.name(n)) {
-                if in_location(tree, n) {
-                    return Err(tree.error(n, ErrorKind::NotSupportedFeature(what)));
-                }
-            }
-        }
-    }
+/// checks): each accessor over the global scope, every vhost and every location.
+pub(crate) fn check<'s>(tree: &Tree<'s, '_>) -> Result<(), Error<'s>> {
     cache(tree)?;
     let mut count = 0usize;
     each_cidr(tree, &mut |node, _| {
@@ -589,8 +549,9 @@ pub(crate) fn check<'s>(tree: &Tree<'s, '_>, opts: &Options) -> Result<(), Error
         Ok(())
     })?;
     let scopes = core::iter::once(tree.top_level()).chain(
-        tree.top_level()
-            .filter(|n| is(tree, n, b"vhost"))
+        tree.nodes()
+            .iter()
+            .filter(|n| is(tree, n, b"vhost") || is(tree, n, b"location"))
             .map(|v| tree.children(v)),
     );
     for scope in scopes {
@@ -622,7 +583,7 @@ pub(crate) fn check<'s>(tree: &Tree<'s, '_>, opts: &Options) -> Result<(), Error
 mod tests {
     use super::*;
     use crate::test_util::with;
-    use crate::validate;
+    use crate::{validate, Options};
     use std::string::{String, ToString};
     use std::vec::Vec;
 
@@ -643,7 +604,7 @@ mod tests {
     fn rules_of(src: &str, vhost: Option<&str>) -> Vec<(RuleOp, Vec<u8>, bool)> {
         get(src, |t| {
             let mut out = [Rule::NONE; MAX_RULES];
-            let n = rules(t, vhost, &mut out).unwrap();
+            let n = rules(t, vhost.into(), &mut out).unwrap();
             out[..n]
                 .iter()
                 .map(|r| (r.op, r.arg.to_vec(), r.fulfill))
@@ -654,14 +615,14 @@ mod tests {
 
     type Names = for<'s> fn(
         &Tree<'s, '_>,
-        Option<&str>,
+        Scope<'_>,
         &mut [&'s [u8]; MAX_NAMES],
     ) -> Result<usize, Error<'s>>;
 
     fn names_of(src: &str, f: Names, vhost: Option<&str>) -> Vec<Vec<u8>> {
         get(src, |t| {
             let mut out = [&b""[..]; MAX_NAMES];
-            let n = f(t, vhost, &mut out).unwrap();
+            let n = f(t, vhost.into(), &mut out).unwrap();
             out[..n].iter().map(|v| v.to_vec()).collect()
         })
         .unwrap()
@@ -677,12 +638,12 @@ mod tests {
                 (2, 268_435_456, true, false, false, 0, None)
             );
             let mut r = [Rule::NONE; MAX_RULES];
-            assert_eq!(rules(t, None, &mut r), Ok(0));
-            assert_eq!(rules(t, Some("nope"), &mut r), Ok(0));
+            assert_eq!(rules(t, Scope::GLOBAL, &mut r), Ok(0));
+            assert_eq!(rules(t, Scope::vhost("nope"), &mut r), Ok(0));
             let mut n = [&b""[..]; MAX_NAMES];
-            assert_eq!(resp_hdr_del(t, None, &mut n), Ok(0));
-            assert_eq!(cc_ignore(t, None, &mut n), Ok(0));
-            assert_eq!(use_stale(t, None, &mut n), Ok(0));
+            assert_eq!(resp_hdr_del(t, Scope::GLOBAL, &mut n), Ok(0));
+            assert_eq!(cc_ignore(t, Scope::GLOBAL, &mut n), Ok(0));
+            assert_eq!(use_stale(t, Scope::GLOBAL, &mut n), Ok(0));
             let mut a = [Cidr::NONE; MAX_ACL];
             assert_eq!(purge_acl(t, &mut a), Ok(0));
         })
@@ -817,7 +778,7 @@ mod tests {
         // The accessor checks without validation, and also an argument-less line.
         with("cache_fulfill;", |t| {
             let mut out = [Rule::NONE; MAX_RULES];
-            assert!(rules(t, None, &mut out).is_err());
+            assert!(rules(t, Scope::GLOBAL, &mut out).is_err());
         });
     }
 
@@ -1021,7 +982,7 @@ mod tests {
         with(&src, |t| {
             let mut out = [Rule::NONE; MAX_RULES];
             assert_eq!(
-                rules(t, None, &mut out).unwrap_err().to_string(),
+                rules(t, Scope::GLOBAL, &mut out).unwrap_err().to_string(),
                 "line 2: directive 'cache_bypass': too many cache rules (max 64)"
             );
         });
@@ -1053,41 +1014,51 @@ mod tests {
     }
 
     #[test]
-    fn location_and_strict() {
-        let src = "server 127.0.0.1; vhost v { proxy_pass default;\n location prefix /a {\n  cache_fulfill * *;\n }\n}";
-        with(src, |t| {
+    fn location_inheritance() {
+        let src = "server 127.0.0.1;\ncache_fulfill * *;\ncache_use_stale 5*;\n\
+                   vhost v {\n proxy_pass default;\n cache_bypass prefix /x;\n\
+                   location prefix /own {\n  cache_fulfill eq /own/a;\n  cache_use_stale 404;\n }\n\
+                   location prefix /inh { }\n}\n\
+                   location prefix /top { cache_bypass * *; }\n";
+        let _ = get(src, |t| {
+            let mut locs = [crate::Location::NONE; crate::MAX_LOCATIONS];
+            let n = crate::locations(t, "v", &mut locs).unwrap();
+            assert_eq!(n, 2);
+            let r = |scope| {
+                let mut out = [Rule::NONE; MAX_RULES];
+                let n = rules(t, scope, &mut out).unwrap();
+                out[..n]
+                    .iter()
+                    .map(|r| (r.op, r.arg.to_vec(), r.fulfill))
+                    .collect::<Vec<_>>()
+            };
+            let own = Scope::location("v", &locs[0]);
+            let inh = Scope::location("v", &locs[1]);
+            assert_eq!(r(own), [(RuleOp::Eq, b"/own/a".to_vec(), true)]);
+            assert_eq!(r(inh), r(Scope::vhost("v")));
+            assert_eq!(r(inh), [(RuleOp::Prefix, b"/x".to_vec(), false)]);
+            let mut names = [&b""[..]; MAX_NAMES];
+            assert_eq!(use_stale(t, own, &mut names), Ok(1));
+            assert_eq!(names[0], b"404");
+            assert_eq!(use_stale(t, inh, &mut names), Ok(1));
+            assert_eq!(names[0], b"5*");
+            // The top-level location belongs to the implicit default vhost.
+            let n = crate::locations(t, "default", &mut locs).unwrap();
+            assert_eq!(n, 1);
             assert_eq!(
-                validate(t, &Options::LENIENT),
-                Ok(()),
-                "lenient only checks the shape"
+                r(Scope::location("default", &locs[0])),
+                [(RuleOp::Any, b"*".to_vec(), false)]
+            );
+            assert_eq!(
+                r(Scope::vhost("default")),
+                [(RuleOp::Any, b"*".to_vec(), true)]
             );
         });
-        // Strict: refused as unsupported (`location` itself by the schema today; the cache
-        // directives by the location check once both are marked supported).
-        with(src, |t| {
-            let e = validate(t, &Options::STRICT).unwrap_err().to_string();
-            assert_eq!(
-                e,
-                "line 2: directive 'location': not supported by tempesta-rs yet"
-            );
-        });
-        with(src, |t| {
-            let n = t
-                .nodes()
-                .iter()
-                .find(|n| t.name(n) == b"cache_fulfill")
-                .unwrap();
-            assert!(in_location(t, n));
-            assert_eq!(
-                check(t, &Options::STRICT).unwrap_err().to_string(),
-                "line 3: directive 'cache_fulfill': not supported by tempesta-rs yet: \
-                 cache_fulfill in a location"
-            );
-        });
-        // Locations are not read in lenient mode (only shape-checked), like frang_limits there.
-        with("location prefix /a { cache_use_stale 999; }", |t| {
-            assert_eq!(validate(t, &Options::LENIENT), Ok(()));
-        });
+        // Values in a location are checked like anywhere else.
+        assert_eq!(
+            err("server 127.0.0.1; vhost v { proxy_pass default;\n location prefix /a {\n  cache_use_stale 399;\n }\n}"),
+            "line 3: directive 'cache_use_stale': invalid status code or class '399'"
+        );
     }
 
     #[test]
@@ -1110,7 +1081,7 @@ mod tests {
         assert_eq!(uncommented.matches("\ncache").count(), 6);
         let (c, r, a) = get(&uncommented, |t| {
             let mut out = [Rule::NONE; MAX_RULES];
-            let n = rules(t, None, &mut out).unwrap();
+            let n = rules(t, Scope::GLOBAL, &mut out).unwrap();
             let mut acl = [Cidr::NONE; MAX_ACL];
             let m = purge_acl(t, &mut acl).unwrap();
             (

@@ -5,9 +5,10 @@
 //! bursts, `concurrent_tcp_connections`, `client_header_timeout`, `client_body_timeout`,
 //! `http_header_chunk_cnt`, `http_body_chunk_cnt`, `http_methods`, `http_uri_len`,
 //! `http_hdr_len`, `http_header_cnt`, `http_body_len`, `http_strict_host_checking`,
-//! `http_ct_required`, `http_ct_vals`, `http_resp_code_block` (global), and `whitelist_mark`.
-//! The others (TLS limits, ...) stay "not supported by tempesta-rs yet", and so does
-//! `frang_limits` inside a vhost or location: a limit is never accepted and then ignored.
+//! `http_ct_required`, `http_ct_vals`, `http_resp_code_block`, and `whitelist_mark`.
+//! The others (TLS limits, ...) stay "not supported by tempesta-rs yet": a limit is never
+//! accepted and then ignored. A vhost's or location's `frang_limits` holds the per-request
+//! limits only, on top of the enclosing level's ([`scope_frang`]).
 //!
 //! Defaults are Tempesta FW's (`http_limits.c`); they apply when the configuration has a
 //! `frang_limits` block. Without one tempesta-rs enforces no frang limit (Tempesta applies its
@@ -15,6 +16,7 @@
 //! default, which no configuration that lacks the block asked for).
 
 use super::error::{Error, ErrorKind};
+use super::location::{Levels, Scope};
 use super::tree::{Node, Tree};
 use super::values::{parse_bool, parse_size, parse_u32_in};
 
@@ -240,11 +242,22 @@ pub fn vhost_ct_vals<'s>(
     name: &str,
     out: &mut [&'s [u8]; MAX_CT_VALS],
 ) -> Result<usize, Error<'s>> {
-    let n = ct_vals(tree, out)?;
-    match find_vhost(tree, name) {
-        Some(v) => ct_vals_in(tree, tree.children(v), out, n),
-        None => Ok(n),
+    scope_ct_vals(tree, Scope::vhost(name), out)
+}
+
+/// `http_ct_vals` of `scope`: the innermost level's `frang_limits` value (location, vhost,
+/// global).
+pub fn scope_ct_vals<'s>(
+    tree: &Tree<'s, '_>,
+    scope: Scope<'_>,
+    out: &mut [&'s [u8]; MAX_CT_VALS],
+) -> Result<usize, Error<'s>> {
+    let levels = Levels::of(tree, scope);
+    let mut n = ct_vals(tree, out)?;
+    for level in levels.inner() {
+        n = ct_vals_in(tree, level, out, n)?;
     }
+    Ok(n)
 }
 
 /// The `vhost NAME` block of the configuration.
@@ -411,18 +424,39 @@ pub(crate) fn check_ip_block<'s>(tree: &Tree<'s, '_>, node: &Node) -> Result<(),
 /// defaults without a global block) with the vhost's own on top. Only the per-request limits
 /// can be written in a vhost (the schema refuses the others there).
 pub fn vhost_frang<'s>(tree: &Tree<'s, '_>, name: &str) -> Result<Option<Frang>, Error<'s>> {
-    let Some(v) = find_vhost(tree, name) else {
-        return Ok(None);
-    };
+    scope_frang(tree, Scope::vhost(name))
+}
+
+/// The `frang_limits` of `scope`, if the vhost or the location has the block: the global values
+/// (or Tempesta's defaults without a global block), the vhost's on top, the location's on top
+/// of those. `None`: neither has one (the global limits apply as they are). A location's
+/// `http_resp_code_block` may also stand outside its `frang_limits` block.
+pub fn scope_frang<'s>(tree: &Tree<'s, '_>, scope: Scope<'_>) -> Result<Option<Frang>, Error<'s>> {
+    let levels = Levels::of(tree, scope);
     let mut out: Option<Frang> = None;
-    for n in tree.children(v) {
-        if is(tree, n, b"frang_limits") {
+    let vhost = levels.vhost.into_iter().map(|l| (l, false));
+    for (level, in_location) in vhost.chain(levels.location.into_iter().map(|l| (l, true))) {
+        for n in level {
+            let limits = if is(tree, n, b"frang_limits") {
+                Some(tree.children(n))
+            } else {
+                None
+            };
+            let direct = in_location && is(tree, n, b"http_resp_code_block");
+            if limits.is_none() && !direct {
+                continue;
+            }
             if out.is_none() {
                 out = Some(frang(tree)?.unwrap_or_default());
             }
             if let Some(f) = out.as_mut() {
-                for c in tree.children(n) {
-                    apply_limit(tree, c, f)?;
+                match limits {
+                    Some(children) => {
+                        for c in children {
+                            apply_limit(tree, c, f)?;
+                        }
+                    }
+                    None => apply_limit(tree, n, f)?,
                 }
             }
         }
@@ -618,6 +652,53 @@ mod tests {
         assert_eq!(
             e("srv_group g { server 127.0.0.1:80; }\nvhost v { proxy_pass g; frang_limits { request_rate 5; } }\n"),
             "line 2: directive 'request_rate': not allowed in vhost/location frang_limits"
+        );
+    }
+
+    #[test]
+    fn per_location_limits_inherit_the_vhost_ones() {
+        let src = "frang_limits { http_uri_len 100; http_ct_vals a/b; }\n\
+                   srv_group g { server 127.0.0.1:80; }\n\
+                   vhost v { proxy_pass g; frang_limits { http_body_len 10; }\n\
+                   location prefix /up { frang_limits { http_uri_len 20; http_ct_vals c/d; } }\n\
+                   location prefix /login { http_resp_code_block 401 403 5 60; }\n\
+                   location prefix /plain { } }\n\
+                   vhost w { proxy_pass g; location prefix /x { frang_limits { http_ct_required; } } }\n";
+        with(src, |t| {
+            validate(t, &Options::STRICT).unwrap();
+            let mut locs = [crate::Location::NONE; crate::MAX_LOCATIONS];
+            assert_eq!(crate::locations(t, "v", &mut locs), Ok(3));
+            let f = |sc| scope_frang(t, sc).unwrap();
+            let up = f(Scope::location("v", &locs[0])).unwrap();
+            assert_eq!((up.http_uri_len, up.http_body_len), (20, 10));
+            let login = f(Scope::location("v", &locs[1])).unwrap();
+            assert_eq!((login.http_uri_len, login.http_body_len), (100, 10));
+            assert_eq!(login.resp_code_block.map(|r| r.limit), Some(5));
+            assert_eq!(f(Scope::location("v", &locs[2])), f(Scope::vhost("v")));
+            let mut out = [&b""[..]; MAX_CT_VALS];
+            let n = scope_ct_vals(t, Scope::location("v", &locs[0]), &mut out).unwrap();
+            assert_eq!(&out[..n], [&b"c/d"[..]]);
+            let n = scope_ct_vals(t, Scope::location("v", &locs[2]), &mut out).unwrap();
+            assert_eq!(&out[..n], [&b"a/b"[..]]);
+            // A location of a vhost without frang_limits: the global values with its own.
+            assert_eq!(crate::locations(t, "w", &mut locs), Ok(1));
+            let x = f(Scope::location("w", &locs[0])).unwrap();
+            assert!(x.http_ct_required);
+            assert_eq!(
+                (x.http_uri_len, x.http_body_len),
+                (100, Frang::default().http_body_len)
+            );
+            assert_eq!(f(Scope::vhost("w")), None);
+        });
+        // Per-client limits stay global-only.
+        let e = with(
+            "srv_group g { server 127.0.0.1:80; }\nvhost v { proxy_pass g;\n\
+             location prefix /a { frang_limits { request_rate 5; } } }",
+            |t| validate(t, &Options::STRICT).unwrap_err().to_string(),
+        );
+        assert_eq!(
+            e,
+            "line 3: directive 'request_rate': not allowed in vhost/location frang_limits"
         );
     }
 

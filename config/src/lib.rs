@@ -82,6 +82,7 @@ mod error;
 pub mod frang;
 mod lexer;
 pub mod listen;
+pub mod location;
 mod parser;
 pub mod schema;
 mod tree;
@@ -116,6 +117,8 @@ pub use self::listen::{
     effective_listeners, listeners, listeners_with_lines, Listen, Listeners, Proto, DEFAULT_LISTEN,
 };
 #[allow(unused_imports)]
+pub use self::location::{locations, Location, Scope, MAX_LOCATIONS};
+#[allow(unused_imports)]
 pub use self::parser::{measure, parse};
 #[allow(unused_imports)]
 pub use self::schema::{Context, DirectiveSpec, Support};
@@ -141,7 +144,8 @@ pub use self::values::unescape;
 /// `cache_bypass`, ... in a `location` are refused unless [`Options::accept_unsupported`]).
 pub fn validate<'s>(tree: &Tree<'s, '_>, opts: &Options) -> Result<(), Error<'s>> {
     self::validate::validate(tree, opts)?;
-    cache::check(tree, opts)
+    location::check(tree, opts.accept_unsupported)?;
+    cache::check(tree)
 }
 
 /// Largest configuration accepted, in bytes (1 MiB).

@@ -335,7 +335,8 @@ pub static DIRECTIVES: &[DirectiveSpec] = &[
         .supported(),
     d("location", C::G_V, 2, 2)
         .block(Context::Location)
-        .repeat(),
+        .repeat()
+        .supported(),
     // `backup=` is refused by the semantic check (strict mode).
     d("proxy_pass", C::V_L, 1, 1).opts(&["backup"]).supported(),
     d("hdr_via", C::G, 1, 1).supported(),
@@ -363,7 +364,7 @@ pub static DIRECTIVES: &[DirectiveSpec] = &[
     d("sess_lifetime", C::ST, 1, 1),
     d("learn", C::ST, 0, MANY).any_opts(),
     // --- Frang limits (vhost.c, http_limits.c) ---
-    // Global and per vhost; the semantic check refuses it in a location (not implemented).
+    // Global, per vhost and per location (the per-request limits only below the top level).
     d("frang_limits", C::G_V_L, 0, 0)
         .block(Context::FrangGlobal)
         .repeat()
@@ -468,6 +469,7 @@ mod tests {
                 "cache_control_ignore",
                 "cache_use_stale",
                 "vhost",
+                "location",
                 "proxy_pass",
                 "hdr_via",
                 "frang_limits",

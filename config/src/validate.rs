@@ -18,6 +18,7 @@ use super::access_log;
 use super::error::{Error, ErrorKind};
 use super::frang;
 use super::listen::{check_listen, Proto};
+use super::location;
 use super::schema::{lookup, Context, DirectiveSpec, OptionSpec, Shape, Support, MANY};
 use super::tree::{Node, Nodes, Op, Tree};
 use super::upstream;
@@ -230,15 +231,7 @@ fn check_semantics<'s>(
             let mut marks = [0; frang::MAX_WHITELIST_MARKS];
             frang::whitelist_marks(tree, &mut marks)?;
         }
-        "frang_limits"
-            if tree.parent(node).is_some_and(|p| tree.name(p) != b"vhost")
-                && !opts.accept_unsupported =>
-        {
-            return Err(tree.error(
-                node,
-                ErrorKind::NotSupportedFeature("frang_limits in a location"),
-            ));
-        }
+        "location" => location::check_location(tree, node, opts.accept_unsupported)?,
         "request_rate"
         | "request_burst"
         | "tcp_connection_rate"

@@ -9,7 +9,7 @@ mod common;
 
 use tempesta_config::{
     cache, default_vhost, effective_listeners, hdr_via, keepalive_timeout, listeners, measure,
-    parse, servers, srv_groups, validate, values, vhosts, Node, Options, Token,
+    parse, servers, srv_groups, validate, values, vhosts, Location, Node, Options, Scope, Token,
 };
 
 struct XorShift(u64);
@@ -147,14 +147,30 @@ fn exercise(src: &[u8]) {
     let mut acl = [cache::Cidr::NONE; cache::MAX_ACL];
     let _ = cache::purge_acl(&tree, &mut acl).map_err(|e| e.to_string());
     let vhost_names: Vec<&str> = vhosts(&tree).flatten().map(|v| v.name).collect();
-    for vh in [None, Some("nope")]
-        .into_iter()
-        .chain(vhost_names.iter().map(|n| Some(*n)))
-    {
-        let _ = cache::rules(&tree, vh, &mut rules).map_err(|e| e.to_string());
-        let _ = cache::resp_hdr_del(&tree, vh, &mut names).map_err(|e| e.to_string());
-        let _ = cache::cc_ignore(&tree, vh, &mut names).map_err(|e| e.to_string());
-        let _ = cache::use_stale(&tree, vh, &mut names).map_err(|e| e.to_string());
+    let mut scopes: Vec<Scope<'_>> = vec![Scope::GLOBAL, Scope::vhost("nope")];
+    let mut locs = [Location::NONE; tempesta_config::MAX_LOCATIONS];
+    for name in &vhost_names {
+        scopes.push(Scope::vhost(name));
+        if let Ok(n) = tempesta_config::locations(&tree, name, &mut locs) {
+            for l in &locs[..n] {
+                scopes.push(Scope::location(name, l));
+            }
+        }
+        // A node index that is not a location.
+        scopes.push(Scope {
+            vhost: Some(name),
+            location: Some(0),
+        });
+    }
+    for sc in scopes {
+        let _ = cache::rules(&tree, sc, &mut rules).map_err(|e| e.to_string());
+        let _ = cache::resp_hdr_del(&tree, sc, &mut names).map_err(|e| e.to_string());
+        let _ = cache::cc_ignore(&tree, sc, &mut names).map_err(|e| e.to_string());
+        let _ = cache::use_stale(&tree, sc, &mut names).map_err(|e| e.to_string());
+        let _ = tempesta_config::frang::scope_frang(&tree, sc).map_err(|e| e.to_string());
+        let _ =
+            tempesta_config::frang::scope_ct_vals(&tree, sc, &mut vals).map_err(|e| e.to_string());
+        let _ = tempesta_config::location::proxy_pass(&tree, sc);
     }
     let _ = keepalive_timeout(&tree);
     let _ = hdr_via(&tree);
