@@ -51,6 +51,10 @@ pub(crate) struct GroupCfg {
     /// Seconds; 0: unlimited.
     pub(crate) forward_timeout: u32,
     pub(crate) forward_retries: u32,
+    /// `server_retry_nonidempotent`.
+    pub(crate) retry_nonidempotent: bool,
+    /// `sched hash` (else `sched ratio static`).
+    pub(crate) hash: bool,
 }
 
 /// One vhost, or one `location` of a vhost, with its settings resolved (what the location does
@@ -61,6 +65,8 @@ pub(crate) struct VhostCfg {
     pub(crate) name: KVec<u8>,
     /// Its `proxy_pass` group (an index into [`Config::groups`]).
     pub(crate) group: Option<usize>,
+    /// Its `proxy_pass ... backup=` group: used while no server of `group` is up.
+    pub(crate) backup: Option<usize>,
     /// Its own `frang_limits` (the enclosing levels' with its values on top), if the vhost or
     /// location has the block.
     pub(crate) frang: Option<config::Frang>,
@@ -68,9 +74,139 @@ pub(crate) struct VhostCfg {
     pub(crate) ct_vals: KVec<KVec<u8>>,
     /// A vhost's locations, in match order (empty for a location).
     pub(crate) locations: KVec<LocCfg>,
+    /// `req_hdr_add`/`req_hdr_set` (the innermost level's list).
+    pub(crate) req_mods: ModsCfg,
+    /// `resp_hdr_add`/`resp_hdr_set` (the innermost level's list).
+    pub(crate) resp_mods: ModsCfg,
+    /// `nonidempotent` (the innermost level's list).
+    pub(crate) nonidempotent: KVec<NipCfg>,
     /// For a location: its block's node index in the parse tree, which exists only while the
     /// configuration loads (the cache settings are read through it then).
     pub(crate) loc_node: Option<u32>,
+}
+
+/// One list of header changes, rendered for `http::HdrMods`.
+#[derive(Default)]
+pub(crate) struct ModsCfg {
+    /// Names `*_hdr_set` removes, each followed by `\n`.
+    pub(crate) drop: KVec<u8>,
+    /// `NAME: VALUE\r\n` lines to add.
+    pub(crate) add: KVec<u8>,
+}
+
+impl ModsCfg {
+    /// The request (`resp: false`) or response changes of `scope`.
+    fn of(
+        path: &str,
+        tree: &config::Tree<'_, '_>,
+        scope: config::Scope<'_>,
+        resp: bool,
+    ) -> Result<Self> {
+        let mut m = ModsCfg::default();
+        let mut res = Ok(());
+        let mut value = KVec::new();
+        config::hdrmod::hdr_mods(tree, scope, resp, &mut |h| {
+            if res.is_err() {
+                return;
+            }
+            res = m.push(&h, &mut value);
+        })
+        .map_err(|e| report(path, &e))?;
+        res.map(|()| m)
+    }
+
+    fn push(&mut self, h: &config::hdrmod::HdrMod<'_>, value: &mut KVec<u8>) -> Result {
+        if !h.append {
+            self.drop.extend_from_slice(h.name, GFP_KERNEL)?;
+            self.drop.push(b'\n', GFP_KERNEL)?;
+        }
+        let Some(raw) = h.value else {
+            return Ok(());
+        };
+        crate::buf::clear(value);
+        value.extend_from_slice(raw, GFP_KERNEL)?;
+        let v = match h.escaped {
+            // Unescaping never lengthens the text.
+            true => config::unescape(raw, value).ok_or(EINVAL)?,
+            false => raw,
+        };
+        for part in [h.name, &b": "[..], v, &b"\r\n"[..]] {
+            self.add.extend_from_slice(part, GFP_KERNEL)?;
+        }
+        Ok(())
+    }
+
+    /// A copy (for the proxy's own vhost list).
+    pub(crate) fn copy(&self) -> Result<Self> {
+        let mut m = ModsCfg::default();
+        m.drop.extend_from_slice(&self.drop, GFP_KERNEL)?;
+        m.add.extend_from_slice(&self.add, GFP_KERNEL)?;
+        Ok(m)
+    }
+}
+
+/// One `nonidempotent METHOD OP ARG`.
+pub(crate) struct NipCfg {
+    /// `None`: any method.
+    pub(crate) method: Option<KVec<u8>>,
+    pub(crate) op: MatchOp,
+    pub(crate) arg: KVec<u8>,
+}
+
+impl NipCfg {
+    /// Whether a request with `method` for `path` (path and query) matches.
+    pub(crate) fn matches(&self, method: &[u8], path: &[u8]) -> bool {
+        self.method
+            .as_ref()
+            .is_none_or(|m| m.as_slice().eq_ignore_ascii_case(method))
+            && self.op.matches(&self.arg, path)
+    }
+
+    /// The `nonidempotent` lines of `scope`.
+    fn of(path: &str, tree: &config::Tree<'_, '_>, scope: config::Scope<'_>) -> Result<KVec<Self>> {
+        let mut out = KVec::new();
+        let mut res = Ok(());
+        config::nonidempotent::nonidempotent(tree, scope, &mut |l| {
+            if res.is_ok() {
+                res = NipCfg::copy_of(&l).and_then(|n| Ok(out.push(n, GFP_KERNEL)?));
+            }
+        })
+        .map_err(|e| report(path, &e))?;
+        res.map(|()| out)
+    }
+
+    fn copy_of(l: &config::nonidempotent::NonIdempotent<'_>) -> Result<Self> {
+        Self::new(l.method, match_op(l.op), l.arg)
+    }
+
+    fn new(method: Option<&[u8]>, op: MatchOp, arg: &[u8]) -> Result<Self> {
+        let method = match method {
+            Some(m) => {
+                let mut v = KVec::new();
+                v.extend_from_slice(m, GFP_KERNEL)?;
+                Some(v)
+            }
+            None => None,
+        };
+        let mut a = KVec::new();
+        a.extend_from_slice(arg, GFP_KERNEL)?;
+        Ok(NipCfg { method, op, arg: a })
+    }
+
+    /// A copy (for the proxy's own vhost list).
+    pub(crate) fn copy(&self) -> Result<Self> {
+        Self::new(self.method.as_deref(), self.op, &self.arg)
+    }
+}
+
+/// The cache crate's matcher for a configuration operator.
+fn match_op(op: config::cache::RuleOp) -> MatchOp {
+    match op {
+        config::cache::RuleOp::Any => MatchOp::Any,
+        config::cache::RuleOp::Eq => MatchOp::Eq,
+        config::cache::RuleOp::Prefix => MatchOp::Prefix,
+        config::cache::RuleOp::Suffix => MatchOp::Suffix,
+    }
 }
 
 /// One `location OP ARG` of a vhost.
@@ -99,6 +235,8 @@ pub(crate) struct Config {
     pub(crate) whitelist: KVec<u32>,
     /// Seconds.
     pub(crate) keepalive_timeout: u32,
+    /// `http_max_header_list_size` bytes (0: no limit).
+    pub(crate) header_list_size: u32,
     /// The `Via` agent name.
     pub(crate) via: KVec<u8>,
     /// The default vhost's name (access log lines name it).
@@ -223,6 +361,8 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
                 queue_size: g.params.queue_size,
                 forward_timeout: g.params.forward_timeout,
                 forward_retries: g.params.forward_retries,
+                retry_nonidempotent: g.params.retry_nonidempotent,
+                hash: g.params.sched == config::Sched::Hash,
             },
             GFP_KERNEL,
         )?;
@@ -234,17 +374,10 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
         let mut name = KVec::new();
         name.extend_from_slice(v.name.as_bytes(), GFP_KERNEL)?;
         let group = v.proxy_pass.and_then(|g| group_index(&groups, g));
+        let backup = v.backup.and_then(|g| group_index(&groups, g));
         let scope = config::Scope::vhost(v.name);
-        let (frang, ct_vals) = scope_frang(path, &tree, scope)?;
         vhosts.push(
-            VhostCfg {
-                name,
-                group,
-                frang,
-                ct_vals,
-                locations: KVec::new(),
-                loc_node: None,
-            },
+            VhostCfg::new(path, &tree, scope, name, (group, backup))?,
             GFP_KERNEL,
         )?;
     }
@@ -290,6 +423,7 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
     }
 
     let keepalive_timeout = config::keepalive_timeout(&tree).map_err(|e| report(path, &e))?;
+    let header_list_size = config::max_header_list_size(&tree).map_err(|e| report(path, &e))?;
     let mut via = KVec::new();
     match config::hdr_via(&tree).map_err(|e| report(path, &e))? {
         Some(v) => via.extend_from_slice(v.as_bytes(), GFP_KERNEL)?,
@@ -311,6 +445,7 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
         ct_vals,
         whitelist,
         keepalive_timeout,
+        header_list_size,
         via,
         vhost,
         access_log,
@@ -326,16 +461,33 @@ fn group_index(groups: &[GroupCfg], name: &str) -> Option<usize> {
         .position(|c| c.name.as_slice().eq_ignore_ascii_case(name.as_bytes()))
 }
 
-/// The `frang_limits` and `http_ct_vals` of `scope`.
-fn scope_frang(
-    path: &str,
-    tree: &config::Tree<'_, '_>,
-    scope: config::Scope<'_>,
-) -> Result<(Option<config::Frang>, KVec<KVec<u8>>)> {
-    let frang = config::frang::scope_frang(tree, scope).map_err(|e| report(path, &e))?;
-    let mut vals = [&b""[..]; config::frang::MAX_CT_VALS];
-    let n = config::frang::scope_ct_vals(tree, scope, &mut vals).map_err(|e| report(path, &e))?;
-    Ok((frang, copy_vals(vals.get(..n).unwrap_or(&[]))?))
+impl VhostCfg {
+    /// The settings of `scope` (a vhost, or a location of one), named `name`, proxying to
+    /// `group`; no locations yet.
+    fn new(
+        path: &str,
+        tree: &config::Tree<'_, '_>,
+        scope: config::Scope<'_>,
+        name: KVec<u8>,
+        (group, backup): (Option<usize>, Option<usize>),
+    ) -> Result<Self> {
+        let frang = config::frang::scope_frang(tree, scope).map_err(|e| report(path, &e))?;
+        let mut vals = [&b""[..]; config::frang::MAX_CT_VALS];
+        let n =
+            config::frang::scope_ct_vals(tree, scope, &mut vals).map_err(|e| report(path, &e))?;
+        Ok(VhostCfg {
+            name,
+            group,
+            backup,
+            frang,
+            ct_vals: copy_vals(vals.get(..n).unwrap_or(&[]))?,
+            locations: KVec::new(),
+            req_mods: ModsCfg::of(path, tree, scope, false)?,
+            resp_mods: ModsCfg::of(path, tree, scope, true)?,
+            nonidempotent: NipCfg::of(path, tree, scope)?,
+            loc_node: scope.location,
+        })
+    }
 }
 
 /// Appends the locations of vhost `vi` to `vhosts` (each with its settings resolved) and lists
@@ -363,21 +515,18 @@ fn add_locations(
         let scope = config::Scope::location(vname, loc);
         // The location's own proxy_pass, else the vhost's (an implicit default vhost has none
         // written: its group is `default`).
-        let group = match config::location::proxy_pass(tree, scope) {
-            Some(g) => group_index(groups, g),
-            None => v.group,
+        let groups = match config::location::proxy_pass(tree, scope) {
+            Some((g, b)) => (
+                group_index(groups, g),
+                b.and_then(|b| group_index(groups, b)),
+            ),
+            None => (v.group, v.backup),
         };
-        let (frang, ct_vals) = scope_frang(path, tree, scope)?;
         let mut name = KVec::new();
         name.extend_from_slice(&v.name, GFP_KERNEL)?;
         let mut arg = KVec::new();
         arg.extend_from_slice(loc.arg, GFP_KERNEL)?;
-        let op = match loc.op {
-            config::cache::RuleOp::Any => MatchOp::Any,
-            config::cache::RuleOp::Eq => MatchOp::Eq,
-            config::cache::RuleOp::Prefix => MatchOp::Prefix,
-            config::cache::RuleOp::Suffix => MatchOp::Suffix,
-        };
+        let op = match_op(loc.op);
         list.push(
             LocCfg {
                 op,
@@ -386,17 +535,7 @@ fn add_locations(
             },
             GFP_KERNEL,
         )?;
-        scopes.push(
-            VhostCfg {
-                name,
-                group,
-                frang,
-                ct_vals,
-                locations: KVec::new(),
-                loc_node: Some(loc.node),
-            },
-            GFP_KERNEL,
-        )?;
+        scopes.push(VhostCfg::new(path, tree, scope, name, groups)?, GFP_KERNEL)?;
     }
     if let Some(v) = vhosts.get_mut(vi) {
         v.locations = list;
@@ -466,12 +605,7 @@ fn cache_policy(
     for r in rules_in.iter().take(n) {
         let mut arg = KVec::new();
         arg.extend_from_slice(r.arg, GFP_KERNEL)?;
-        let op = match r.op {
-            cc::RuleOp::Any => MatchOp::Any,
-            cc::RuleOp::Eq => MatchOp::Eq,
-            cc::RuleOp::Prefix => MatchOp::Prefix,
-            cc::RuleOp::Suffix => MatchOp::Suffix,
-        };
+        let op = match_op(r.op);
         rules.push(
             RuleCfg {
                 op,

@@ -35,7 +35,7 @@ use crate::buf::{clear, Buf};
 use crate::cache::rules::MatchOp;
 use crate::cache::wire;
 use crate::cached::{self, Answer, Cache, Fill, ReqCtx, TableHints};
-use crate::cfgfile::Config;
+use crate::cfgfile::{Config, ModsCfg, NipCfg};
 use crate::config;
 use crate::filter::{self, Route};
 use crate::firewall::{self, Firewall, Progress, Verdict};
@@ -114,6 +114,8 @@ pub(crate) struct Stats {
 
 struct Server {
     addr: SocketAddr,
+    /// Its `sched hash` id (from `addr`).
+    hash_id: u64,
     conns: KVec<Id>,
     /// Its `/proc/tempesta/servers/GROUP/IP:PORT` counters, once published.
     stat: SrvStat,
@@ -207,6 +209,10 @@ struct Group {
     queue_size: usize,
     forward_timeout_ms: u64,
     forward_retries: u32,
+    /// `server_retry_nonidempotent`.
+    retry_nonidempotent: bool,
+    /// `sched hash` (else `sched ratio static`).
+    hash: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -229,6 +235,8 @@ struct Client {
     reader: Reader,
     peer: [u8; 64],
     peer_len: usize,
+    /// The current request's `sched hash` key (its Host and target).
+    hash_key: u64,
     st: CState,
     req: ReqInfo,
     /// The rewritten head, plus the body while the request is small enough to re-send.
@@ -436,6 +444,8 @@ pub(crate) struct Proxy {
     /// The vhost requests go to without HTTP tables (an index into `vhosts`).
     default_vhost: Option<usize>,
     keepalive_ms: u64,
+    /// The parser's limits on requests (`http_max_header_list_size`).
+    req_limits: Limits,
     via: KVec<u8>,
     /// The default vhost's name, for the access log.
     vhost: KVec<u8>,
@@ -466,8 +476,29 @@ pub(crate) struct Proxy {
 struct Vhost {
     name: KVec<u8>,
     group: Option<usize>,
+    /// The `backup=` group, used while no server of `group` is up.
+    backup: Option<usize>,
     /// `(op, arg, index into the proxy's vhosts)`, in match order.
     locations: KVec<(MatchOp, KVec<u8>, usize)>,
+    /// `req_hdr_*` and `resp_hdr_*`.
+    req_mods: ModsCfg,
+    resp_mods: ModsCfg,
+    /// `nonidempotent`.
+    nonidempotent: KVec<NipCfg>,
+}
+
+/// The header changes of vhost (or location) `vi`: `resp_hdr_*` if `resp`, else `req_hdr_*`.
+fn mods_of(vhosts: &[Vhost], vi: Option<usize>, resp: bool) -> http::HdrMods<'_> {
+    match vi.and_then(|i| vhosts.get(i)) {
+        Some(v) => {
+            let m = if resp { &v.resp_mods } else { &v.req_mods };
+            http::HdrMods {
+                drop: &m.drop,
+                add: &m.add,
+            }
+        }
+        None => http::HdrMods::default(),
+    }
 }
 
 /// Where access log lines go.
@@ -547,6 +578,14 @@ impl http::Out for VecOut<'_> {
     }
 }
 
+/// The parser's limits on requests under `cfg`: the defaults with `http_max_header_list_size`.
+fn req_limits(cfg: &Config) -> Limits {
+    Limits {
+        header_list_size: cfg.header_list_size,
+        ..Limits::DEFAULT
+    }
+}
+
 /// The groups and servers of `cfg`, without connections.
 fn build_vhosts(cfg: &Config) -> Result<KVec<Vhost>> {
     let mut out = KVec::with_capacity(cfg.vhosts.len(), GFP_KERNEL)?;
@@ -563,7 +602,17 @@ fn build_vhosts(cfg: &Config) -> Result<KVec<Vhost>> {
             Vhost {
                 name,
                 group: v.group,
+                backup: v.backup,
                 locations,
+                req_mods: v.req_mods.copy()?,
+                resp_mods: v.resp_mods.copy()?,
+                nonidempotent: {
+                    let mut n = KVec::with_capacity(v.nonidempotent.len(), GFP_KERNEL)?;
+                    for l in v.nonidempotent.iter() {
+                        n.push(l.copy()?, GFP_KERNEL)?;
+                    }
+                    n
+                },
             },
             GFP_KERNEL,
         )?;
@@ -589,12 +638,18 @@ fn build_groups(cfg: &Config) -> Result<KVec<Group>> {
                 n => u64::from(n).saturating_mul(1000),
             },
             forward_retries: g.forward_retries,
+            retry_nonidempotent: g.retry_nonidempotent,
+            hash: g.hash,
         };
         grp.name.extend_from_slice(&g.name, GFP_KERNEL)?;
         for s in g.servers.iter() {
             grp.servers.push(
                 Server {
                     addr: s.addr,
+                    hash_id: match s.addr.ip() {
+                        core::net::IpAddr::V4(a) => sched::server_id(&a.octets(), s.addr.port()),
+                        core::net::IpAddr::V6(a) => sched::server_id(&a.octets(), s.addr.port()),
+                    },
                     conns: KVec::new(),
                     stat: SrvStat(core::ptr::null_mut()),
                     apm: KBox::new(Window::new(), GFP_KERNEL)?,
@@ -618,6 +673,7 @@ impl Proxy {
             default_group: cfg.default_group,
             default_vhost: cfg.default_vhost,
             keepalive_ms: u64::from(cfg.keepalive_timeout).saturating_mul(1000),
+            req_limits: req_limits(cfg),
             via: KVec::new(),
             vhost: KVec::new(),
             log_to: LogTo::of(cfg),
@@ -715,6 +771,7 @@ impl Proxy {
         self.vhosts = vhosts;
         self.whitelist = whitelist;
         self.keepalive_ms = u64::from(cfg.keepalive_timeout).saturating_mul(1000);
+        self.req_limits = req_limits(cfg);
         let mut waiting: KVec<Id> = KVec::new();
         for g in old.iter() {
             for srv in g.servers.iter() {
@@ -1054,9 +1111,10 @@ impl Proxy {
                 }
             }
             let client = Client {
-                reader: Reader::requests(Limits::DEFAULT),
+                reader: Reader::requests(self.req_limits),
                 peer,
                 peer_len,
+                hash_key: 0,
                 st: CState::Idle,
                 req: ReqInfo::default(),
                 req_copy: Buf::new(),
@@ -1439,6 +1497,10 @@ impl Proxy {
                 // decide is done after the firewall's checks.
                 // One scan of the head serves the tables, the firewall and a redirect.
                 let facts = http::facts::scan(head);
+                c.hash_key = sched::request_key(
+                    facts.authority.or(facts.host).unwrap_or_default(),
+                    facts.target,
+                );
                 let tables = self.tables.clone();
                 let out = tables.as_ref().map(|t| t.route(head, &facts, c.mark));
                 c.vhost = match out.as_ref().map(|o| o.route) {
@@ -1490,6 +1552,11 @@ impl Proxy {
                     if let Some(next) = self.refused(v) {
                         return next;
                     }
+                }
+                if c.req.method == crate::parser::Method::Connect {
+                    // Tunnels are not proxied: an upstream that accepted the CONNECT would turn
+                    // its pooled connection into one.
+                    return Next::Fail(Status::NotImplemented);
                 }
                 let hints = TableHints {
                     disable: out.as_ref().and_then(|o| o.cache_disable) == Some(true),
@@ -1545,11 +1612,13 @@ impl Proxy {
                         Some(_) => c.cache.extra(),
                         None => &[],
                     },
+                    mods: mods_of(&self.vhosts, c.vhost, false),
                 };
                 if http::rewrite_request(head, &c.req, &fwd, &mut c.req_copy).is_err() {
                     return Next::Fail(Status::InternalError);
                 }
-                c.retriable = c.req.idempotent() && c.req_copy.len() <= RETRY_MAX;
+                c.retriable = self.may_resend(c.vhost, group, &facts, c.req.idempotent())
+                    && c.req_copy.len() <= RETRY_MAX;
                 c.req_done = false;
                 c.resp_started = false;
                 c.tries = 0;
@@ -1632,7 +1701,7 @@ impl Proxy {
                 }
             }
             Step::Error(_) if self.block.error.drop => Next::Drop,
-            Step::Error(_) => Next::Fail(Status::BadRequest),
+            Step::Error(e) => Next::Fail(Status::for_parse_error(&e)),
         }
     }
 
@@ -1648,11 +1717,14 @@ impl Proxy {
         not_modified: bool,
     ) -> Next {
         let close = !c.req.keep_alive || has_body(&c.req);
+        let mods = mods_of(&self.vhosts, c.vhost, true);
         let reply = wire::Reply {
             age: entry.age_header(cached::now_s()),
             via: &self.via,
             close,
             keep_alive_10: c.req.version == crate::parser::Version::Http10,
+            drop: mods.drop,
+            add: mods.add,
         };
         if cached::hit_head(&obj, entry, not_modified, &reply, &mut BufSink(tx)).is_err() {
             return Next::Fail(Status::InternalError);
@@ -1812,6 +1884,30 @@ impl Proxy {
         self.go_on(cid, next);
     }
 
+    /// Whether a request may be re-sent to another upstream after a failure: idempotent and
+    /// not declared otherwise by `nonidempotent`, or the group has `server_retry_nonidempotent`.
+    fn may_resend(
+        &self,
+        vi: Option<usize>,
+        group: Option<usize>,
+        facts: &http::facts::HeadFacts<'_>,
+        idempotent: bool,
+    ) -> bool {
+        if group
+            .and_then(|g| self.groups.get(g))
+            .is_some_and(|g| g.retry_nonidempotent)
+        {
+            return true;
+        }
+        let path = crate::cache::key::target_path(facts.target);
+        idempotent
+            && !vi.and_then(|i| self.vhosts.get(i)).is_some_and(|v| {
+                v.nonidempotent
+                    .iter()
+                    .any(|n| n.matches(facts.method, path))
+            })
+    }
+
     /// The location of vhost `vi` that `target` falls in (the first that matches its path and
     /// query, as Tempesta does), else `vi` itself.
     fn locate(&self, vi: usize, target: &[u8]) -> usize {
@@ -1827,8 +1923,15 @@ impl Proxy {
     }
 
     /// The group of vhost `vi`.
+    /// Its `backup=` group instead while the main one has no server up and the backup one
+    /// has (Tempesta: "the main group is offline, use backup").
     fn vhost_group(&self, vi: Option<usize>) -> Option<usize> {
-        vi.and_then(|i| self.vhosts.get(i)).and_then(|v| v.group)
+        let v = vi.and_then(|i| self.vhosts.get(i))?;
+        let main = v.group?;
+        match v.backup {
+            Some(b) if !self.group_up(main) && self.group_up(b) => Some(b),
+            _ => Some(main),
+        }
     }
 
     /// Answers the request with a redirect to `url` (expanded with its `$host` and
@@ -1893,14 +1996,14 @@ impl Proxy {
 
     /// Finds an idle upstream connection for a queued client and sends it the request.
     fn assign(&mut self, cid: Id) {
-        let (gi, method) = match self.get(cid) {
+        let (gi, method, key) = match self.get(cid) {
             Some(Conn {
                 role: Role::Client(c),
                 ..
-            }) if c.st == CState::Queued => (c.group, c.req.method),
+            }) if c.st == CState::Queued => (c.group, c.req.method, c.hash_key),
             _ => return,
         };
-        let Some(sid) = self.pick(gi) else {
+        let Some(sid) = self.pick(gi, key) else {
             // Nothing idle: wait, unless no upstream of the group is even connecting.
             if !self.group_alive(gi) {
                 self.fail_client(cid, Status::BadGateway);
@@ -1954,15 +2057,24 @@ impl Proxy {
         }
     }
 
-    /// An idle connection of group `gi`, chosen by the scheduler among servers that have one.
-    fn pick(&mut self, gi: usize) -> Option<Id> {
+    /// An idle connection of group `gi`, chosen by the scheduler among servers that have one
+    /// (`sched hash`: the one that ranks highest for `key` among them; so a URI's requests stay
+    /// on one server while it has an idle connection).
+    fn pick(&mut self, gi: usize, key: u64) -> Option<Id> {
         let mut idle = [false; 64];
         let g = self.groups.get(gi)?;
         for (flag, s) in idle.iter_mut().zip(g.servers.iter()) {
             *flag = s.conns.iter().any(|&cid| self.is_idle(cid));
         }
         let g = self.groups.get_mut(gi)?;
-        let si = sched::pick(&mut g.sched, |i| idle.get(i).copied().unwrap_or(false))?;
+        let eligible = |i: usize| idle.get(i).copied().unwrap_or(false);
+        let si = if g.hash {
+            let servers = &g.servers;
+            let id = |i: usize| servers.get(i).map_or(0, |s| s.hash_id);
+            sched::pick_hash(key, servers.len(), id, eligible)?
+        } else {
+            sched::pick(&mut g.sched, eligible)?
+        };
         let g = self.groups.get(gi)?;
         g.servers
             .get(si)?
@@ -1980,6 +2092,11 @@ impl Proxy {
     /// connecting, or has not failed yet.
     fn group_alive(&self, gi: usize) -> bool {
         self.any_conn(gi, |u| u.st != UState::Down || u.fails == 0)
+    }
+
+    /// Whether group `gi` has an established connection (idle or busy).
+    fn group_up(&self, gi: usize) -> bool {
+        self.any_conn(gi, |u| matches!(u.st, UState::Idle | UState::Busy))
     }
 
     /// Serves the clients waiting in group `gi` while it has idle connections.
@@ -2043,7 +2160,12 @@ impl Proxy {
         }
         let s = &mut self.stats;
         match status {
-            Status::BadRequest => s.errors_400 = s.errors_400.saturating_add(1),
+            // Requests the parser refused, whatever status their refusal has.
+            Status::BadRequest
+            | Status::UriTooLong
+            | Status::HeaderFieldsTooLarge
+            | Status::ContentTooLarge
+            | Status::VersionNotSupported => s.errors_400 = s.errors_400.saturating_add(1),
             Status::BadGateway => s.errors_502 = s.errors_502.saturating_add(1),
             Status::Unavailable => s.errors_503 = s.errors_503.saturating_add(1),
             Status::GatewayTimeout => s.errors_504 = s.errors_504.saturating_add(1),
@@ -2395,8 +2517,11 @@ impl Proxy {
                         if !skip {
                             c.resp_started = true;
                             c.status = resp.code;
-                            if http::rewrite_response(head, &c.req, &resp, &self.via, &mut cl.tx)
-                                .is_err()
+                            let mods = mods_of(&self.vhosts, c.vhost, true);
+                            if http::rewrite_response(
+                                head, &c.req, &resp, &self.via, &mods, &mut cl.tx,
+                            )
+                            .is_err()
                             {
                                 return UNext::Broken;
                             }
@@ -2733,7 +2858,7 @@ impl Proxy {
         // SAFETY: reads a counter under glue.c's ring lock.
         let dropped = unsafe { crate::sys::tfw_glue_alog_dropped() };
         writeln!(out, "Client connections refused\t\t: {}", s.clients_refused)?;
-        writeln!(out, "Errors 400 (bad request)\t\t: {}", s.errors_400)?;
+        writeln!(out, "Errors 400 (malformed request)\t\t: {}", s.errors_400)?;
         writeln!(out, "Errors 502 (bad gateway)\t\t: {}", s.errors_502)?;
         writeln!(out, "Errors 503 (queue full)\t\t\t: {}", s.errors_503)?;
         writeln!(out, "Errors 504 (gateway timeout)\t\t: {}", s.errors_504)?;

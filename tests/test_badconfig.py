@@ -39,7 +39,7 @@ BAD = [
     ("srv_group a { server 127.0.0.1:8000; }\nsrv_group a { server 127.0.0.1:8001; }\n",
      "2: directive 'srv_group': duplicate name 'a'"),
     ("srv_group a { listen 80; }\n", "1: directive 'listen': not allowed in srv_group"),
-    ("sched hash;\n", "1: directive 'sched': not supported by tempesta-rs yet: hash"),
+    ("sched ratio dynamic;\n", "1: directive 'sched': not supported by tempesta-rs yet: ratio dynamic"),
     ("vhost v { proxy_pass nosuch; }\n",
      "1: directive 'proxy_pass': srv_group 'nosuch' is not defined"),
     ("http_chain { -> nosuch; }\n", "1: directive '->': vhost 'nosuch' is not defined"),

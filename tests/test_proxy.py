@@ -3,6 +3,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -220,6 +221,162 @@ def proxy_errors():
                 b"\x00\x01garbage\r\n\r\n"):
         out = raw(bad)
         expect(out.startswith(b"HTTP/1.1 400 "), f"{bad!r}: {out[:100]!r}")
+
+
+@test
+def proxy_backup_group():
+    """`proxy_pass MAIN backup=SPARE`: while no server of MAIN is up, requests go to SPARE;
+    when MAIN comes back, they return to it."""
+    upstream(8102, "spare")
+    # 8101: nothing listens there yet.
+    proxy("srv_group main { server 127.0.0.1:8101 conns_n=1; }\n"
+          "srv_group spare { server 127.0.0.1:8102 conns_n=1; }\n"
+          "vhost v { proxy_pass main backup=spare; }\nhttp_chain { -> v; }\n", wait_up=False)
+
+    def served_by():
+        r, data = request("GET", "/who")
+        expect(r.status == 200, f"status {r.status}: {data[:200]!r}")
+        return json.loads(data)["server"]
+
+    def wait_for(name, timeout=20):
+        t = time.monotonic() + timeout
+        got = None
+        while time.monotonic() < t:
+            try:
+                got = served_by()
+            except Exception as e:  # a 502 while the main group is still connecting
+                got = repr(e)
+            if got == name:
+                return
+            time.sleep(0.3)
+        raise Fail(f"requests did not go to {name}: last {got}")
+
+    wait_for("spare")
+    upstream(8101, "main")
+    wait_for("main")
+    expect(all(served_by() == "main" for _ in range(5)), "main serves while it is up")
+
+
+@test
+def proxy_size_limits():
+    """A request-target over the parser's 8 KiB gets 414, a header section over
+    http_max_header_list_size (16 KiB by default) 431; raising the directive lets it through."""
+    upstream(8101)
+    proxy(BASIC)
+    out = raw(b"GET /" + b"u" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    expect(out.startswith(b"HTTP/1.1 414 "), f"9000-byte URI: {out[:100]!r}")
+    big = b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-Big: " + b"v" * 6000 + b"\r\n" + \
+        b"X-Big2: " + b"v" * 6000 + b"\r\n" + b"X-Big3: " + b"v" * 6000 + b"\r\n\r\n"
+    out = raw(big)
+    expect(out.startswith(b"HTTP/1.1 431 "), f"18 KB of fields: {out[:100]!r}")
+    write_cfg(f"listen {PORT};\n{BASIC}http_max_header_list_size 65536;\n")
+    start()
+    wait_servers_up()
+    out = raw(big)
+    expect(out.startswith(b"HTTP/1.1 200 "), f"under a 64 KiB limit: {out[:100]!r}")
+
+
+# (request, expected status, why): the answers RFC 9110/9112 ask of a proxy for edge cases.
+EDGE = [
+    (b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 200, "asterisk-form OPTIONS is forwarded"),
+    (b"GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400, "asterisk-form only for OPTIONS"),
+    (b"GET / HTTP/1.1\r\n\r\n", 400, "HTTP/1.1 without Host (RFC 9112 3.2)"),
+    (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "two Host fields"),
+    (b"GET / HTTP/1.0\r\n\r\n", 200, "HTTP/1.0 needs no Host"),
+    (b"GET http://x/abs HTTP/1.1\r\nHost: x\r\n\r\n", 200, "absolute-form"),
+    (b"GET / HTTP/1.1\r\nHost: x\r\n Folded: y\r\n\r\n", 400, "obs-fold (RFC 9112 5.2)"),
+    (b"GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400, "space before the colon (RFC 9112 5.1)"),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nX@Y: z\r\n\r\n", 400, "a field name that is no token"),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nX: a\x00b\r\n\r\n", 400, "NUL in a field value"),
+    (b"GET  / HTTP/1.1\r\nHost: x\r\n\r\n", 400, "two spaces in the request line"),
+    (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505, "a version other than 1.0/1.1"),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 400,
+     "a request body not ending in chunked (RFC 9112 6.3)"),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400, "negative length"),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 1\r\n\r\nx", 400, "a length list"),
+    (b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 501,
+     "tunnels are not proxied"),
+    (b"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+     b"3;ext=1\r\nabc\r\n0\r\nX-Trailer: t\r\n\r\n", 200, "chunk extension and trailer"),
+]
+
+
+@test
+def proxy_edge_requests():
+    upstream(8101)
+    proxy(BASIC)
+    bad = []
+    for req, want, why in EDGE:
+        out = raw(req)
+        got = out[9:12]
+        if got != str(want).encode():
+            bad.append(f"{why}: {req[:60]!r} -> {out[:80]!r}, want {want}")
+    expect(not bad, "\n".join(bad))
+    # The proxy still serves after all of these.
+    r, _ = request("GET", "/after")
+    expect(r.status == 200, f"after the edge cases: {r.status}")
+
+
+@test
+def proxy_nonidempotent_not_resent():
+    """A request that fails on its upstream is re-sent when idempotent, not when
+    `nonidempotent` declares it otherwise; `server_retry_nonidempotent` re-sends anything."""
+    upstream(8101, "closer")
+
+    def resent():
+        m = re.search(r"^Requests re-sent\s*: (\d+)$", perfstat(), re.M)
+        return int(m.group(1))
+
+    def attempt(method, path):
+        wait_servers_up()  # the closer's connection is back after the last failure
+        before = resent()
+        out = raw(method + b" " + path + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        expect(out.startswith(b"HTTP/1.1 502 "), f"{method} {path}: {out[:80]!r}")
+        return resent() - before
+
+    proxy("srv_group g { server 127.0.0.1:8101 conns_n=1; server_forward_retries 2; }\n"
+          "vhost v {\n proxy_pass g;\n location prefix /api/ { nonidempotent GET prefix /api/pay; }\n}\n"
+          "http_chain { -> v; }\n")
+    # With its only server failing, a re-sent request finds no live connection and gets 502
+    # after the first re-send.
+    n = attempt(b"GET", b"/x")
+    expect(n >= 1, f"an idempotent GET is re-sent: {n}")
+    n = attempt(b"GET", b"/api/pay?id=1")
+    expect(n == 0, f"nonidempotent GET /api/pay is not re-sent: {n}")
+    n = attempt(b"GET", b"/api/list")
+    expect(n >= 1, f"other GETs of the location are: {n}")
+    n = attempt(b"POST", b"/x")
+    expect(n == 0, f"POST is not re-sent: {n}")
+    write_cfg(f"listen {PORT};\nsrv_group g {{ server 127.0.0.1:8101 conns_n=1; "
+              "server_forward_retries 2; server_retry_nonidempotent; }\n"
+              "vhost v { proxy_pass g; nonidempotent * * *; }\nhttp_chain { -> v; }\n")
+    start()
+    n = attempt(b"POST", b"/x")
+    expect(n >= 1, f"server_retry_nonidempotent re-sends POST: {n}")
+    n = attempt(b"GET", b"/x")
+    expect(n >= 1, f"and requests nonidempotent names: {n}")
+
+
+@test
+def proxy_sched_hash():
+    """`sched hash`: each URI goes to one server (rendezvous hashing of Host and URI), and the
+    URIs spread over the servers."""
+    for port, name in ((8101, "a"), (8102, "b"), (8103, "c")):
+        upstream(port, name)
+    proxy("srv_group g {\n server 127.0.0.1:8101 conns_n=2;\n server 127.0.0.1:8102 conns_n=2;\n"
+          " server 127.0.0.1:8103 conns_n=2;\n sched hash;\n}\n"
+          "vhost v { proxy_pass g; }\nhttp_chain { -> v; }\n")
+    c = conn()
+    seen = {}
+    for rnd in range(3):
+        for i in range(30):
+            r, data = request("GET", f"/h/{i}", c=c)
+            expect(r.status == 200, f"/h/{i}: {r.status}")
+            who = json.loads(data)["server"]
+            expect(seen.setdefault(i, who) == who, f"/h/{i} went to {seen[i]}, then {who}")
+    c.close()
+    used = set(seen.values())
+    expect(len(used) == 3, f"30 URIs over 3 servers: {sorted(used)}")
 
 
 @test

@@ -277,3 +277,50 @@ http_chain { -> app; }
     r.read()
     c.close()
     expect(r.status == 200, f"eq matches /login only: {r.status}")
+
+
+@test
+def header_changes_per_vhost_and_location():
+    """req_hdr_set/req_hdr_add and resp_hdr_set/resp_hdr_add: removed, replaced and added
+    fields on forwarded requests, responses and cache hits; each list is the innermost level's
+    (location, vhost, global)."""
+    upstream(8201, "a")
+    upstream(8202, "b")
+    proxy(GROUPS_AB + r"""
+req_hdr_add X-Global "g 1";
+resp_hdr_set Server "tempesta";
+cache 2;
+vhost app {
+  proxy_pass a;
+  req_hdr_set X-Client-Id;
+  req_hdr_set X-Env prod;
+  req_hdr_add X-Added one;
+  location prefix "/c/" {
+    cache_fulfill * *;
+    resp_hdr_add X-Loc "yes \"q\"";
+  }
+}
+http_chain { -> app; }
+""")
+    st, hdrs, body = ask("GET", "/x", headers={"X-Client-Id": "5", "X-Env": "dev"})
+    expect(st == 200, f"/x: {st} {body[:200]!r}")
+    seen = json.loads(body)["headers"]
+    names = [k.lower() for k, _ in seen]
+    expect("x-client-id" not in names, f"req_hdr_set NAME removes: {seen}")
+    expect([v for k, v in seen if k.lower() == "x-env"] == ["prod"], f"req_hdr_set replaces: {seen}")
+    expect([v for k, v in seen if k.lower() == "x-added"] == ["one"], f"req_hdr_add: {seen}")
+    expect("x-global" not in names, f"the vhost's own list replaces the global one: {seen}")
+    expect(hdrs.get("Server") == "tempesta", f"the global resp_hdr_set applies: {hdrs}")
+    for i in range(2):
+        c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=20)
+        c.request("GET", "/c/h?cc=max-age=60", headers={"Host": "example.com"})
+        r = c.getresponse()
+        r.read()
+        c.close()
+        expect(r.status == 200, f"/c/h #{i}: {r.status}")
+        loc = [v for k, v in r.getheaders() if k.lower() == "x-loc"]
+        expect(loc == ['yes "q"'], f"#{i} (miss, then hit): resp_hdr_add once: {r.getheaders()}")
+        server = [v for k, v in r.getheaders() if k.lower() == "server"]
+        expect(server and server != ["tempesta"],
+               f"#{i}: the location's own list replaces the global one: {r.getheaders()}")
+    expect(count("/c/h?cc=max-age=60", 8201) == 1, "the second was a hit")

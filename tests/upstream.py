@@ -122,6 +122,10 @@ class Handler(BaseHTTPRequestHandler):
     def handle_any(self):
         body = self.read_body()
         path = self.path
+        if NAME == "closer":
+            # Reads every request and closes without answering (a failing upstream).
+            self.close_connection = True
+            return
         if path.startswith("/c/"):
             return self.cache_object()
         if path.startswith("/_count?"):
@@ -162,6 +166,7 @@ class Handler(BaseHTTPRequestHandler):
             "via": self.headers.get_all("Via"),
             "connection": self.headers.get_all("Connection"),
             "te": self.headers.get("Transfer-Encoding"),
+            "headers": [[k, v] for k, v in self.headers.items()],
             "len": len(body),
             "sha256": hashlib.sha256(body).hexdigest(),
         }).encode()

@@ -203,6 +203,20 @@ pub struct Reply<'a> {
     pub close: bool,
     /// The client speaks HTTP/1.0 and keeps the connection (`Connection: keep-alive`).
     pub keep_alive_10: bool,
+    /// The operator's `resp_hdr_set` names: stored fields not sent, each followed by `\n`
+    /// (case-insensitive).
+    pub drop: &'a [u8],
+    /// The operator's `resp_hdr_*` lines, each ending in CRLF, sent after `Via`.
+    pub add: &'a [u8],
+}
+
+impl Reply<'_> {
+    /// Whether the stored field `name` is left out (`resp_hdr_set`).
+    fn drops(&self, name: &[u8]) -> bool {
+        self.drop
+            .split(|&b| b == b'\n')
+            .any(|n| !n.is_empty() && n.eq_ignore_ascii_case(name))
+    }
 }
 
 /// Whether a response with status `status` has content to frame (RFC 9110 section 6.4.1).
@@ -224,7 +238,7 @@ pub fn hit_head(
     out.put(b"HTTP/1.1 ")?;
     out.put(status_text)?;
     out.put(b"\r\n")?;
-    for (name, value) in field_lines(fields) {
+    for (name, value) in field_lines(fields).filter(|(n, _)| !r.drops(n)) {
         put_field(out, name, value)?;
     }
     if has_content(status) {
@@ -240,7 +254,8 @@ pub fn hit_head(
 pub fn not_modified_head(fields: &[u8], r: &Reply<'_>, out: &mut dyn Sink) -> Result<(), Full> {
     let has_etag = FieldBlock(fields).field(b"etag", 0).is_some();
     out.put(b"HTTP/1.1 304 Not Modified\r\n")?;
-    for (name, value) in field_lines(fields).filter(|(n, _)| in_not_modified(n, has_etag)) {
+    let sent = |n: &&[u8]| in_not_modified(n, has_etag) && !r.drops(n);
+    for (name, value) in field_lines(fields).filter(|(n, _)| sent(n)) {
         put_field(out, name, value)?;
     }
     tail(r, out)
@@ -252,6 +267,7 @@ fn tail(r: &Reply<'_>, out: &mut dyn Sink) -> Result<(), Full> {
     out.put(b"\r\nVia: 1.1 ")?;
     out.put(r.via)?;
     out.put(b"\r\n")?;
+    out.put(r.add)?;
     if r.close {
         out.put(b"Connection: close\r\n")?;
     } else if r.keep_alive_10 {
@@ -459,6 +475,8 @@ X-Multi: 3\r\n"
             via: b"tempesta_fw (Tempesta FW pre-0.8)",
             close: false,
             keep_alive_10: true,
+            drop: b"",
+            add: b"",
         };
         let mut hit = Vec::new();
         hit_head(200, b"200 OK", &kept, 1234, &r, &mut hit).unwrap();
@@ -476,6 +494,20 @@ Connection: keep-alive\r\n\r\n"
             nm,
             b"HTTP/1.1 304 Not Modified\r\nDate: x\r\nCache-Control: max-age=5\r\nETag: \"e\"\r\n\
 Age: 12\r\nVia: 1.1 tempesta_fw (Tempesta FW pre-0.8)\r\nConnection: close\r\n\r\n"
+                .to_vec()
+        );
+        // The operator's resp_hdr_* changes: stored fields left out, lines added after Via.
+        let m = Reply {
+            drop: b"etag\nvia\n",
+            add: b"X-A: 1\r\n",
+            ..r
+        };
+        let mut nm = Vec::new();
+        not_modified_head(&kept, &m, &mut nm).unwrap();
+        assert_eq!(
+            nm,
+            b"HTTP/1.1 304 Not Modified\r\nDate: x\r\nCache-Control: max-age=5\r\n\
+Age: 12\r\nVia: 1.1 tempesta_fw (Tempesta FW pre-0.8)\r\nX-A: 1\r\nConnection: close\r\n\r\n"
                 .to_vec()
         );
         // 204 has no Content-Length.

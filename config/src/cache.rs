@@ -548,13 +548,7 @@ pub(crate) fn check<'s>(tree: &Tree<'s, '_>) -> Result<(), Error<'s>> {
         }
         Ok(())
     })?;
-    let scopes = core::iter::once(tree.top_level()).chain(
-        tree.nodes()
-            .iter()
-            .filter(|n| is(tree, n, b"vhost") || is(tree, n, b"location"))
-            .map(|v| tree.children(v)),
-    );
-    for scope in scopes {
+    for scope in super::location::all_levels(tree) {
         count = 0;
         scope_rules(tree, scope.clone(), &mut |node, _| {
             count = count.saturating_add(1);

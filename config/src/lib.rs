@@ -80,9 +80,11 @@ pub mod access_log;
 pub mod cache;
 mod error;
 pub mod frang;
+pub mod hdrmod;
 mod lexer;
 pub mod listen;
 pub mod location;
+pub mod nonidempotent;
 mod parser;
 pub mod schema;
 mod tree;
@@ -128,9 +130,9 @@ pub use self::tree::{
 };
 #[allow(unused_imports)]
 pub use self::upstream::{
-    default_vhost, hdr_via, keepalive_timeout, servers, srv_groups, vhosts, GroupParams, Sched,
-    Server, SrvGroup, SrvGroups, Vhost, DEFAULT_GROUP, DEFAULT_VHOST, MAX_GROUPS, MAX_SERVERS,
-    MAX_SERVER_CONNS,
+    default_vhost, hdr_via, keepalive_timeout, max_header_list_size, servers, srv_groups, vhosts,
+    GroupParams, Sched, Server, SrvGroup, SrvGroups, Vhost, DEFAULT_GROUP, DEFAULT_VHOST,
+    MAX_GROUPS, MAX_SERVERS, MAX_SERVER_CONNS,
 };
 #[allow(unused_imports)]
 pub use self::validate::Options;
@@ -145,6 +147,8 @@ pub use self::values::unescape;
 pub fn validate<'s>(tree: &Tree<'s, '_>, opts: &Options) -> Result<(), Error<'s>> {
     self::validate::validate(tree, opts)?;
     location::check(tree, opts.accept_unsupported)?;
+    hdrmod::check(tree)?;
+    nonidempotent::check(tree)?;
     cache::check(tree)
 }
 

@@ -122,6 +122,35 @@ impl<'b> Levels<'b> {
     pub(crate) fn inner(&self) -> impl Iterator<Item = Nodes<'b>> {
         self.vhost.clone().into_iter().chain(self.location.clone())
     }
+
+    /// The innermost level for which `has` holds (a list directive is taken whole from the
+    /// innermost level that writes it); the global level otherwise.
+    pub(crate) fn innermost<'s>(
+        &self,
+        mut has: impl FnMut(Nodes<'b>) -> Result<bool, Error<'s>>,
+    ) -> Result<Nodes<'b>, Error<'s>> {
+        let mut chosen = self.global.clone();
+        for level in self.inner() {
+            if has(level.clone())? {
+                chosen = level;
+            }
+        }
+        Ok(chosen)
+    }
+}
+
+/// Every level of the configuration: the top level, then each `vhost` and `location` block
+/// (for validating per-level bounds).
+pub(crate) fn all_levels<'t, 'b>(tree: &'t Tree<'_, 'b>) -> impl Iterator<Item = Nodes<'b>> + 't
+where
+    'b: 't,
+{
+    core::iter::once(tree.top_level()).chain(
+        tree.nodes()
+            .iter()
+            .filter(|n| !n.is_rule() && matches!(tree.name(n), b"vhost" | b"location"))
+            .map(|n| tree.children(n)),
+    )
 }
 
 fn is_location(tree: &Tree<'_, '_>, n: &Node) -> bool {
@@ -285,16 +314,19 @@ pub(crate) fn check_location<'s>(
     Ok(())
 }
 
-/// The `proxy_pass` group of `scope`: the location's own, else the vhost's (`None` if neither
-/// writes one).
-pub fn proxy_pass<'s>(tree: &Tree<'s, '_>, scope: Scope<'_>) -> Option<&'s str> {
+/// The `proxy_pass` groups of `scope`, main and `backup=`: the location's own, else the
+/// vhost's (`None` if neither writes one). Names as written; validation checked them.
+pub fn proxy_pass<'s>(tree: &Tree<'s, '_>, scope: Scope<'_>) -> Option<(&'s str, Option<&'s str>)> {
     let levels = Levels::of(tree, scope);
     let pp = |nodes: Nodes<'_>| {
-        nodes
+        let node = nodes
             .filter(|n| !n.is_rule() && tree.name(n) == b"proxy_pass")
-            .last()
-            .and_then(|n| tree.arg(n, 0))
-            .and_then(|a| a.as_str())
+            .last()?;
+        let main = tree.arg(node, 0).and_then(|a| a.as_str())?;
+        let backup = tree
+            .option(node, "backup")
+            .and_then(|o| core::str::from_utf8(o.value).ok());
+        Some((main, backup))
     };
     levels
         .location
@@ -389,15 +421,21 @@ mod tests {
     #[test]
     fn proxy_pass_inherits() {
         let src = "srv_group g { server 127.0.0.2; }\nsrv_group h { server 127.0.0.3; }\n\
-                   vhost v {\n proxy_pass g;\n location prefix /a { proxy_pass h; }\n\
+                   vhost v {\n proxy_pass g;\n location prefix /a { proxy_pass h backup=g; }\n\
                    location prefix /b { }\n}\n";
         with(src, |t| {
             validate(t, &Options::STRICT).unwrap();
             let mut out = [Location::NONE; MAX_LOCATIONS];
             assert_eq!(locations(t, "v", &mut out), Ok(2));
-            assert_eq!(proxy_pass(t, Scope::location("v", &out[0])), Some("h"));
-            assert_eq!(proxy_pass(t, Scope::location("v", &out[1])), Some("g"));
-            assert_eq!(proxy_pass(t, Scope::vhost("v")), Some("g"));
+            assert_eq!(
+                proxy_pass(t, Scope::location("v", &out[0])),
+                Some(("h", Some("g")))
+            );
+            assert_eq!(
+                proxy_pass(t, Scope::location("v", &out[1])),
+                Some(("g", None))
+            );
+            assert_eq!(proxy_pass(t, Scope::vhost("v")), Some(("g", None)));
         });
     }
 }

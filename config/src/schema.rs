@@ -255,7 +255,7 @@ pub static DIRECTIVES: &[DirectiveSpec] = &[
     d("keepalive_timeout", C::G, 1, 1).supported(), // 75
     d("max_concurrent_streams", C::G, 1, 1),        // 100
     d("client_mem", C::G, 1, 2),                    // 500M 1G
-    d("http_max_header_list_size", C::G, 1, 1),     // 16384
+    d("http_max_header_list_size", C::G, 1, 1).supported(), // 16384
     d("client_ws_timeout", C::G, 1, 1),             // 3600
     // --- Server groups and schedulers (sock_srv.c) ---
     d("srv_group", C::G, 1, 1)
@@ -337,15 +337,15 @@ pub static DIRECTIVES: &[DirectiveSpec] = &[
         .block(Context::Location)
         .repeat()
         .supported(),
-    // `backup=` is refused by the semantic check (strict mode).
+    // `backup=`: the group requests go to while no server of the main one is up.
     d("proxy_pass", C::V_L, 1, 1).opts(&["backup"]).supported(),
     d("hdr_via", C::G, 1, 1).supported(),
     d("http_post_validate", C::G_V_L, 0, 0),
-    d("nonidempotent", C::G_V_L, 3, 3).repeat(),
-    d("req_hdr_add", C::G_V_L, 1, 2).repeat(),
-    d("req_hdr_set", C::G_V_L, 1, 2).repeat(),
-    d("resp_hdr_add", C::G_V_L, 1, 2).repeat(),
-    d("resp_hdr_set", C::G_V_L, 1, 2).repeat(),
+    d("nonidempotent", C::G_V_L, 3, 3).repeat().supported(),
+    d("req_hdr_add", C::G_V_L, 1, 2).repeat().supported(),
+    d("req_hdr_set", C::G_V_L, 1, 2).repeat().supported(),
+    d("resp_hdr_add", C::G_V_L, 1, 2).repeat().supported(),
+    d("resp_hdr_set", C::G_V_L, 1, 2).repeat().supported(),
     // --- TLS (vhost.c, tls.c) ---
     d("tls_certificate", C::G_V, 1, 1).repeat(),
     d("tls_certificate_key", C::G_V, 1, 1).repeat(),
@@ -445,6 +445,7 @@ mod tests {
             [
                 "listen",
                 "keepalive_timeout",
+                "http_max_header_list_size",
                 "srv_group",
                 "server",
                 "sched",
@@ -472,6 +473,11 @@ mod tests {
                 "location",
                 "proxy_pass",
                 "hdr_via",
+                "nonidempotent",
+                "req_hdr_add",
+                "req_hdr_set",
+                "resp_hdr_add",
+                "resp_hdr_set",
                 "frang_limits",
                 "ip_block",
                 "request_rate",

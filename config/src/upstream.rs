@@ -36,9 +36,11 @@
 //!   `http_chain`, requests go to the `default` vhost if there is one. See [`default_vhost`].
 //! * Names of groups and vhosts compare ASCII case-insensitively, as in Tempesta.
 //!
+//! * `proxy_pass MAIN backup=BACKUP`: requests go to BACKUP while no server of MAIN is up.
+//!
 //! Not implemented by tempesta-rs yet (refused by [`validate`] in strict mode, accepted after
 //! their shape is checked in lenient mode; the accessors here return an error for them):
-//! schedulers other than `ratio static` and `proxy_pass ... backup=`.
+//! schedulers other than `ratio static`.
 //!
 //! [`validate`]: super::validate
 
@@ -96,6 +98,8 @@ pub enum Sched {
     /// Weighted round robin with static weights: `sched ratio static;` or `sched ratio;`
     /// (Tempesta's default).
     RatioStatic,
+    /// `sched hash;`: rendezvous hashing of the request's Host and URI.
+    Hash,
 }
 
 /// The options of a server group, after inheritance and defaults.
@@ -181,6 +185,8 @@ pub struct Vhost<'s> {
     /// without `proxy_pass` is an error); `None` is reserved for vhosts served by their
     /// `location`s only.
     pub proxy_pass: Option<&'s str>,
+    /// The `backup=` group of its `proxy_pass`.
+    pub backup: Option<&'s str>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -467,7 +473,7 @@ pub(crate) fn check_server<'s>(tree: &Tree<'s, '_>, node: &Node) -> Result<Serve
 // Groups and their options.
 
 /// Parses `sched`: `Ok(Some(..))` for what tempesta-rs implements, `Ok(None)` for a valid
-/// Tempesta scheduler it does not (`hash`, `ratio dynamic|predict ...`).
+/// Tempesta scheduler it does not (`ratio dynamic|predict ...`).
 pub(crate) fn parse_sched<'s>(
     tree: &Tree<'s, '_>,
     node: &Node,
@@ -483,7 +489,7 @@ pub(crate) fn parse_sched<'s>(
         if mode.is_some() || has_opts {
             return extra("'sched hash' takes no further arguments or options");
         }
-        return Ok(None);
+        return Ok(Some(Sched::Hash));
     }
     if !kind.eq_ignore_ascii_case(b"ratio") {
         return Err(tree.error(node, ErrorKind::InvalidValue("scheduler", kind)));
@@ -733,13 +739,12 @@ fn enclosing_vhost<'b>(tree: &Tree<'_, 'b>, node: &Node) -> Option<&'b Node> {
     None
 }
 
-/// Checks a `proxy_pass` (in a vhost or a location) and returns the group's name.
-/// `accept_unsupported` accepts `backup=` (then checked like the main group).
+/// Checks a `proxy_pass` (in a vhost or a location) and returns the names of its main group
+/// and its `backup=` group, as the groups are defined.
 pub(crate) fn check_proxy_pass<'s>(
     tree: &Tree<'s, '_>,
     node: &Node,
-    accept_unsupported: bool,
-) -> Result<&'s str, Error<'s>> {
+) -> Result<(&'s str, Option<&'s str>), Error<'s>> {
     let main = tree.single_arg(node)?;
     for o in tree.options(node) {
         if !o.key.eq_ignore_ascii_case(b"backup") {
@@ -747,11 +752,6 @@ pub(crate) fn check_proxy_pass<'s>(
         }
     }
     let backup = tree.option(node, "backup").map(|o| o.value);
-    if let Some(b) = backup {
-        if !accept_unsupported {
-            return Err(tree.error(node, ErrorKind::NotSupportedValue("backup", b)));
-        }
-    }
     let in_default = match enclosing_vhost(tree, node) {
         Some(v) => is_default(first_arg(tree, v)),
         None => true,
@@ -759,25 +759,28 @@ pub(crate) fn check_proxy_pass<'s>(
     if in_default {
         // Tempesta: the default vhost proxies to the default group only (checked when the vhost
         // opens).
-        if !is_default(main.text) || backup.is_some_and(|b| !is_default(b)) {
+        if !is_default(main.text) || backup.is_some() {
             return Err(tree.error(
                 node,
-                ErrorKind::Message("the default vhost can only proxy_pass to srv_group 'default'"),
+                ErrorKind::Message(
+                    "the default vhost can only proxy_pass to srv_group 'default' (no backup)",
+                ),
             ));
         }
-        return Ok(DEFAULT_GROUP);
+        return Ok((DEFAULT_GROUP, None));
     }
     let group = resolve_group(tree, main.text, node.index()).map_err(|k| tree.error(node, k))?;
-    if let Some(b) = backup {
-        let bg = resolve_group(tree, b, node.index()).map_err(|k| tree.error(node, k))?;
-        if bg.eq_ignore_ascii_case(group) {
-            return Err(tree.error(
-                node,
-                ErrorKind::Message("the same srv_group is the main and the backup one"),
-            ));
-        }
+    let Some(b) = backup else {
+        return Ok((group, None));
+    };
+    let bg = resolve_group(tree, b, node.index()).map_err(|k| tree.error(node, k))?;
+    if bg.eq_ignore_ascii_case(group) {
+        return Err(tree.error(
+            node,
+            ErrorKind::Message("the same srv_group is the main and the backup one"),
+        ));
     }
-    Ok(group)
+    Ok((group, Some(bg)))
 }
 
 /// Checks a `vhost` node; with `children`, also its `proxy_pass` (the validator checks that on
@@ -789,13 +792,13 @@ fn check_vhost_node<'s>(
 ) -> Result<Vhost<'s>, Error<'s>> {
     let name = block_name(tree, node)?;
     let pp = tree.children(node).find(|n| is_dir(tree, n, b"proxy_pass"));
-    let group = if is_default(name.as_bytes()) {
+    let (group, backup) = if is_default(name.as_bytes()) {
         resolve_group(tree, DEFAULT_GROUP.as_bytes(), node.index())
             .map_err(|k| tree.error(node, k))?;
         if let Some(p) = pp.filter(|_| children) {
-            check_proxy_pass(tree, p, false)?;
+            check_proxy_pass(tree, p)?;
         }
-        DEFAULT_GROUP
+        (DEFAULT_GROUP, None)
     } else {
         let Some(p) = pp else {
             return Err(tree.error(
@@ -804,15 +807,16 @@ fn check_vhost_node<'s>(
             ));
         };
         if children {
-            check_proxy_pass(tree, p, false)?
+            check_proxy_pass(tree, p)?
         } else {
-            first_arg_str(tree, p)
+            (first_arg_str(tree, p), None)
         }
     };
     Ok(Vhost {
         name,
         line: node.line(),
         proxy_pass: Some(group),
+        backup,
     })
 }
 
@@ -842,6 +846,7 @@ where
         name: DEFAULT_VHOST,
         line: 0,
         proxy_pass: Some(DEFAULT_GROUP),
+        backup: None,
     }));
     implicit.into_iter().chain(
         tree.top_level()
@@ -938,6 +943,30 @@ pub fn keepalive_timeout<'s>(tree: &Tree<'s, '_>) -> Result<u32, Error<'s>> {
         Some(n) => parse_keepalive_timeout(tree, n),
         None => Ok(DEFAULT_KEEPALIVE_TIMEOUT),
     }
+}
+
+/// Default `http_max_header_list_size`, bytes (Tempesta's).
+pub const DEFAULT_MAX_HEADER_LIST_SIZE: u32 = 16384;
+
+/// `http_max_header_list_size` in bytes: the most a request's header section (its field lines)
+/// may hold, enforced for every request as Tempesta does; 0: no limit.
+pub fn max_header_list_size<'s>(tree: &Tree<'s, '_>) -> Result<u32, Error<'s>> {
+    match tree
+        .top_level()
+        .find(|n| is_dir(tree, n, b"http_max_header_list_size"))
+    {
+        Some(n) => parse_max_header_list_size(tree, n),
+        None => Ok(DEFAULT_MAX_HEADER_LIST_SIZE),
+    }
+}
+
+/// Parses an `http_max_header_list_size` node.
+pub(crate) fn parse_max_header_list_size<'s>(
+    tree: &Tree<'s, '_>,
+    node: &Node,
+) -> Result<u32, Error<'s>> {
+    let a = tree.single_arg(node)?;
+    super::values::parse_u32_in(a.text, 0, u32::MAX).map_err(|k| tree.error(node, k))
 }
 
 /// Parses the `keepalive_timeout` node.
@@ -1172,8 +1201,9 @@ mod tests {
             assert_eq!(strict(&src), Ok(()), "{ok}");
             assert_eq!(groups(&src).unwrap()[0].2.sched, Sched::RatioStatic);
         }
+        let src = "srv_group g {\n  server 10.0.0.1;\n  sched hash;\n}\n";
+        assert_eq!(groups(src).unwrap()[0].2.sched, Sched::Hash);
         for (s, args) in [
-            ("sched hash;", "hash"),
             ("sched ratio dynamic;", "ratio dynamic"),
             (
                 "sched ratio dynamic percentile 90;",
@@ -1475,20 +1505,23 @@ mod tests {
             ),
             (
                 "server 10.0.0.1;\nsrv_group a { }\nvhost default {\n  proxy_pass a;\n}",
-                "line 4: directive 'proxy_pass': the default vhost can only proxy_pass to srv_group 'default'",
-            ),
-            (
-                "srv_group a { }\nsrv_group b { }\nvhost v { proxy_pass a backup=b; }",
-                "line 3: directive 'proxy_pass': not supported by tempesta-rs yet: backup=b",
+                "line 4: directive 'proxy_pass': the default vhost can only proxy_pass to srv_group 'default' (no backup)",
             ),
         ] {
             assert_eq!(strict(src), Err(want.into()), "{src}");
             assert_eq!(vhost_list(src).err(), Some(want.into()), "{src}");
         }
-        // backup= in lenient mode: checked like the main group.
+        // backup=: checked like the main group.
         assert_eq!(
-            lenient("srv_group a { }\nsrv_group b { }\nvhost v { proxy_pass a backup=b; }"),
+            strict("srv_group a { }\nsrv_group b { }\nvhost v { proxy_pass a backup=B; }"),
             Ok(())
+        );
+        with(
+            "srv_group a { }\nsrv_group b { }\nvhost v { proxy_pass a backup=B; }",
+            |t| {
+                let v = vhosts(t).next().unwrap().unwrap();
+                assert_eq!((v.proxy_pass, v.backup), (Some("a"), Some("b")));
+            },
         );
         assert_eq!(
             lenient("srv_group a { }\nvhost v { proxy_pass a backup=c; }"),
@@ -1567,6 +1600,21 @@ mod tests {
     }
 
     #[test]
+    fn header_list_size() {
+        with("listen 80;", |t| {
+            assert_eq!(max_header_list_size(t), Ok(16384))
+        });
+        with("http_max_header_list_size 0;", |t| {
+            assert_eq!(max_header_list_size(t), Ok(0))
+        });
+        assert_eq!(strict("http_max_header_list_size 65536;"), Ok(()));
+        assert_eq!(
+            strict("http_max_header_list_size 16k;"),
+            Err("line 1: directive 'http_max_header_list_size': invalid integer '16k'".into())
+        );
+    }
+
+    #[test]
     fn keepalive_and_via() {
         with("keepalive_timeout 0;\nhdr_via \"my proxy (1.0)\";", |t| {
             assert_eq!(keepalive_timeout(t), Ok(0));
@@ -1622,7 +1670,8 @@ mod tests {
                 [Vhost {
                     name: "main",
                     line: 56,
-                    proxy_pass: Some("srv_grp_1")
+                    proxy_pass: Some("srv_grp_1"),
+                    backup: None,
                 }]
             );
             assert_eq!(default_vhost(t), Ok(Some("main")));

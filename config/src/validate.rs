@@ -17,8 +17,10 @@
 use super::access_log;
 use super::error::{Error, ErrorKind};
 use super::frang;
+use super::hdrmod;
 use super::listen::{check_listen, Proto};
 use super::location;
+use super::nonidempotent;
 use super::schema::{lookup, Context, DirectiveSpec, OptionSpec, Shape, Support, MANY};
 use super::tree::{Node, Nodes, Op, Tree};
 use super::upstream;
@@ -216,10 +218,13 @@ fn check_semantics<'s>(
         }
         "vhost" => upstream::check_vhost_decl(tree, node)?,
         "proxy_pass" => {
-            upstream::check_proxy_pass(tree, node, opts.accept_unsupported)?;
+            upstream::check_proxy_pass(tree, node)?;
         }
         "keepalive_timeout" => {
             upstream::parse_keepalive_timeout(tree, node)?;
+        }
+        "http_max_header_list_size" => {
+            upstream::parse_max_header_list_size(tree, node)?;
         }
         "hdr_via" => {
             upstream::parse_hdr_via(tree, node)?;
@@ -232,6 +237,12 @@ fn check_semantics<'s>(
             frang::whitelist_marks(tree, &mut marks)?;
         }
         "location" => location::check_location(tree, node, opts.accept_unsupported)?,
+        "nonidempotent" => {
+            nonidempotent::parse(tree, node)?;
+        }
+        "req_hdr_add" | "req_hdr_set" | "resp_hdr_add" | "resp_hdr_set" => {
+            hdrmod::parse(tree, node)?;
+        }
         "request_rate"
         | "request_burst"
         | "tcp_connection_rate"

@@ -171,6 +171,10 @@ fn exercise(src: &[u8]) {
         let _ =
             tempesta_config::frang::scope_ct_vals(&tree, sc, &mut vals).map_err(|e| e.to_string());
         let _ = tempesta_config::location::proxy_pass(&tree, sc);
+        for resp in [false, true] {
+            let _ = tempesta_config::hdrmod::hdr_mods(&tree, sc, resp, &mut |_| {})
+                .map_err(|e| e.to_string());
+        }
     }
     let _ = keepalive_timeout(&tree);
     let _ = hdr_via(&tree);

@@ -53,4 +53,4 @@ fn trim(v: &[u8]) -> &[u8] {
 #[allow(unused_imports)]
 pub use self::reader::{Reader, ReqInfo, RespInfo, Step};
 #[allow(unused_imports)]
-pub use self::rewrite::{rewrite_request, rewrite_response, Fwd, Out, Overflow};
+pub use self::rewrite::{rewrite_request, rewrite_response, Fwd, HdrMods, Out, Overflow};

@@ -13,7 +13,8 @@
 //!   validated;
 //! * `X-Forwarded-For: <client>` and `Via: <version> <agent>` are added;
 //! * persistence is made explicit where the version's default is not what the proxy wants:
-//!   upstream connections are kept alive, and the client is told when its connection closes.
+//!   upstream connections are kept alive, and the client is told when its connection closes;
+//! * the operator's changes ([`HdrMods`]: `req_hdr_set`, `resp_hdr_add`, ...) are applied.
 
 use super::parser::BodyKind;
 use super::parser::Version;
@@ -38,6 +39,30 @@ pub struct Fwd<'a> {
     pub via: &'a [u8],
     /// Field lines to add, each ending in CRLF (the cache's revalidation conditions).
     pub extra: &'a [u8],
+    /// The operator's changes (`req_hdr_add`, `req_hdr_set`).
+    pub mods: HdrMods<'a>,
+}
+
+/// The operator's header changes for one message (`req_hdr_add`/`req_hdr_set`, or the
+/// `resp_hdr_*` pair): fields to remove, and lines to add at the end of the head.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HdrMods<'a> {
+    /// Names of the fields to remove (`*_hdr_set`), each followed by `\n`; compared
+    /// case-insensitively.
+    pub drop: &'a [u8],
+    /// Field lines to add (`*_hdr_set NAME VALUE`, `*_hdr_add`), each ending in CRLF.
+    pub add: &'a [u8],
+}
+
+impl HdrMods<'_> {
+    /// Whether the field `name` is removed.
+    pub fn drops(&self, name: &[u8]) -> bool {
+        !self.drop.is_empty()
+            && self
+                .drop
+                .split(|&b| b == b'\n')
+                .any(|n| !n.is_empty() && n.eq_ignore_ascii_case(name))
+    }
 }
 
 /// Default `Via` agent, as Tempesta FW names itself.
@@ -65,12 +90,13 @@ pub fn rewrite_request(
     fwd: &Fwd<'_>,
     out: &mut impl Out,
 ) -> Result<(), Overflow> {
-    copy_fields(head, out)?;
+    copy_fields(head, &fwd.mods, out)?;
     out.put(b"X-Forwarded-For: ")?;
     out.put(fwd.client)?;
     out.put(b"\r\n")?;
     put_via(info.version, fwd.via, out)?;
     out.put(fwd.extra)?;
+    out.put(fwd.mods.add)?;
     // HTTP/1.1 persists by default; an HTTP/1.0 request must ask for it, or the upstream
     // closes the pooled connection after answering.
     if info.version == Version::Http10 {
@@ -85,16 +111,19 @@ pub fn client_keeps_alive(req: &ReqInfo, resp: &RespInfo) -> bool {
     req.keep_alive && resp.body != BodyKind::CloseDelimited
 }
 
-/// Writes the response head to send to the client, for a request `req`.
+/// Writes the response head to send to the client, for a request `req`, with the operator's
+/// changes `mods` (`resp_hdr_*`).
 pub fn rewrite_response(
     head: &[u8],
     req: &ReqInfo,
     resp: &RespInfo,
     via: &[u8],
+    mods: &HdrMods<'_>,
     out: &mut impl Out,
 ) -> Result<(), Overflow> {
-    copy_fields(head, out)?;
+    copy_fields(head, mods, out)?;
     put_via(resp.version, via, out)?;
+    out.put(mods.add)?;
     if !resp.interim {
         if !client_keeps_alive(req, resp) {
             out.put(b"Connection: close\r\n")?;
@@ -114,8 +143,9 @@ fn put_via(v: Version, via: &[u8], out: &mut impl Out) -> Result<(), Overflow> {
     out.put(b"\r\n")
 }
 
-/// Copies the start line and the end-to-end fields (everything but the final empty line).
-fn copy_fields(head: &[u8], out: &mut impl Out) -> Result<(), Overflow> {
+/// Copies the start line and the end-to-end fields (everything but the final empty line),
+/// without those `mods` removes.
+fn copy_fields(head: &[u8], mods: &HdrMods<'_>, out: &mut impl Out) -> Result<(), Overflow> {
     let mut opts: [&[u8]; MAX_OPTIONS] = [&[]; MAX_OPTIONS];
     let mut n_opts = 0usize;
     for line in lines(head).skip(1) {
@@ -140,7 +170,8 @@ fn copy_fields(head: &[u8], out: &mut impl Out) -> Result<(), Overflow> {
             let (name, _) = split_field(line);
             let listed = opts.iter().any(|o| o.eq_ignore_ascii_case(name))
                 && !NEVER_DROPPED.iter().any(|p| p.eq_ignore_ascii_case(name));
-            if listed || HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+            if listed || HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name)) || mods.drops(name)
+            {
                 continue;
             }
         }
@@ -205,6 +236,10 @@ mod tests {
         client: b"192.0.2.7",
         via: b"tfw",
         extra: b"",
+        mods: HdrMods {
+            drop: b"",
+            add: b"",
+        },
     };
 
     fn req(version: Version) -> ReqInfo {
@@ -259,7 +294,15 @@ Connection: keep-alive\r\n\r\n"
             interim: false,
         };
         let mut out = Vec::new();
-        rewrite_response(head, &req(Version::Http11), &resp, b"tfw", &mut out).unwrap();
+        rewrite_response(
+            head,
+            &req(Version::Http11),
+            &resp,
+            b"tfw",
+            &HdrMods::default(),
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(
             s(&out),
             "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nVia: 1.1 tfw\r\n\r\n"
@@ -268,11 +311,19 @@ Connection: keep-alive\r\n\r\n"
         let mut closing = req(Version::Http11);
         closing.keep_alive = false;
         out.clear();
-        rewrite_response(head, &closing, &resp, b"tfw", &mut out).unwrap();
+        rewrite_response(head, &closing, &resp, b"tfw", &HdrMods::default(), &mut out).unwrap();
         assert!(s(&out).ends_with("Via: 1.1 tfw\r\nConnection: close\r\n\r\n"));
 
         out.clear();
-        rewrite_response(head, &req(Version::Http10), &resp, b"tfw", &mut out).unwrap();
+        rewrite_response(
+            head,
+            &req(Version::Http10),
+            &resp,
+            b"tfw",
+            &HdrMods::default(),
+            &mut out,
+        )
+        .unwrap();
         assert!(s(&out).ends_with("Connection: keep-alive\r\n\r\n"));
 
         let close_delimited = RespInfo {
@@ -280,6 +331,45 @@ Connection: keep-alive\r\n\r\n"
             ..resp
         };
         assert!(!client_keeps_alive(&req(Version::Http11), &close_delimited));
+    }
+
+    #[test]
+    fn operator_changes() {
+        let head = b"GET / HTTP/1.1\r\nHost: a\r\nx-remove: 1\r\nX-Keep: 2\r\nX-REMOVE: 3\r\n\r\n";
+        let fwd = Fwd {
+            mods: HdrMods {
+                drop: b"X-Remove\nX-Set\n",
+                add: b"X-Set: v\r\nX-Add: w\r\n",
+            },
+            ..FWD
+        };
+        let mut out = Vec::new();
+        rewrite_request(head, &req(Version::Http11), &fwd, &mut out).unwrap();
+        assert_eq!(
+            s(&out),
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Keep: 2\r\nX-Forwarded-For: 192.0.2.7\r\n\
+Via: 1.1 tfw\r\nX-Set: v\r\nX-Add: w\r\n\r\n"
+        );
+        let head = b"HTTP/1.1 204 No Content\r\nServer: up\r\nX-A: 1\r\n\r\n";
+        let resp = RespInfo {
+            code: 204,
+            version: Version::Http11,
+            keep_alive: true,
+            body: BodyKind::None,
+            interim: false,
+        };
+        let mods = HdrMods {
+            drop: b"server\n",
+            add: b"X-Frame-Options: DENY\r\n",
+        };
+        out.clear();
+        rewrite_response(head, &req(Version::Http11), &resp, b"tfw", &mods, &mut out).unwrap();
+        assert_eq!(
+            s(&out),
+            "HTTP/1.1 204 No Content\r\nX-A: 1\r\nVia: 1.1 tfw\r\nX-Frame-Options: DENY\r\n\r\n"
+        );
+        assert!(!HdrMods::default().drops(b""));
+        assert!(!mods.drops(b"serve"));
     }
 
     #[test]

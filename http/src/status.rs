@@ -15,14 +15,25 @@ pub enum Status {
     Forbidden,
     /// 404: no vhost serves the request.
     NotFound,
+    /// 413: the body is longer than the parser allows (the connection is closed after it).
+    ContentTooLarge,
+    /// 414: the request-target is longer than the parser allows (closed after it).
+    UriTooLong,
+    /// 431: a field line or the header section is larger than the parser allows (closed
+    /// after it; RFC 6585 section 5).
+    HeaderFieldsTooLarge,
     /// 500: the proxy failed (out of memory).
     InternalError,
+    /// 501: a method the proxy does not implement (CONNECT: tunnels are not proxied).
+    NotImplemented,
     /// 502: no upstream could answer.
     BadGateway,
     /// 503: the upstream queue is full.
     Unavailable,
     /// 504: the upstream did not answer in time.
     GatewayTimeout,
+    /// 505: an HTTP version other than 1.0 and 1.1 (RFC 9110 section 15.6.6).
+    VersionNotSupported,
 }
 
 impl Status {
@@ -33,10 +44,15 @@ impl Status {
             Status::BadRequest => 400,
             Status::Forbidden => 403,
             Status::NotFound => 404,
+            Status::ContentTooLarge => 413,
+            Status::UriTooLong => 414,
+            Status::HeaderFieldsTooLarge => 431,
             Status::InternalError => 500,
+            Status::NotImplemented => 501,
             Status::BadGateway => 502,
             Status::Unavailable => 503,
             Status::GatewayTimeout => 504,
+            Status::VersionNotSupported => 505,
         }
     }
 
@@ -67,10 +83,33 @@ impl Status {
             Status::BadRequest => resp!("400 Bad Request"),
             Status::Forbidden => resp!("403 Forbidden"),
             Status::NotFound => resp!("404 Not Found"),
+            Status::ContentTooLarge => resp!("413 Content Too Large"),
+            Status::UriTooLong => resp!("414 URI Too Long"),
+            Status::HeaderFieldsTooLarge => resp!("431 Request Header Fields Too Large"),
             Status::InternalError => resp!("500 Internal Server Error"),
+            Status::NotImplemented => resp!("501 Not Implemented"),
             Status::BadGateway => resp!("502 Bad Gateway"),
             Status::Unavailable => resp!("503 Service Unavailable"),
             Status::GatewayTimeout => resp!("504 Gateway Timeout"),
+            Status::VersionNotSupported => resp!("505 HTTP Version Not Supported"),
+        }
+    }
+}
+
+impl Status {
+    /// The answer to a request the parser refused with `e`: the size limits and an unsupported
+    /// version get their own statuses (RFC 9110 sections 15.5.14, 15.5.15 and 15.6.6, RFC 6585
+    /// section 5), anything else is malformed (400).
+    pub const fn for_parse_error(e: &crate::parser::Error) -> Status {
+        use crate::parser::Error as E;
+        match e {
+            E::UriTooLong => Status::UriTooLong,
+            E::TooManyHeaders | E::HeaderTooLong | E::HeaderListTooLarge => {
+                Status::HeaderFieldsTooLarge
+            }
+            E::BodyTooLarge => Status::ContentTooLarge,
+            E::UnsupportedVersion => Status::VersionNotSupported,
+            _ => Status::BadRequest,
         }
     }
 }
@@ -103,6 +142,18 @@ pub fn redirect(
 
 #[cfg(test)]
 mod tests {
+    use super::Status;
+
+    #[test]
+    fn parse_errors() {
+        use super::super::parser::Error as E;
+        assert_eq!(Status::for_parse_error(&E::UriTooLong).code(), 414);
+        assert_eq!(Status::for_parse_error(&E::HeaderListTooLarge).code(), 431);
+        assert_eq!(Status::for_parse_error(&E::BodyTooLarge).code(), 413);
+        assert_eq!(Status::for_parse_error(&E::UnsupportedVersion).code(), 505);
+        assert_eq!(Status::for_parse_error(&E::UnexpectedEof).code(), 400);
+    }
+
     #[test]
     fn redirects_parse_as_responses() {
         use super::super::parser::{Limits, ResponseParser};
@@ -137,7 +188,6 @@ mod tests {
     }
 
     use super::super::parser::{Limits, ResponseParser, Status as P};
-    use super::*;
 
     #[test]
     fn responses_parse() {
@@ -145,10 +195,15 @@ mod tests {
             Status::BadRequest,
             Status::Forbidden,
             Status::NotFound,
+            Status::ContentTooLarge,
+            Status::UriTooLong,
+            Status::HeaderFieldsTooLarge,
             Status::InternalError,
+            Status::NotImplemented,
             Status::BadGateway,
             Status::Unavailable,
             Status::GatewayTimeout,
+            Status::VersionNotSupported,
         ] {
             for close in [false, true] {
                 let mut p = ResponseParser::new(Limits::DEFAULT);

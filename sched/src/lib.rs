@@ -1,5 +1,5 @@
-//! Upstream schedulers: `sched ratio static` is weighted round robin; [`apm`] keeps the response
-//! time statistics.
+//! Upstream schedulers: `sched ratio static` is weighted round robin, `sched hash` rendezvous
+//! hashing ([`pick_hash`]); [`apm`] keeps the response time statistics.
 //!
 //! `no_std` and allocation-free: the caller owns one [`Slot`] per server (the module keeps them
 //! in its server table) and asks [`pick`] for the next one each time a request needs a server.
@@ -91,9 +91,95 @@ pub fn pick(slots: &mut [Slot], mut eligible: impl FnMut(usize) -> bool) -> Opti
     Some(i)
 }
 
+/// SplitMix64's finalizer: a bijective mix whose output bits each depend on every input bit.
+const fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The `sched hash` key of a request: its Host (ASCII case-insensitive) and request-target
+/// (exact), FNV-1a mixed. Requests for one URI of one host get one key.
+pub fn request_key(host: &[u8], target: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in host {
+        h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3);
+    }
+    // A separator no host holds, so `("ab", "/c")` and `("a", "b/c")` differ.
+    h = (h ^ 0xff).wrapping_mul(0x0100_0000_01b3);
+    for &b in target {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    mix(h)
+}
+
+/// A stable [`pick_hash`] id for the server at address `ip` (4 or 16 bytes) and `port`.
+pub fn server_id(ip: &[u8], port: u16) -> u64 {
+    request_key(ip, &port.to_be_bytes())
+}
+
+/// `sched hash`: rendezvous (highest random weight) hashing. Among the servers for which
+/// `eligible(index)` holds, the one whose `id(index)` scores highest with `key`; `None` when
+/// none is eligible.
+///
+/// Each key goes to one server while that server can take it, so a URI's requests reach the
+/// same upstream (its cache stays warm). When a server drops out, only its keys move, spread
+/// over the others; when it comes back, they return. `id` must be stable per server (the module
+/// derives it from the server's address). Weights are not used, as in Tempesta FW.
+pub fn pick_hash(
+    key: u64,
+    n: usize,
+    id: impl Fn(usize) -> u64,
+    mut eligible: impl FnMut(usize) -> bool,
+) -> Option<usize> {
+    let mut best: Option<(usize, u64)> = None;
+    for i in 0..n {
+        if !eligible(i) {
+            continue;
+        }
+        let score = mix(key ^ mix(id(i)));
+        match best {
+            Some((_, b)) if b >= score => {}
+            _ => best = Some((i, score)),
+        }
+    }
+    best.map(|(i, _)| i)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hash_sticks_spreads_and_moves_only_what_it_must() {
+        let ids = [11u64, 22, 33, 44];
+        let keys: Vec<u64> = (0..4000)
+            .map(|i| request_key(b"example.com", format!("/obj/{i}").as_bytes()))
+            .collect();
+        let all = |k: u64| pick_hash(k, 4, |i| ids[i], |_| true).unwrap();
+        let before: Vec<usize> = keys.iter().map(|&k| all(k)).collect();
+        // Spread: each of 4 servers within 20% of an even share.
+        let c = counts(&before, 4);
+        assert!(c.iter().all(|&n| (800..=1200).contains(&n)), "{c:?}");
+        // Stable: the same key, the same server.
+        assert!(keys.iter().zip(&before).all(|(&k, &s)| all(k) == s));
+        // Server 2 drops out: only its keys move.
+        let after: Vec<usize> = keys
+            .iter()
+            .map(|&k| pick_hash(k, 4, |i| ids[i], |i| i != 2).unwrap())
+            .collect();
+        for (b, a) in before.iter().zip(&after) {
+            assert_eq!(*a != *b, *b == 2);
+        }
+        assert_eq!(pick_hash(1, 4, |i| ids[i], |_| false), None);
+        // Host case does not matter; the target does.
+        assert_eq!(
+            request_key(b"EXAMPLE.com", b"/a"),
+            request_key(b"example.com", b"/a")
+        );
+        assert_ne!(request_key(b"ab", b"/c"), request_key(b"a", b"b/c"));
+        assert_ne!(request_key(b"a", b"/A"), request_key(b"a", b"/a"));
+    }
 
     fn run(weights: &[u32], n: usize, eligible: impl Fn(usize) -> bool) -> Vec<usize> {
         let mut slots: Vec<Slot> = weights.iter().map(|&w| Slot::new(w)).collect();
