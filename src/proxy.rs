@@ -578,6 +578,13 @@ impl http::Out for VecOut<'_> {
     }
 }
 
+/// Now as an IMF-fixdate, for the `Date` of responses the proxy generates.
+fn http_date() -> [u8; crate::cache::date::DATE_LEN] {
+    let mut d = [0u8; crate::cache::date::DATE_LEN];
+    crate::cache::date::format_http_date(cached::now_s(), &mut d);
+    d
+}
+
 /// The parser's limits on requests under `cfg`: the defaults with `http_max_header_list_size`.
 fn req_limits(cfg: &Config) -> Limits {
     Limits {
@@ -768,7 +775,7 @@ impl Proxy {
         self.default_group = cfg.default_group;
         self.default_vhost = cfg.default_vhost;
         self.tables = cfg.tables.clone();
-        self.vhosts = vhosts;
+        let old_vhosts = core::mem::replace(&mut self.vhosts, vhosts);
         self.whitelist = whitelist;
         self.keepalive_ms = u64::from(cfg.keepalive_timeout).saturating_mul(1000);
         self.req_limits = req_limits(cfg);
@@ -803,6 +810,12 @@ impl Proxy {
             }) = slot.conn.as_deref_mut()
             {
                 c.group = new_group(c.group);
+                // A request in flight keeps its vhost by name (a location's, its vhost's):
+                // indices shift when vhosts or locations change.
+                c.vhost = c
+                    .vhost
+                    .and_then(|vi| old_vhosts.get(vi))
+                    .and_then(|o| self.vhosts.iter().position(|v| v.name == o.name));
             }
         }
         drop(old);
@@ -1458,6 +1471,15 @@ impl Proxy {
         let offer = data.get(..avail).unwrap_or(data);
         match c.reader.poll(offer, conn.rx_base) {
             Step::Need => {
+                // A head that fills the receive buffer can never complete: refuse it rather
+                // than wait for more bytes there is no room for.
+                let held = conn
+                    .rx_base
+                    .saturating_add(conn.rx.len() as u64)
+                    .saturating_sub(c.reader.keep_from());
+                if c.st == CState::Idle && !c.reader.in_body() && held >= RX_CAP as u64 {
+                    return Next::Fail(Status::HeaderFieldsTooLarge);
+                }
                 if c.st == CState::Idle {
                     if let Some(fw) = &mut self.fw {
                         let v = c.timeouts(fw, now_ms(), false);
@@ -1499,7 +1521,7 @@ impl Proxy {
                 let facts = http::facts::scan(head);
                 c.hash_key = sched::request_key(
                     facts.authority.or(facts.host).unwrap_or_default(),
-                    facts.target,
+                    crate::cache::key::target_path(facts.target),
                 );
                 let tables = self.tables.clone();
                 let out = tables.as_ref().map(|t| t.route(head, &facts, c.mark));
@@ -1553,11 +1575,6 @@ impl Proxy {
                         return next;
                     }
                 }
-                if c.req.method == crate::parser::Method::Connect {
-                    // Tunnels are not proxied: an upstream that accepted the CONNECT would turn
-                    // its pooled connection into one.
-                    return Next::Fail(Status::NotImplemented);
-                }
                 let hints = TableHints {
                     disable: out.as_ref().and_then(|o| o.cache_disable) == Some(true),
                     ttl: out.as_ref().and_then(|o| o.cache_ttl),
@@ -1588,6 +1605,12 @@ impl Proxy {
                         }
                     }
                 };
+                if c.req.method == crate::parser::Method::Connect && group.is_some() {
+                    // Tunnels are not proxied: an upstream that accepted the CONNECT would turn
+                    // its pooled connection into one. (The tables' block and redirect came
+                    // first.)
+                    return Next::Fail(Status::NotImplemented);
+                }
                 c.fill = None;
                 if let (Some(cache), Some(_)) = (self.cache.as_mut(), group) {
                     let host = facts.authority.or(facts.host).unwrap_or_default();
@@ -1760,7 +1783,7 @@ impl Proxy {
     /// refused, 504 for `only-if-cached` with nothing stored.
     fn cache_status(&mut self, c: &mut Client, tx: &mut Buf, status: Status) -> Next {
         let close = !c.req.keep_alive || has_body(&c.req);
-        if tx.put(status.response(close)).is_err() {
+        if status.write(close, &http_date(), tx).is_err() {
             return Next::Fail(Status::InternalError);
         }
         self.stats.requests = self.stats.requests.saturating_add(1);
@@ -1959,7 +1982,7 @@ impl Proxy {
         };
         let close = !c.req.keep_alive || has_body(&c.req);
         let location = loc.get(..n).unwrap_or_default();
-        if http::status::redirect(status, location, close, tx).is_err() {
+        if http::status::redirect(status, location, close, &http_date(), tx).is_err() {
             return Next::Fail(Status::InternalError);
         }
         self.stats.redirects = self.stats.redirects.saturating_add(1);
@@ -1996,14 +2019,30 @@ impl Proxy {
 
     /// Finds an idle upstream connection for a queued client and sends it the request.
     fn assign(&mut self, cid: Id) {
-        let (gi, method, key) = match self.get(cid) {
+        let (mut gi, method, key, vi) = match self.get(cid) {
             Some(Conn {
                 role: Role::Client(c),
                 ..
-            }) if c.st == CState::Queued => (c.group, c.req.method, c.hash_key),
+            }) if c.st == CState::Queued => (c.group, c.req.method, c.hash_key, c.vhost),
             _ => return,
         };
-        let Some(sid) = self.pick(gi, key) else {
+        let mut sid = self.pick(gi, key);
+        if sid.is_none() && !self.group_alive(gi) {
+            // The group went down after the request chose it (a re-send, a queued request):
+            // its vhost's backup group, if that is up.
+            if let Some(b) = self.vhost_group(vi).filter(|&b| b != gi) {
+                gi = b;
+                if let Some(Conn {
+                    role: Role::Client(c),
+                    ..
+                }) = conn_mut(&mut self.slots, cid)
+                {
+                    c.group = b;
+                }
+                sid = self.pick(gi, key);
+            }
+        }
+        let Some(sid) = sid else {
             // Nothing idle: wait, unless no upstream of the group is even connecting.
             if !self.group_alive(gi) {
                 self.fail_client(cid, Status::BadGateway);
@@ -2224,7 +2263,7 @@ impl Proxy {
             return;
         };
         if let (false, Some(status)) = (c.resp_started, status) {
-            let _ = conn.tx.put(status.response(true));
+            let _ = status.write(true, &http_date(), &mut conn.tx);
             log_to.write(&c.log, status.code(), 0, None);
         } else {
             // The response broke off: its status went out, with this much of its body.
@@ -2508,7 +2547,10 @@ impl Proxy {
                             c.resp_started = true;
                             c.status = Status::BadGateway.code();
                             let close = !c.req.keep_alive;
-                            if cl.tx.put(Status::BadGateway.response(close)).is_err() {
+                            if Status::BadGateway
+                                .write(close, &http_date(), &mut cl.tx)
+                                .is_err()
+                            {
                                 return UNext::Broken;
                             }
                             self.stats.errors_502 = self.stats.errors_502.saturating_add(1);

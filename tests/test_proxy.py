@@ -252,9 +252,13 @@ def proxy_backup_group():
         raise Fail(f"requests did not go to {name}: last {got}")
 
     wait_for("spare")
-    upstream(8101, "main")
+    main = upstream(8101, "main")
     wait_for("main")
     expect(all(served_by() == "main" for _ in range(5)), "main serves while it is up")
+    # Main goes away again: requests fail over to the spare.
+    main.kill()
+    main.wait()
+    wait_for("spare")
 
 
 @test
@@ -274,6 +278,13 @@ def proxy_size_limits():
     wait_servers_up()
     out = raw(big)
     expect(out.startswith(b"HTTP/1.1 200 "), f"under a 64 KiB limit: {out[:100]!r}")
+    # A head larger than the 32 KiB receive buffer is refused at once, not left waiting.
+    huge = b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(
+        b"X-F%d: " % i + b"v" * 4000 + b"\r\n" for i in range(10)) + b"\r\n"
+    t = time.monotonic()
+    out = raw(huge, timeout=20)
+    expect(out.startswith(b"HTTP/1.1 431 ") and time.monotonic() - t < 10,
+           f"a 40 KB head: {out[:100]!r} after {time.monotonic() - t:.1f}s")
 
 
 # (request, expected status, why): the answers RFC 9110/9112 ask of a proxy for edge cases.
@@ -312,6 +323,10 @@ def proxy_edge_requests():
         if got != str(want).encode():
             bad.append(f"{why}: {req[:60]!r} -> {out[:80]!r}, want {want}")
     expect(not bad, "\n".join(bad))
+    # The proxy is the origin of its own responses: they carry Date (RFC 9110 6.6.1).
+    out = raw(b"GET * HTTP/1.1\r\nHost: x\r\n\r\n")
+    expect(re.search(rb"\r\nDate: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT\r\n", out),
+           f"no Date in a generated response: {out!r}")
     # The proxy still serves after all of these.
     r, _ = request("GET", "/after")
     expect(r.status == 200, f"after the edge cases: {r.status}")

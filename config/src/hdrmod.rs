@@ -11,8 +11,9 @@
 //!   (see [`Scope`]); the same for `resp_hdr_*`;
 //! * at most [`MAX_HDR_MODS`] per list.
 //!
-//! Refused: names that are not tokens, values with control characters, and the fields that
-//! frame a message or manage its connection (`Content-Length`, `Transfer-Encoding`,
+//! Refused: names that are not tokens, values with control characters, removing or adding a
+//! request's `Host` (it may be replaced: routing and the cache key use the one Host), and the
+//! fields that frame a message or manage its connection (`Content-Length`, `Transfer-Encoding`,
 //! `Connection`, `Keep-Alive`, `Proxy-Connection`, `TE`, `Upgrade`): the proxy owns those, and
 //! changing them would make it and the peer disagree on where a message ends.
 
@@ -92,6 +93,17 @@ pub(crate) fn parse<'s>(tree: &Tree<'s, '_>, node: &Node) -> Result<HdrMod<'s>, 
         ));
     }
     let value = tree.arg(node, 1);
+    // The proxy forwards exactly one Host (the one routing and the cache key used): it may be
+    // replaced, not removed or doubled.
+    if name.eq_ignore_ascii_case(b"host")
+        && tree.name(node).starts_with(b"req_")
+        && (append || value.is_none())
+    {
+        return Err(tree.error(
+            node,
+            ErrorKind::Message("Host can only be replaced: req_hdr_set Host VALUE"),
+        ));
+    }
     if let Some(v) = value {
         let bad = |c: &u8| (c.is_ascii_control() && *c != b'\t') || *c == 0x7f;
         if v.text.iter().any(bad) {
@@ -243,6 +255,14 @@ mod tests {
             e("req_hdr_set Content-Length 5;\n"),
             "line 1: directive 'req_hdr_set': invalid header to change (framing and connection \
              fields are the proxy's) 'Content-Length'"
+        );
+        assert_eq!(
+            e("req_hdr_add host x;\n"),
+            "line 1: directive 'req_hdr_add': Host can only be replaced: req_hdr_set Host VALUE"
+        );
+        assert_eq!(
+            e("req_hdr_set Host;\n"),
+            "line 1: directive 'req_hdr_set': Host can only be replaced: req_hdr_set Host VALUE"
         );
         let many: String = (0..65)
             .map(|i| format!("resp_hdr_add X-{i} v;\n"))

@@ -29,6 +29,9 @@
 //! * Semantics ([`listeners`], [`upstream`], [`values`]): typed `listen`; server groups, servers,
 //!   vhosts and routing ([`srv_groups`], [`servers`], [`vhosts`], [`default_vhost`]),
 //!   `keepalive_timeout` and `hdr_via`; the value parsers other layers use.
+//! * Per-scope settings: [`location`] blocks and the [`Scope`] (global, vhost, location) that
+//!   [`cache`], [`frang`](mod@frang), [`hdrmod`] (`req_hdr_*`, `resp_hdr_*`) and [`nonidempotent`] look
+//!   their settings up in.
 //!
 //! # Syntax
 //!

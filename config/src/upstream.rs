@@ -30,7 +30,7 @@
 //!   group (which must be defined before it) and may only name that group in `proxy_pass`.
 //!   Without an explicit `vhost default`, Tempesta creates an implicit one proxying to the
 //!   `default` group; [`vhosts`] yields it (first) when that group exists.
-//! * **Routing.** The HTTP tables (`http_chain`, typed by [`tables`](super::tables)) pick a
+//! * **Routing.** The HTTP tables (`http_chain`, typed by [`tables`]) pick a
 //!   request's vhost; a rule's vhost or chain must be defined before the rule (the implicit
 //!   `default` vhost can't be named: Tempesta creates it at the end of the file). Without any
 //!   `http_chain`, requests go to the `default` vhost if there is one. See [`default_vhost`].

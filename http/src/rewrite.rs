@@ -121,6 +121,9 @@ pub fn rewrite_response(
     mods: &HdrMods<'_>,
     out: &mut impl Out,
 ) -> Result<(), Overflow> {
+    // The operator's changes are for final responses, not 1xx ones.
+    let none = HdrMods::default();
+    let mods = if resp.interim { &none } else { mods };
     copy_fields(head, mods, out)?;
     put_via(resp.version, via, out)?;
     out.put(mods.add)?;
@@ -367,6 +370,26 @@ Via: 1.1 tfw\r\nX-Set: v\r\nX-Add: w\r\n\r\n"
         assert_eq!(
             s(&out),
             "HTTP/1.1 204 No Content\r\nX-A: 1\r\nVia: 1.1 tfw\r\nX-Frame-Options: DENY\r\n\r\n"
+        );
+        // Not on a 1xx: the changes are for the final response.
+        let interim = RespInfo {
+            code: 100,
+            interim: true,
+            ..resp
+        };
+        out.clear();
+        rewrite_response(
+            b"HTTP/1.1 100 Continue\r\nServer: up\r\n\r\n",
+            &req(Version::Http11),
+            &interim,
+            b"tfw",
+            &mods,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(
+            s(&out),
+            "HTTP/1.1 100 Continue\r\nServer: up\r\nVia: 1.1 tfw\r\n\r\n"
         );
         assert!(!HdrMods::default().drops(b""));
         assert!(!mods.drops(b"serve"));

@@ -4,6 +4,8 @@
 //! the paths that run out of memory or upstreams. Each closes or keeps the connection as its
 //! caller decides; the bodies are empty, as in Tempesta FW's defaults.
 
+use super::rewrite::{Out, Overflow};
+
 /// A status the proxy answers with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
@@ -56,44 +58,48 @@ impl Status {
         }
     }
 
-    /// The whole response; `close` adds `Connection: close` (the caller then closes).
-    pub const fn response(self, close: bool) -> &'static [u8] {
-        macro_rules! resp {
-            ($line:literal) => {
-                if close {
-                    concat!(
-                        "HTTP/1.1 ",
-                        $line,
-                        "\r\nServer: Tempesta FW (tempesta-rs)\r\nContent-Length: 0\r\n",
-                        "Connection: close\r\n\r\n"
-                    )
-                    .as_bytes()
-                } else {
-                    concat!(
-                        "HTTP/1.1 ",
-                        $line,
-                        "\r\nServer: Tempesta FW (tempesta-rs)\r\nContent-Length: 0\r\n\r\n"
-                    )
-                    .as_bytes()
-                }
-            };
-        }
+    /// The status line's code and reason phrase.
+    pub const fn line(self) -> &'static [u8] {
         match self {
-            Status::Ok => resp!("200 OK"),
-            Status::BadRequest => resp!("400 Bad Request"),
-            Status::Forbidden => resp!("403 Forbidden"),
-            Status::NotFound => resp!("404 Not Found"),
-            Status::ContentTooLarge => resp!("413 Content Too Large"),
-            Status::UriTooLong => resp!("414 URI Too Long"),
-            Status::HeaderFieldsTooLarge => resp!("431 Request Header Fields Too Large"),
-            Status::InternalError => resp!("500 Internal Server Error"),
-            Status::NotImplemented => resp!("501 Not Implemented"),
-            Status::BadGateway => resp!("502 Bad Gateway"),
-            Status::Unavailable => resp!("503 Service Unavailable"),
-            Status::GatewayTimeout => resp!("504 Gateway Timeout"),
-            Status::VersionNotSupported => resp!("505 HTTP Version Not Supported"),
+            Status::Ok => b"200 OK",
+            Status::BadRequest => b"400 Bad Request",
+            Status::Forbidden => b"403 Forbidden",
+            Status::NotFound => b"404 Not Found",
+            Status::ContentTooLarge => b"413 Content Too Large",
+            Status::UriTooLong => b"414 URI Too Long",
+            Status::HeaderFieldsTooLarge => b"431 Request Header Fields Too Large",
+            Status::InternalError => b"500 Internal Server Error",
+            Status::NotImplemented => b"501 Not Implemented",
+            Status::BadGateway => b"502 Bad Gateway",
+            Status::Unavailable => b"503 Service Unavailable",
+            Status::GatewayTimeout => b"504 Gateway Timeout",
+            Status::VersionNotSupported => b"505 HTTP Version Not Supported",
         }
     }
+
+    /// Writes the whole response: status line, `Date: <date>` (an IMF-fixdate; the proxy is
+    /// the origin of this response, RFC 9110 section 6.6.1; empty: no Date), `Server`, an
+    /// empty body; `close` adds `Connection: close` (the caller then closes).
+    pub fn write(self, close: bool, date: &[u8], out: &mut dyn Out) -> Result<(), Overflow> {
+        out.put(b"HTTP/1.1 ")?;
+        out.put(self.line())?;
+        out.put(b"\r\n")?;
+        put_date(date, out)?;
+        out.put(b"Server: Tempesta FW (tempesta-rs)\r\nContent-Length: 0\r\n")?;
+        if close {
+            out.put(b"Connection: close\r\n")?;
+        }
+        out.put(b"\r\n")
+    }
+}
+
+fn put_date(date: &[u8], out: &mut dyn Out) -> Result<(), Overflow> {
+    if date.is_empty() {
+        return Ok(());
+    }
+    out.put(b"Date: ")?;
+    out.put(date)?;
+    out.put(b"\r\n")
 }
 
 impl Status {
@@ -114,15 +120,17 @@ impl Status {
     }
 }
 
-/// Writes a redirect response (`http_chain ... -> 301 = URL`): status line, `Location`, an
-/// empty body; `close` adds `Connection: close`. `location` comes from the configuration and
-/// the request's validated target and host, which hold no CR or LF.
+/// Writes a redirect response (`http_chain ... -> 301 = URL`): status line, `Date` (see
+/// [`Status::write`]), `Location`, an empty body; `close` adds `Connection: close`. `location`
+/// comes from the configuration and the request's validated target and host, which hold no CR
+/// or LF.
 pub fn redirect(
     status: u16,
     location: &[u8],
     close: bool,
-    out: &mut dyn super::Out,
-) -> Result<(), super::Overflow> {
+    date: &[u8],
+    out: &mut dyn Out,
+) -> Result<(), Overflow> {
     let line: &[u8] = match status {
         301 => b"HTTP/1.1 301 Moved Permanently\r\n",
         302 => b"HTTP/1.1 302 Found\r\n",
@@ -131,6 +139,7 @@ pub fn redirect(
         _ => b"HTTP/1.1 308 Permanent Redirect\r\n",
     };
     out.put(line)?;
+    put_date(date, out)?;
     out.put(b"Server: Tempesta FW (tempesta-rs)\r\nLocation: ")?;
     out.put(location)?;
     out.put(b"\r\nContent-Length: 0\r\n")?;
@@ -165,10 +174,11 @@ mod tests {
             (308, false),
         ] {
             let mut v = std::vec::Vec::new();
-            super::redirect(st, b"https://example.com/a?b", close, &mut v).unwrap();
+            super::redirect(st, b"https://example.com/a?b", close, DATE, &mut v).unwrap();
             let text = std::str::from_utf8(&v).unwrap();
             assert!(text.starts_with(&std::format!("HTTP/1.1 {st} ")), "{text}");
             assert!(text.contains("\r\nLocation: https://example.com/a?b\r\n"));
+            assert!(text.contains("\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"));
             assert_eq!(text.contains("Connection: close"), close);
             let mut p = ResponseParser::new(Limits::DEFAULT);
             let mut keep = None;
@@ -189,6 +199,8 @@ mod tests {
 
     use super::super::parser::{Limits, ResponseParser, Status as P};
 
+    const DATE: &[u8] = b"Sun, 06 Nov 1994 08:49:37 GMT";
+
     #[test]
     fn responses_parse() {
         for s in [
@@ -205,9 +217,12 @@ mod tests {
             Status::GatewayTimeout,
             Status::VersionNotSupported,
         ] {
-            for close in [false, true] {
+            for (close, date) in [(false, DATE), (true, &b""[..])] {
                 let mut p = ResponseParser::new(Limits::DEFAULT);
-                let r = s.response(close);
+                let mut v = std::vec::Vec::new();
+                s.write(close, date, &mut v).unwrap();
+                let r = &v[..];
+                assert_eq!(r.windows(6).any(|w| w == b"Date: "), !date.is_empty());
                 let mut keep = None;
                 let st = p
                     .feed(r, &mut |ev| {
