@@ -106,6 +106,13 @@ impl Buf {
     }
 }
 
+/// A kernel copy of `b` (process context: configuration loading).
+pub(crate) fn copy(b: &[u8]) -> Result<KVec<u8>> {
+    let mut v = KVec::new();
+    v.extend_from_slice(b, GFP_KERNEL)?;
+    Ok(v)
+}
+
 /// Empties a byte vector, keeping its memory (6.12's `KVec` has no `clear`).
 pub(crate) fn clear(v: &mut KVec<u8>) {
     // SAFETY: shrinking a vector of `u8` (no destructors) to zero.

@@ -14,6 +14,7 @@ use kernel::str::CStr;
 
 use kernel::sync::Arc;
 
+use crate::buf::copy;
 use crate::cache::cc::CcIgnore;
 use crate::cache::config::CacheMode;
 use crate::cache::fresh::StaleCodes;
@@ -138,10 +139,10 @@ impl ModsCfg {
 
     /// A copy (for the proxy's own vhost list).
     pub(crate) fn copy(&self) -> Result<Self> {
-        let mut m = ModsCfg::default();
-        m.drop.extend_from_slice(&self.drop, GFP_KERNEL)?;
-        m.add.extend_from_slice(&self.add, GFP_KERNEL)?;
-        Ok(m)
+        Ok(ModsCfg {
+            drop: copy(&self.drop)?,
+            add: copy(&self.add)?,
+        })
     }
 }
 
@@ -180,17 +181,11 @@ impl NipCfg {
     }
 
     fn new(method: Option<&[u8]>, op: MatchOp, arg: &[u8]) -> Result<Self> {
-        let method = match method {
-            Some(m) => {
-                let mut v = KVec::new();
-                v.extend_from_slice(m, GFP_KERNEL)?;
-                Some(v)
-            }
-            None => None,
-        };
-        let mut a = KVec::new();
-        a.extend_from_slice(arg, GFP_KERNEL)?;
-        Ok(NipCfg { method, op, arg: a })
+        Ok(NipCfg {
+            method: method.map(copy).transpose()?,
+            op,
+            arg: copy(arg)?,
+        })
     }
 
     /// A copy (for the proxy's own vhost list).
@@ -522,15 +517,11 @@ fn add_locations(
             ),
             None => (v.group, v.backup),
         };
-        let mut name = KVec::new();
-        name.extend_from_slice(&v.name, GFP_KERNEL)?;
-        let mut arg = KVec::new();
-        arg.extend_from_slice(loc.arg, GFP_KERNEL)?;
-        let op = match_op(loc.op);
+        let name = copy(&v.name)?;
         list.push(
             LocCfg {
-                op,
-                arg,
+                op: match_op(loc.op),
+                arg: copy(loc.arg)?,
                 scope: vhosts.len().saturating_add(scopes.len()),
             },
             GFP_KERNEL,
@@ -603,13 +594,10 @@ fn cache_policy(
     let n = cc::rules(tree, scope, &mut rules_in).map_err(|e| report(path, &e))?;
     let mut rules = KVec::with_capacity(n, GFP_KERNEL)?;
     for r in rules_in.iter().take(n) {
-        let mut arg = KVec::new();
-        arg.extend_from_slice(r.arg, GFP_KERNEL)?;
-        let op = match_op(r.op);
         rules.push(
             RuleCfg {
-                op,
-                arg,
+                op: match_op(r.op),
+                arg: copy(r.arg)?,
                 fulfill: r.fulfill,
             },
             GFP_KERNEL,

@@ -597,13 +597,10 @@ fn req_limits(cfg: &Config) -> Limits {
 fn build_vhosts(cfg: &Config) -> Result<KVec<Vhost>> {
     let mut out = KVec::with_capacity(cfg.vhosts.len(), GFP_KERNEL)?;
     for v in cfg.vhosts.iter() {
-        let mut name = KVec::new();
-        name.extend_from_slice(&v.name, GFP_KERNEL)?;
+        let name = crate::buf::copy(&v.name)?;
         let mut locations = KVec::with_capacity(v.locations.len(), GFP_KERNEL)?;
         for l in v.locations.iter() {
-            let mut arg = KVec::new();
-            arg.extend_from_slice(&l.arg, GFP_KERNEL)?;
-            locations.push((l.op, arg, l.scope), GFP_KERNEL)?;
+            locations.push((l.op, crate::buf::copy(&l.arg)?, l.scope), GFP_KERNEL)?;
         }
         out.push(
             Vhost {
@@ -1519,10 +1516,10 @@ impl Proxy {
                 // decide is done after the firewall's checks.
                 // One scan of the head serves the tables, the firewall and a redirect.
                 let facts = http::facts::scan(head);
-                c.hash_key = sched::request_key(
-                    facts.authority.or(facts.host).unwrap_or_default(),
-                    crate::cache::key::target_path(facts.target),
-                );
+                // Path and query: what locations, `nonidempotent` and `sched hash` look at.
+                let path = crate::cache::key::target_path(facts.target);
+                c.hash_key =
+                    sched::request_key(facts.authority.or(facts.host).unwrap_or_default(), path);
                 let tables = self.tables.clone();
                 let out = tables.as_ref().map(|t| t.route(head, &facts, c.mark));
                 c.vhost = match out.as_ref().map(|o| o.route) {
@@ -1535,7 +1532,7 @@ impl Proxy {
                 };
                 // Then its location: from here on the request is the location's (group, frang
                 // limits, cache settings).
-                c.vhost = c.vhost.map(|vi| self.locate(vi, facts.target));
+                c.vhost = c.vhost.map(|vi| self.locate(vi, path));
                 let vhost = match out.as_ref().map(|o| o.route) {
                     Some(Route::Vhost(v)) => v,
                     Some(_) => b"-",
@@ -1640,8 +1637,9 @@ impl Proxy {
                 if http::rewrite_request(head, &c.req, &fwd, &mut c.req_copy).is_err() {
                     return Next::Fail(Status::InternalError);
                 }
-                c.retriable = self.may_resend(c.vhost, group, &facts, c.req.idempotent())
-                    && c.req_copy.len() <= RETRY_MAX;
+                c.retriable =
+                    self.may_resend(c.vhost, group, facts.method, path, c.req.idempotent())
+                        && c.req_copy.len() <= RETRY_MAX;
                 c.req_done = false;
                 c.resp_started = false;
                 c.tries = 0;
@@ -1913,7 +1911,8 @@ impl Proxy {
         &self,
         vi: Option<usize>,
         group: Option<usize>,
-        facts: &http::facts::HeadFacts<'_>,
+        method: &[u8],
+        path: &[u8],
         idempotent: bool,
     ) -> bool {
         if group
@@ -1922,19 +1921,15 @@ impl Proxy {
         {
             return true;
         }
-        let path = crate::cache::key::target_path(facts.target);
         idempotent
-            && !vi.and_then(|i| self.vhosts.get(i)).is_some_and(|v| {
-                v.nonidempotent
-                    .iter()
-                    .any(|n| n.matches(facts.method, path))
-            })
+            && !vi
+                .and_then(|i| self.vhosts.get(i))
+                .is_some_and(|v| v.nonidempotent.iter().any(|n| n.matches(method, path)))
     }
 
-    /// The location of vhost `vi` that `target` falls in (the first that matches its path and
-    /// query, as Tempesta does), else `vi` itself.
-    fn locate(&self, vi: usize, target: &[u8]) -> usize {
-        let path = crate::cache::key::target_path(target);
+    /// The location of vhost `vi` that `path` (path and query) falls in (the first that
+    /// matches, as Tempesta does), else `vi` itself.
+    fn locate(&self, vi: usize, path: &[u8]) -> usize {
         self.vhosts
             .get(vi)
             .and_then(|v| {

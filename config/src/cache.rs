@@ -20,7 +20,7 @@ use core::str::FromStr;
 use super::error::{Error, ErrorKind};
 use super::location::{Levels, Scope};
 use super::tree::{Node, Nodes, Tree};
-use super::values::{parse_size_in, parse_u32_in};
+use super::values::{is_tchar, parse_size_in, parse_u32_in, Bounded};
 
 /// Most rules (`cache_fulfill` and `cache_bypass` arguments) in one scope.
 pub const MAX_RULES: usize = 64;
@@ -72,6 +72,20 @@ pub struct Rule<'s> {
     pub arg: &'s [u8],
     /// `cache_fulfill` (true) or `cache_bypass` (false).
     pub fulfill: bool,
+}
+
+impl RuleOp {
+    /// The operator written `text`: `*`, or `eq`, `prefix`, `suffix` in any case (Tempesta's
+    /// match operators, shared by cache rules, `location` and `nonidempotent`).
+    pub fn parse(text: &[u8]) -> Option<RuleOp> {
+        match text {
+            b"*" => Some(RuleOp::Any),
+            t if t.eq_ignore_ascii_case(b"eq") => Some(RuleOp::Eq),
+            t if t.eq_ignore_ascii_case(b"prefix") => Some(RuleOp::Prefix),
+            t if t.eq_ignore_ascii_case(b"suffix") => Some(RuleOp::Suffix),
+            _ => None,
+        }
+    }
 }
 
 impl Rule<'_> {
@@ -229,13 +243,8 @@ fn node_rules<'s>(
     f: &mut Each<'_, 's, Rule<'s>>,
 ) -> Result<(), Error<'s>> {
     let op_text = first(tree, node);
-    let op = match op_text {
-        b"*" => RuleOp::Any,
-        t if t.eq_ignore_ascii_case(b"eq") => RuleOp::Eq,
-        t if t.eq_ignore_ascii_case(b"prefix") => RuleOp::Prefix,
-        t if t.eq_ignore_ascii_case(b"suffix") => RuleOp::Suffix,
-        t => return Err(tree.error(node, ErrorKind::InvalidValue("operator", t))),
-    };
+    let op = RuleOp::parse(op_text)
+        .ok_or_else(|| tree.error(node, ErrorKind::InvalidValue("operator", op_text)))?;
     if tree.arg_count(node) < 2 {
         return Err(tree.error(
             node,
@@ -370,11 +379,6 @@ impl List {
             List::UseStale => valid_stale(t),
         }
     }
-}
-
-/// RFC 9110 `tchar`.
-fn is_tchar(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
 }
 
 /// The cache crate's `StaleCodes::with_token`: `4*`, `5*`, or digits whose value is
@@ -549,25 +553,11 @@ pub(crate) fn check<'s>(tree: &Tree<'s, '_>) -> Result<(), Error<'s>> {
         Ok(())
     })?;
     for scope in super::location::all_levels(tree) {
-        count = 0;
-        scope_rules(tree, scope.clone(), &mut |node, _| {
-            count = count.saturating_add(1);
-            if count > MAX_RULES {
-                return Err(tree.error(node, ErrorKind::TooMany("cache rules", MAX_RULES as u64)));
-            }
-            Ok(())
-        })?;
+        let mut n = Bounded::new(MAX_RULES, "cache rules");
+        scope_rules(tree, scope.clone(), &mut |node, _| n.add(tree, node))?;
         for list in [List::RespHdrDel, List::CcIgnore, List::UseStale] {
-            count = 0;
-            scope_names(tree, scope.clone(), list, &mut |node, _| {
-                count = count.saturating_add(1);
-                if count > MAX_NAMES {
-                    return Err(
-                        tree.error(node, ErrorKind::TooMany(list.too_many(), MAX_NAMES as u64))
-                    );
-                }
-                Ok(())
-            })?;
+            let mut n = Bounded::new(MAX_NAMES, list.too_many());
+            scope_names(tree, scope.clone(), list, &mut |node, _| n.add(tree, node))?;
         }
     }
     Ok(())

@@ -20,6 +20,7 @@
 use super::error::{Error, ErrorKind};
 use super::location::{all_levels, Levels, Scope};
 use super::tree::{Node, Nodes, Tree};
+use super::values::{is_tchar, Bounded};
 
 /// Most changes in one list (Tempesta's `TFW_USRHDRS_ARRAY_SZ`).
 pub const MAX_HDR_MODS: usize = 64;
@@ -47,10 +48,6 @@ pub struct HdrMod<'s> {
     pub escaped: bool,
     /// `*_hdr_add` (true) or `*_hdr_set`.
     pub append: bool,
-}
-
-fn is_tchar(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
 }
 
 /// Whether directive `name` belongs to the response list (`resp: true`) or the request one.
@@ -140,19 +137,13 @@ fn counted<'s>(
     resp: bool,
     f: &mut dyn FnMut(HdrMod<'s>),
 ) -> Result<usize, Error<'s>> {
-    let mut n = 0usize;
+    let mut n = Bounded::new(MAX_HDR_MODS, "header changes in one list");
     level_mods(tree, level, resp, &mut |node, m| {
-        n = n.saturating_add(1);
-        if n > MAX_HDR_MODS {
-            return Err(tree.error(
-                node,
-                ErrorKind::TooMany("header changes in one list", MAX_HDR_MODS as u64),
-            ));
-        }
+        n.add(tree, node)?;
         f(m);
         Ok(())
     })?;
-    Ok(n)
+    Ok(n.count())
 }
 
 /// The request (`resp: false`) or response changes of `scope`, in file order: the innermost

@@ -164,18 +164,15 @@ pub(crate) fn parse<'s>(
     accept_unsupported: bool,
 ) -> Result<Option<Location<'s>>, Error<'s>> {
     let op_text = tree.arg(node, 0).map_or(&b""[..], |a| a.text);
-    let op = match op_text {
-        b"*" => RuleOp::Any,
-        t if t.eq_ignore_ascii_case(b"eq") => RuleOp::Eq,
-        t if t.eq_ignore_ascii_case(b"prefix") => RuleOp::Prefix,
-        t if t.eq_ignore_ascii_case(b"suffix") => RuleOp::Suffix,
-        t if t.eq_ignore_ascii_case(b"regex") => {
+    let op = match RuleOp::parse(op_text) {
+        Some(op) => op,
+        None if op_text.eq_ignore_ascii_case(b"regex") => {
             if accept_unsupported {
                 return Ok(None);
             }
-            return Err(tree.error(node, ErrorKind::NotSupportedValue("operator", t)));
+            return Err(tree.error(node, ErrorKind::NotSupportedValue("operator", op_text)));
         }
-        t => return Err(tree.error(node, ErrorKind::InvalidValue("operator", t))),
+        None => return Err(tree.error(node, ErrorKind::InvalidValue("operator", op_text))),
     };
     let arg = tree.arg(node, 1).map_or(&b""[..], |a| a.text);
     let bad = |c: &u8| c.is_ascii_whitespace() || c.is_ascii_control();

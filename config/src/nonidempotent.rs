@@ -11,6 +11,7 @@ use super::cache::RuleOp;
 use super::error::{Error, ErrorKind};
 use super::location::{all_levels, Levels, Scope};
 use super::tree::{Node, Nodes, Tree};
+use super::values::{is_tchar, Bounded};
 
 /// Most lines in one level (Tempesta's `TFW_NIPDEF_ARRAY_SZ`).
 pub const MAX_NONIDEMPOTENT: usize = 64;
@@ -24,10 +25,6 @@ pub struct NonIdempotent<'s> {
     pub op: RuleOp,
     /// What is matched (`*` for [`RuleOp::Any`]).
     pub arg: &'s [u8],
-}
-
-fn is_tchar(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
 }
 
 /// The line a `nonidempotent` node writes, checked.
@@ -49,13 +46,8 @@ pub(crate) fn parse<'s>(tree: &Tree<'s, '_>, node: &Node) -> Result<NonIdempoten
         m if !m.is_empty() && m.iter().all(|&c| is_tchar(c)) => Some(m),
         m => return Err(tree.error(node, ErrorKind::InvalidValue("method", m))),
     };
-    let op = match text(1) {
-        b"*" => RuleOp::Any,
-        t if t.eq_ignore_ascii_case(b"eq") => RuleOp::Eq,
-        t if t.eq_ignore_ascii_case(b"prefix") => RuleOp::Prefix,
-        t if t.eq_ignore_ascii_case(b"suffix") => RuleOp::Suffix,
-        t => return Err(tree.error(node, ErrorKind::InvalidValue("operator", t))),
-    };
+    let op = RuleOp::parse(text(1))
+        .ok_or_else(|| tree.error(node, ErrorKind::InvalidValue("operator", text(1))))?;
     let arg = text(2);
     let bad = |c: &u8| c.is_ascii_whitespace() || c.is_ascii_control();
     if arg.is_empty() || arg.iter().any(bad) || (op == RuleOp::Any && arg != b"*") {
@@ -82,19 +74,13 @@ fn counted<'s>(
     level: Nodes<'_>,
     f: &mut dyn FnMut(NonIdempotent<'s>),
 ) -> Result<usize, Error<'s>> {
-    let mut n = 0usize;
+    let mut n = Bounded::new(MAX_NONIDEMPOTENT, "nonidempotent lines in one level");
     level_lines(tree, level, &mut |node, l| {
-        n = n.saturating_add(1);
-        if n > MAX_NONIDEMPOTENT {
-            return Err(tree.error(
-                node,
-                ErrorKind::TooMany("nonidempotent lines in one level", MAX_NONIDEMPOTENT as u64),
-            ));
-        }
+        n.add(tree, node)?;
         f(l);
         Ok(())
     })?;
-    Ok(n)
+    Ok(n.count())
 }
 
 /// The `nonidempotent` lines of `scope`, in file order: the innermost level's (location,

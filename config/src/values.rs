@@ -53,6 +53,43 @@ fn range(arg: &[u8], v: u64, min: u64, max: u64) -> Result<u64, ErrorKind<'_>> {
     Ok(v)
 }
 
+/// RFC 9110 `tchar` (field names, methods, cache directive names).
+pub(crate) fn is_tchar(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
+}
+
+/// Counts the entries of a bounded per-level list as they are read; the one past `max` is
+/// refused with `too many WHAT (at most MAX)` on its line.
+pub(crate) struct Bounded {
+    n: usize,
+    max: usize,
+    what: &'static str,
+}
+
+impl Bounded {
+    pub(crate) const fn new(max: usize, what: &'static str) -> Self {
+        Bounded { n: 0, max, what }
+    }
+
+    /// One more entry, written by `node`.
+    pub(crate) fn add<'s>(
+        &mut self,
+        tree: &super::tree::Tree<'s, '_>,
+        node: &super::tree::Node,
+    ) -> Result<(), super::error::Error<'s>> {
+        self.n = self.n.saturating_add(1);
+        if self.n > self.max {
+            return Err(tree.error(node, ErrorKind::TooMany(self.what, self.max as u64)));
+        }
+        Ok(())
+    }
+
+    /// How many were added.
+    pub(crate) const fn count(&self) -> usize {
+        self.n
+    }
+}
+
 /// [`parse_uint`] within `min..=max` (`value 'X' out of range [MIN, MAX]` otherwise).
 pub fn parse_u32_in(arg: &[u8], min: u32, max: u32) -> Result<u32, ErrorKind<'_>> {
     let v = parse_uint(arg).map_err(|e| match e {
