@@ -250,6 +250,15 @@ impl ReqCtx {
         self.stale = None;
     }
 
+    /// The request does not go through the cache at all (a WebSocket upgrade): nothing the
+    /// previous request on the connection left here applies to it.
+    pub(crate) fn bypass(&mut self) {
+        self.on = false;
+        self.collapse = false;
+        self.stale = None;
+        crate::buf::clear(&mut self.extra);
+    }
+
     /// The forwarded request carries conditions the cache added to revalidate an entry.
     pub(crate) fn revalidating(&self) -> bool {
         self.stale.is_some() && !self.extra.is_empty()

@@ -230,6 +230,8 @@ pub(crate) struct Config {
     pub(crate) whitelist: KVec<u32>,
     /// Seconds.
     pub(crate) keepalive_timeout: u32,
+    /// `client_ws_timeout`, seconds.
+    pub(crate) ws_timeout: u32,
     /// `http_max_header_list_size` bytes (0: no limit).
     pub(crate) header_list_size: u32,
     /// The `Via` agent name.
@@ -418,6 +420,7 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
     }
 
     let keepalive_timeout = config::keepalive_timeout(&tree).map_err(|e| report(path, &e))?;
+    let ws_timeout = config::ws_timeout(&tree).map_err(|e| report(path, &e))?;
     let header_list_size = config::max_header_list_size(&tree).map_err(|e| report(path, &e))?;
     let mut via = KVec::new();
     match config::hdr_via(&tree).map_err(|e| report(path, &e))? {
@@ -440,6 +443,7 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
         ct_vals,
         whitelist,
         keepalive_timeout,
+        ws_timeout,
         header_list_size,
         via,
         vhost,

@@ -49,6 +49,8 @@ use crate::store::Obj;
 use crate::tables::Tables;
 use kernel::sync::Arc;
 
+mod tunnel;
+
 /// Receive buffer of a connection. A request head (8 KiB URI + 16 KiB of fields by default)
 /// must fit whole, since it is rewritten in one piece.
 const RX_CAP: usize = 32 * 1024;
@@ -110,6 +112,8 @@ pub(crate) struct Stats {
     pub(crate) server_established: u64,
     pub(crate) server_parse_errors: u64,
     pub(crate) server_failures: u64,
+    /// WebSocket tunnels opened (101 responses passed on).
+    pub(crate) tunnels: u64,
 }
 
 struct Server {
@@ -229,6 +233,9 @@ enum CState {
     Parked,
     /// Sending what is queued, then closing.
     Closing,
+    /// A WebSocket tunnel: bytes go both ways between the client and `server`, unparsed,
+    /// until either side closes or `client_ws_timeout` passes without traffic.
+    Tunnel,
 }
 
 struct Client {
@@ -292,6 +299,8 @@ struct Client {
     reval_hit: Option<(Arc<Obj>, crate::cache::Entry)>,
     /// The response in flight will not be stored: release the requests collapsed on it.
     release_waiters: bool,
+    /// The current request is forwarded as a WebSocket upgrade: a 101 opens a tunnel.
+    upgrade: bool,
 }
 
 /// Most requests waiting for one URI; more are forwarded.
@@ -318,6 +327,8 @@ enum UState {
     Connecting,
     Idle,
     Busy,
+    /// Out of its pool, one end of a WebSocket tunnel (its client's [`CState::Tunnel`]).
+    Tunnel,
 }
 
 struct Upstream {
@@ -328,6 +339,9 @@ struct Upstream {
     client: Option<Id>,
     fails: u32,
     retry_at: u64,
+    /// A tunnel end that read its peer's close or failed: it closes once what it received
+    /// is passed on.
+    ended: bool,
 }
 
 enum Role {
@@ -344,6 +358,22 @@ struct Conn {
     tx: Buf,
     role: Role,
     last_ms: u64,
+}
+
+impl Upstream {
+    /// A pool connection of server `si` of group `gi`, down, to connect at `now`.
+    fn new(gi: usize, si: usize, now: u64) -> Self {
+        Upstream {
+            group: gi,
+            server: si,
+            reader: Reader::responses(Limits::NONE),
+            st: UState::Down,
+            client: None,
+            fails: 0,
+            retry_at: now,
+            ended: false,
+        }
+    }
 }
 
 impl Client {
@@ -444,6 +474,8 @@ pub(crate) struct Proxy {
     /// The vhost requests go to without HTTP tables (an index into `vhosts`).
     default_vhost: Option<usize>,
     keepalive_ms: u64,
+    /// `client_ws_timeout`.
+    ws_ms: u64,
     /// The parser's limits on requests (`http_max_header_list_size`).
     req_limits: Limits,
     via: KVec<u8>,
@@ -677,6 +709,7 @@ impl Proxy {
             default_group: cfg.default_group,
             default_vhost: cfg.default_vhost,
             keepalive_ms: u64::from(cfg.keepalive_timeout).saturating_mul(1000),
+            ws_ms: u64::from(cfg.ws_timeout).saturating_mul(1000),
             req_limits: req_limits(cfg),
             via: KVec::new(),
             vhost: KVec::new(),
@@ -775,6 +808,7 @@ impl Proxy {
         let old_vhosts = core::mem::replace(&mut self.vhosts, vhosts);
         self.whitelist = whitelist;
         self.keepalive_ms = u64::from(cfg.keepalive_timeout).saturating_mul(1000);
+        self.ws_ms = u64::from(cfg.ws_timeout).saturating_mul(1000);
         self.req_limits = req_limits(cfg);
         let mut waiting: KVec<Id> = KVec::new();
         for g in old.iter() {
@@ -831,16 +865,7 @@ impl Proxy {
         'all: for (gi, (gcfg, g)) in cfg.groups.iter().zip(groups.iter_mut()).enumerate() {
             for (si, (scfg, srv)) in gcfg.servers.iter().zip(g.servers.iter_mut()).enumerate() {
                 for _ in 0..scfg.conns_n {
-                    let up = Upstream {
-                        group: gi,
-                        server: si,
-                        reader: Reader::responses(Limits::NONE),
-                        st: UState::Down,
-                        client: None,
-                        fails: 0,
-                        retry_at: now,
-                    };
-                    let id = match self.insert(Role::Upstream(up)) {
+                    let id = match self.insert(Role::Upstream(Upstream::new(gi, si, now))) {
                         Ok(id) => id,
                         Err(e) => {
                             r = Err(e);
@@ -1156,6 +1181,7 @@ impl Proxy {
                 hit: None,
                 reval_hit: None,
                 release_waiters: false,
+                upgrade: false,
             };
             let Ok(id) = self.insert(Role::Client(client)) else {
                 if counted {
@@ -1252,6 +1278,10 @@ impl Proxy {
                             self.fail_client(id, Status::GatewayTimeout);
                         }
                         CState::Closing if age > CLOSE_GRACE_MS => self.close_client(id),
+                        // A tunnel that carried nothing either way for `client_ws_timeout`.
+                        CState::Tunnel if now.saturating_sub(conn.last_ms) > self.ws_ms => {
+                            self.close_client(id)
+                        }
                         _ => {}
                     }
                 }
@@ -1271,6 +1301,11 @@ impl Proxy {
     // ---- clients -----------------------------------------------------------------------
 
     fn client_event(&mut self, id: Id) {
+        if matches!(self.get(id), Some(Conn { role: Role::Client(c), .. }) if c.st == CState::Tunnel)
+        {
+            self.tunnel_event(id);
+            return;
+        }
         if !self.flush(id) {
             self.close_client(id);
             return;
@@ -1412,7 +1447,9 @@ impl Proxy {
             return Next::Wait;
         };
         match c.st {
-            CState::Queued | CState::Parked | CState::Closing => return Next::Wait,
+            CState::Queued | CState::Parked | CState::Closing | CState::Tunnel => {
+                return Next::Wait
+            }
             CState::Forwarding if c.req_done => return Next::Wait,
             CState::Idle | CState::Forwarding => {}
         }
@@ -1608,8 +1645,13 @@ impl Proxy {
                     // first.)
                     return Next::Fail(Status::NotImplemented);
                 }
+                // A WebSocket upgrade goes to the upstream as one and never to the cache.
+                c.upgrade = group.is_some() && http::tunnel::websocket_request(head, &c.req);
+                if c.upgrade {
+                    c.cache.bypass();
+                }
                 c.fill = None;
-                if let (Some(cache), Some(_)) = (self.cache.as_mut(), group) {
+                if let (Some(cache), Some(_), false) = (self.cache.as_mut(), group, c.upgrade) {
                     let host = facts.authority.or(facts.host).unwrap_or_default();
                     let (m, t, vi) = (facts.method, facts.target, c.vhost);
                     match cache.request(&mut c.cache, head, m, t, host, vi, &c.addr, hints) {
@@ -1633,6 +1675,7 @@ impl Proxy {
                         None => &[],
                     },
                     mods: mods_of(&self.vhosts, c.vhost, false),
+                    upgrade: c.upgrade,
                 };
                 if http::rewrite_request(head, &c.req, &fwd, &mut c.req_copy).is_err() {
                     return Next::Fail(Status::InternalError);
@@ -2267,6 +2310,11 @@ impl Proxy {
         clear(&mut c.log);
         c.st = CState::Closing;
         c.since_ms = now_ms();
+        self.drain(id);
+    }
+
+    /// Sends what is queued for closing client `id`; lingers once it is all out.
+    fn drain(&mut self, id: Id) {
         if !self.flush(id) {
             self.close_client(id);
             return;
@@ -2393,6 +2441,10 @@ impl Proxy {
             }) => (u.st, sock.state(), u.group),
             _ => return,
         };
+        if st == UState::Tunnel {
+            self.tunnel_event(id);
+            return;
+        }
         if st == UState::Connecting {
             if state == TCP_SYN_SENT {
                 return;
@@ -2430,6 +2482,12 @@ impl Proxy {
         let alive = self.receive(id);
         self.upstream_process(id);
         if !alive {
+            // The read that brought a 101 may have brought the upstream's close too.
+            if matches!(self.get(id), Some(Conn { role: Role::Upstream(u), .. }) if u.st == UState::Tunnel)
+            {
+                self.tunnel_ended(id);
+                return;
+            }
             // EOF or error after what was received is processed.
             self.upstream_eof(id);
         }
@@ -2476,6 +2534,10 @@ impl Proxy {
                 }
                 UNext::Broken => {
                     self.upstream_failed(id);
+                    return;
+                }
+                UNext::Tunnel { head_end } => {
+                    self.open_tunnel(id, head_end);
                     return;
                 }
             }
@@ -2551,6 +2613,14 @@ impl Proxy {
                             self.stats.errors_502 = self.stats.errors_502.saturating_add(1);
                             return UNext::Again;
                         }
+                        // Only a WebSocket upgrade the proxy passed on may switch protocols;
+                        // any other 101 breaks the exchange: 502, and no re-send (another
+                        // server would answer the same).
+                        let switch = resp.code == 101;
+                        if switch && (!c.upgrade || !http::tunnel::websocket_response(head)) {
+                            c.retriable = false;
+                            return UNext::Broken;
+                        }
                         if !skip {
                             c.resp_started = true;
                             c.status = resp.code;
@@ -2561,6 +2631,9 @@ impl Proxy {
                             .is_err()
                             {
                                 return UNext::Broken;
+                            }
+                            if switch {
+                                return UNext::Tunnel { head_end: end };
                             }
                             if let (Some(cache), false) = (self.cache.as_mut(), resp.interim) {
                                 let req_head = match c.retriable {
@@ -2826,13 +2899,17 @@ impl Proxy {
     /// names (operators' scripts parse them), then the proxy's own details.
     pub(crate) fn perfstat(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
         let s = &self.stats;
-        let (mut up, mut total) = (0u64, 0u64);
+        let (mut up, mut total, mut tunnels) = (0u64, 0u64, 0u64);
         for slot in self.slots.iter() {
             if let Some(Conn {
                 role: Role::Upstream(u),
                 ..
             }) = slot.conn.as_deref()
             {
+                if u.st == UState::Tunnel {
+                    tunnels = tunnels.saturating_add(1);
+                    continue;
+                }
                 total = total.saturating_add(1);
                 if matches!(u.st, UState::Idle | UState::Busy) {
                     up = up.saturating_add(1);
@@ -2904,6 +2981,8 @@ impl Proxy {
         writeln!(out, "Server connections up\t\t\t: {}/{}", up, total)?;
         writeln!(out, "Access log lines dropped\t\t: {}", dropped)?;
         writeln!(out, "Client connections blocked\t\t: {}", s.clients_blocked)?;
+        writeln!(out, "WebSocket tunnels opened\t\t: {}", s.tunnels)?;
+        writeln!(out, "WebSocket tunnels open\t\t\t: {}", tunnels)?;
         if let Some(t) = &self.tables {
             writeln!(out, "HTTP tables rules\t\t\t: {}", t.len())?;
             writeln!(out, "HTTP tables memory\t\t\t: {}", t.bytes())?;
@@ -2949,6 +3028,11 @@ enum UNext {
         close_delimited: bool,
     },
     Broken,
+    /// A 101 for a WebSocket upgrade: its head, which ends at `head_end`, is queued for the
+    /// client; the connections become a tunnel.
+    Tunnel {
+        head_end: u64,
+    },
 }
 
 fn backoff(fails: u32) -> u64 {

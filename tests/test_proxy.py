@@ -11,6 +11,7 @@ import threading
 import time
 
 from tfw import insmod, rmmod, start, stop, write_cfg
+import ws
 from upstream import pattern
 from vmtest import Fail, at_cleanup, expect, sh, test
 
@@ -392,6 +393,128 @@ def proxy_sched_hash():
     c.close()
     used = set(seen.values())
     expect(len(used) == 3, f"30 URIs over 3 servers: {sorted(used)}")
+
+
+def ws_open(path, early=b"", timeout=30):
+    """Sends a WebSocket upgrade for `path` through the proxy (with `early` bytes right after
+    it). Returns (socket, reader, response head, key)."""
+    s = socket.create_connection(("127.0.0.1", PORT), timeout=timeout)
+    key = ws.new_key()
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: ws.test\r\nUpgrade: websocket\r\n"
+              f"Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+              "Sec-WebSocket-Version: 13\r\n\r\n".encode() + early)
+    f = s.makefile("rb")
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        line = f.readline()
+        if not line:
+            break
+        head += line
+    return s, f, head, key
+
+
+def ws_switched(head, key):
+    """Checks a 101 head passed on by the proxy."""
+    h = head.decode(errors="replace")
+    expect(h.startswith("HTTP/1.1 101 "), f"no 101: {h!r}")
+    fields = {k.strip().lower(): v.strip() for k, v in
+              (line.split(":", 1) for line in h.split("\r\n")[1:] if ":" in line)}
+    expect(fields.get("upgrade", "").lower() == "websocket", f"Upgrade: {h!r}")
+    expect(fields.get("connection", "").lower() == "upgrade", f"Connection: {h!r}")
+    expect(fields.get("sec-websocket-accept") == ws.accept_for(key), f"accept: {h!r}")
+    expect(fields.get("via", "").startswith("1.1 "), f"Via: {h!r}")
+
+
+def tunnels_open():
+    return int(re.search(r"^WebSocket tunnels open\s*: (\d+)$", perfstat(), re.M).group(1))
+
+
+@test
+def proxy_websocket():
+    """WebSocket upgrades become tunnels: frames both ways (early data, 1 MiB frames through
+    the bounded queues), either side closing, the pool refilled, client_ws_timeout; other
+    upgrades and a 101 to the wrong protocol are not tunnelled."""
+    upstream(8101)
+    proxy("server 127.0.0.1:8101 conns_n=2;\nclient_ws_timeout 3;\n")
+    early = ws.frame(ws.TEXT, b"early", True)
+    s, f, head, key = ws_open("/ws/echo", early)
+    ws_switched(head, key)
+    op, greeting = ws.read_frame(f)
+    j = json.loads(greeting)
+    hdrs = {k.lower(): v for k, v in j["headers"]}
+    expect(hdrs.get("upgrade") == "websocket" and hdrs.get("connection") == "upgrade",
+           f"upstream saw {j['headers']}")
+    expect(j["xff"] == ["127.0.0.1"], f"X-Forwarded-For: {j['xff']}")
+    expect(ws.read_frame(f) == (ws.TEXT, b"early"), "the frame sent with the upgrade")
+    big = pattern(1 << 20)
+    for op, payload in ((ws.TEXT, b"hello"), (ws.BINARY, big), (ws.PING, b"p")):
+        s.sendall(ws.frame(op, payload, True))
+        want = (ws.PONG if op == ws.PING else op, payload)
+        got = ws.read_frame(f)
+        expect(got == want, f"echo of {op}/{len(payload)}: {got and (got[0], len(got[1]))}")
+    # Requests go on while the tunnel is open: the pool got a new connection for its own.
+    wait_servers_up()
+    expect(tunnels_open() == 1, perfstat())
+    r, _ = request("GET", "/plain")
+    expect(r.status == 200, f"GET during a tunnel: {r.status}")
+    # A reconfiguration replaces the pools; the tunnel's connection is no pool's any more.
+    write_cfg(f"listen {PORT};\nserver 127.0.0.1:8101 conns_n=3;\nclient_ws_timeout 3;\n")
+    start()
+    s.sendall(ws.frame(ws.TEXT, b"after reload", True))
+    expect(ws.read_frame(f) == (ws.TEXT, b"after reload"), "tunnel kept over a reload")
+    wait_servers_up()
+    # The client closes: the close frame comes back, then the proxy's FIN.
+    s.sendall(ws.frame(ws.CLOSE, b"\x03\xe8", True))
+    expect(ws.read_frame(f) == (ws.CLOSE, b"\x03\xe8"), "close echoed")
+    expect(f.read() == b"", "the proxy closes after the upstream")
+    s.close()
+
+    # Ten tunnels at once on a pool of two, then the upstream closes each one.
+    socks = [ws_open("/ws/close") for _ in range(10)]
+    for s, f, head, key in socks:
+        ws_switched(head, key)
+        expect(ws.read_frame(f)[0] == ws.TEXT, "greeting")
+        expect(f.read() == b"", "closed after the upstream closed")
+        s.close()
+    deadline = time.monotonic() + 10
+    while tunnels_open() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    expect(tunnels_open() == 0, perfstat())
+    wait_servers_up()
+    expect(re.search(r"^WebSocket tunnels opened\s*: 11$", perfstat(), re.M), perfstat())
+
+    # An idle tunnel is closed after client_ws_timeout (3 s).
+    s, f, head, key = ws_open("/ws/echo")
+    ws_switched(head, key)
+    ws.read_frame(f)
+    t = time.monotonic()
+    expect(f.read() == b"", "idle tunnel closed")
+    waited = time.monotonic() - t
+    expect(2.5 < waited < 15, f"closed after {waited:.1f} s")
+    s.close()
+
+    # A 101 that switches to another protocol than the one asked for: 502.
+    s, f, head, key = ws_open("/ws/wrong")
+    expect(head.startswith(b"HTTP/1.1 502 "), f"wrong protocol: {head!r}")
+    s.close()
+    # Other upgrades are forwarded as plain requests, without their Upgrade field.
+    wait_servers_up()
+    r, data = request("GET", "/ws/h2c", headers={"Upgrade": "h2c",
+                                                  "Connection": "Upgrade, HTTP2-Settings",
+                                                  "HTTP2-Settings": "AAMAAABkAAQAAP__"})
+    expect(r.status == 200, f"h2c upgrade: {r.status}")
+    names = {k.lower() for k, _ in json.loads(data)["headers"]}
+    expect("upgrade" not in names and "http2-settings" not in names, f"upstream saw {names}")
+    # A client that vanishes in the middle of a large frame.
+    s, f, head, key = ws_open("/ws/echo")
+    ws_switched(head, key)
+    s.sendall(ws.frame(ws.BINARY, big, True)[: 300000])
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    s.close()
+    deadline = time.monotonic() + 10
+    while tunnels_open() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    expect(tunnels_open() == 0, perfstat())
 
 
 @test

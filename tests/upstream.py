@@ -9,15 +9,23 @@ bytes of a known pattern (`?chunked` for a chunked response), `/sleep/S` after S
 `sc=1` Set-Cookie, `n=` body size, `chunked=1`, `sleep=` seconds first, `then=` how every request
 after the first fails: a status, `close` or `hang`), the body starts with how many times the
 path was requested, and `/_count?p=PATH` tells that number without counting itself.
+
+`/ws/...` with a WebSocket upgrade answers 101 and greets with a text frame holding the JSON
+summary, then echoes frames (`/ws/close` closes right after the greeting, `/ws/wrong`
+switches to another protocol than asked).
 """
 import email.utils
 import hashlib
 import json
+import os
 import sys
 import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ws  # noqa: E402
 
 
 def pattern(n):
@@ -128,6 +136,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         if path.startswith("/c/"):
             return self.cache_object()
+        if path.startswith("/ws/") and self.headers.get("Upgrade", "").lower() == "websocket":
+            return self.websocket(self.summary(body))
         if path.startswith("/_count?"):
             p = dict(urllib.parse.parse_qsl(path.split("?", 1)[1]))["p"]
             out = str(COUNTS.get(p, 0)).encode()
@@ -158,10 +168,20 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(data)
             return
         code = int(path.split("/")[2]) if path.startswith("/status/") else 200
-        out = json.dumps({
+        out = self.summary(body)
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(out)
+
+    def summary(self, body):
+        """What the request looked like here, as JSON."""
+        return json.dumps({
             "server": NAME,
             "method": self.command,
-            "path": path,
+            "path": self.path,
             "xff": self.headers.get_all("X-Forwarded-For"),
             "via": self.headers.get_all("Via"),
             "connection": self.headers.get_all("Connection"),
@@ -170,12 +190,29 @@ class Handler(BaseHTTPRequestHandler):
             "len": len(body),
             "sha256": hashlib.sha256(body).hexdigest(),
         }).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(out)
+
+    def websocket(self, summary):
+        """101, a greeting frame in the same write, then an echo of every frame."""
+        key = self.headers.get("Sec-WebSocket-Key", "")
+        proto = b"h2c" if self.path.startswith("/ws/wrong") else b"websocket"
+        self.wfile.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: " + proto
+                         + b"\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "
+                         + ws.accept_for(key).encode() + b"\r\n\r\n"
+                         + ws.frame(ws.TEXT, summary, False))
+        self.wfile.flush()
+        self.close_connection = True
+        if self.path.startswith("/ws/close"):
+            return
+        while True:
+            f = ws.read_frame(self.rfile)
+            if f is None:
+                return
+            op, payload = f
+            if op == ws.CLOSE:
+                self.wfile.write(ws.frame(ws.CLOSE, payload, False))
+                return
+            self.wfile.write(ws.frame(ws.PONG if op == ws.PING else op, payload, False))
+            self.wfile.flush()
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = do_PURGE = handle_any
 

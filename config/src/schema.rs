@@ -256,7 +256,7 @@ pub static DIRECTIVES: &[DirectiveSpec] = &[
     d("max_concurrent_streams", C::G, 1, 1),        // 100
     d("client_mem", C::G, 1, 2),                    // 500M 1G
     d("http_max_header_list_size", C::G, 1, 1).supported(), // 16384
-    d("client_ws_timeout", C::G, 1, 1),             // 3600
+    d("client_ws_timeout", C::G, 1, 1).supported(), // 3600
     // --- Server groups and schedulers (sock_srv.c) ---
     d("srv_group", C::G, 1, 1)
         .block(Context::SrvGroup)
@@ -446,6 +446,7 @@ mod tests {
                 "listen",
                 "keepalive_timeout",
                 "http_max_header_list_size",
+                "client_ws_timeout",
                 "srv_group",
                 "server",
                 "sched",

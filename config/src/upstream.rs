@@ -85,6 +85,9 @@ pub const DEFAULT_WEIGHT: u32 = 50;
 /// Tempesta's default `keepalive_timeout`, in seconds.
 pub const DEFAULT_KEEPALIVE_TIMEOUT: u32 = 75;
 
+/// Tempesta's default `client_ws_timeout`, in seconds.
+pub const DEFAULT_WS_TIMEOUT: u32 = 3600;
+
 /// Largest value of the `int` options Tempesta bounds by `INT_MAX` (`server_queue_size`,
 /// `server_forward_timeout`, `server_connect_retries`, `keepalive_timeout`).
 pub const MAX_INT: u32 = i32::MAX as u32;
@@ -945,6 +948,19 @@ pub fn keepalive_timeout<'s>(tree: &Tree<'s, '_>) -> Result<u32, Error<'s>> {
     }
 }
 
+/// `client_ws_timeout` in seconds (0..=`INT_MAX`): how long a WebSocket tunnel may carry
+/// nothing either way before both its connections close. Tempesta's default
+/// [`DEFAULT_WS_TIMEOUT`] (3600) when absent; 0 closes idle tunnels at the next tick.
+pub fn ws_timeout<'s>(tree: &Tree<'s, '_>) -> Result<u32, Error<'s>> {
+    match tree
+        .top_level()
+        .find(|n| is_dir(tree, n, b"client_ws_timeout"))
+    {
+        Some(n) => parse_ws_timeout(tree, n),
+        None => Ok(DEFAULT_WS_TIMEOUT),
+    }
+}
+
 /// Default `http_max_header_list_size`, bytes (Tempesta's).
 pub const DEFAULT_MAX_HEADER_LIST_SIZE: u32 = 16384;
 
@@ -967,6 +983,11 @@ pub(crate) fn parse_max_header_list_size<'s>(
 ) -> Result<u32, Error<'s>> {
     let a = tree.single_arg(node)?;
     super::values::parse_u32_in(a.text, 0, u32::MAX).map_err(|k| tree.error(node, k))
+}
+
+/// Parses the `client_ws_timeout` node.
+pub(crate) fn parse_ws_timeout<'s>(tree: &Tree<'s, '_>, node: &Node) -> Result<u32, Error<'s>> {
+    arg_secs(tree, node, MAX_INT)
 }
 
 /// Parses the `keepalive_timeout` node.
@@ -1611,6 +1632,18 @@ mod tests {
         assert_eq!(
             strict("http_max_header_list_size 16k;"),
             Err("line 1: directive 'http_max_header_list_size': invalid integer '16k'".into())
+        );
+    }
+
+    #[test]
+    fn ws_timeouts() {
+        with("", |t| assert_eq!(ws_timeout(t), Ok(DEFAULT_WS_TIMEOUT)));
+        with("client_ws_timeout 30;", |t| {
+            assert_eq!(ws_timeout(t), Ok(30))
+        });
+        assert_eq!(
+            strict("client_ws_timeout 1h;"),
+            Err("line 1: directive 'client_ws_timeout': invalid time '1h'".into())
         );
     }
 

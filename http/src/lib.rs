@@ -15,6 +15,7 @@
 //! * [`status`]: the error responses (400, 502, 504, ...).
 //! * [`alog`]: access log lines.
 //! * [`facts`]: what the firewall checks of a request head.
+//! * [`tunnel`]: which upgrades become WebSocket tunnels.
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
 #![cfg_attr(
@@ -38,6 +39,7 @@ pub mod facts;
 pub mod reader;
 pub mod rewrite;
 pub mod status;
+pub mod tunnel;
 
 /// `v` without leading and trailing optional whitespace (SP / HTAB, RFC 9110 section 5.6.3).
 fn trim(v: &[u8]) -> &[u8] {

@@ -32,6 +32,9 @@ pub struct ReqInfo {
     pub body: BodyKind,
     /// `Expect: 100-continue`.
     pub expect_continue: bool,
+    /// An `Upgrade` field together with the `upgrade` Connection option (see
+    /// [`crate::tunnel`]).
+    pub upgrade: bool,
 }
 
 impl ReqInfo {
@@ -138,6 +141,7 @@ impl Reader {
                     keep_alive: true,
                     body: BodyKind::None,
                     expect_continue: false,
+                    upgrade: false,
                 },
                 resp: RespInfo {
                     code: 0,
@@ -301,6 +305,7 @@ fn record(seen: &mut Seen, ev: Event) {
             seen.req.keep_alive = h.keep_alive;
             seen.req.body = h.body;
             seen.req.expect_continue = h.expect_continue;
+            seen.req.upgrade = h.upgrade;
             seen.resp.keep_alive = h.keep_alive;
             seen.resp.body = h.body;
             seen.resp.interim = h.interim;

@@ -5,7 +5,7 @@
 //! once and write the new head through an [`Out`]:
 //!
 //! * hop-by-hop fields are dropped: `Connection`, `Keep-Alive`, `Proxy-Connection`, `TE`,
-//!   `Upgrade` (tunnels are not proxied yet, so the upstream must not switch protocols), and
+//!   `Upgrade` (except on a WebSocket upgrade and its 101, see [`crate::tunnel`]), and
 //!   every field the `Connection` options name (RFC 9110 section 7.6.1), except the framing and
 //!   routing fields `Content-Length`, `Transfer-Encoding` and `Host`: a client listing those in
 //!   `Connection` is trying to make the proxy and the upstream disagree on the message;
@@ -41,6 +41,9 @@ pub struct Fwd<'a> {
     pub extra: &'a [u8],
     /// The operator's changes (`req_hdr_add`, `req_hdr_set`).
     pub mods: HdrMods<'a>,
+    /// A WebSocket upgrade the proxy passes on: `Upgrade` is kept and `Connection: upgrade`
+    /// sent (see [`crate::tunnel::websocket_request`]).
+    pub upgrade: bool,
 }
 
 /// The operator's header changes for one message (`req_hdr_add`/`req_hdr_set`, or the
@@ -90,7 +93,7 @@ pub fn rewrite_request(
     fwd: &Fwd<'_>,
     out: &mut impl Out,
 ) -> Result<(), Overflow> {
-    copy_fields(head, &fwd.mods, out)?;
+    copy_fields(head, &fwd.mods, fwd.upgrade, out)?;
     out.put(b"X-Forwarded-For: ")?;
     out.put(fwd.client)?;
     out.put(b"\r\n")?;
@@ -99,7 +102,9 @@ pub fn rewrite_request(
     out.put(fwd.mods.add)?;
     // HTTP/1.1 persists by default; an HTTP/1.0 request must ask for it, or the upstream
     // closes the pooled connection after answering.
-    if info.version == Version::Http10 {
+    if fwd.upgrade {
+        out.put(b"Connection: upgrade\r\n")?;
+    } else if info.version == Version::Http10 {
         out.put(b"Connection: keep-alive\r\n")?;
     }
     out.put(b"\r\n")
@@ -112,7 +117,8 @@ pub fn client_keeps_alive(req: &ReqInfo, resp: &RespInfo) -> bool {
 }
 
 /// Writes the response head to send to the client, for a request `req`, with the operator's
-/// changes `mods` (`resp_hdr_*`).
+/// changes `mods` (`resp_hdr_*`). A 101 is written as the switch of a WebSocket tunnel: the
+/// caller passes one on only for a request it forwarded as an upgrade.
 pub fn rewrite_response(
     head: &[u8],
     req: &ReqInfo,
@@ -124,10 +130,13 @@ pub fn rewrite_response(
     // The operator's changes are for final responses, not 1xx ones.
     let none = HdrMods::default();
     let mods = if resp.interim { &none } else { mods };
-    copy_fields(head, mods, out)?;
+    let switch = resp.code == 101;
+    copy_fields(head, mods, switch, out)?;
     put_via(resp.version, via, out)?;
     out.put(mods.add)?;
-    if !resp.interim {
+    if switch {
+        out.put(b"Connection: upgrade\r\n")?;
+    } else if !resp.interim {
         if !client_keeps_alive(req, resp) {
             out.put(b"Connection: close\r\n")?;
         } else if req.version == Version::Http10 {
@@ -147,8 +156,13 @@ fn put_via(v: Version, via: &[u8], out: &mut impl Out) -> Result<(), Overflow> {
 }
 
 /// Copies the start line and the end-to-end fields (everything but the final empty line),
-/// without those `mods` removes.
-fn copy_fields(head: &[u8], mods: &HdrMods<'_>, out: &mut impl Out) -> Result<(), Overflow> {
+/// without those `mods` removes. `upgrade`: the `Upgrade` field is kept.
+fn copy_fields(
+    head: &[u8],
+    mods: &HdrMods<'_>,
+    upgrade: bool,
+    out: &mut impl Out,
+) -> Result<(), Overflow> {
     let mut opts: [&[u8]; MAX_OPTIONS] = [&[]; MAX_OPTIONS];
     let mut n_opts = 0usize;
     for line in lines(head).skip(1) {
@@ -171,10 +185,11 @@ fn copy_fields(head: &[u8], mods: &HdrMods<'_>, out: &mut impl Out) -> Result<()
     for (i, line) in lines(head).enumerate() {
         if i > 0 {
             let (name, _) = split_field(line);
+            let kept = upgrade && name.eq_ignore_ascii_case(b"upgrade");
             let listed = opts.iter().any(|o| o.eq_ignore_ascii_case(name))
                 && !NEVER_DROPPED.iter().any(|p| p.eq_ignore_ascii_case(name));
-            if listed || HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name)) || mods.drops(name)
-            {
+            let hop = listed || HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name));
+            if (hop && !kept) || mods.drops(name) {
                 continue;
             }
         }
@@ -185,14 +200,14 @@ fn copy_fields(head: &[u8], mods: &HdrMods<'_>, out: &mut impl Out) -> Result<()
 }
 
 /// The lines of a head without their CRLF, up to (not including) the empty line.
-fn lines(head: &[u8]) -> impl Iterator<Item = &[u8]> {
+pub(crate) fn lines(head: &[u8]) -> impl Iterator<Item = &[u8]> {
     head.split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
         .take_while(|l| !l.is_empty())
 }
 
 /// A field line's name and trimmed value.
-fn split_field(line: &[u8]) -> (&[u8], &[u8]) {
+pub(crate) fn split_field(line: &[u8]) -> (&[u8], &[u8]) {
     match line.iter().position(|&b| b == b':') {
         Some(c) => (
             line.get(..c).unwrap_or(&[]),
@@ -243,6 +258,7 @@ mod tests {
             drop: b"",
             add: b"",
         },
+        upgrade: false,
     };
 
     fn req(version: Version) -> ReqInfo {
@@ -252,6 +268,7 @@ mod tests {
             keep_alive: true,
             body: BodyKind::None,
             expect_continue: false,
+            upgrade: false,
         }
     }
 
@@ -334,6 +351,45 @@ Connection: keep-alive\r\n\r\n"
             ..resp
         };
         assert!(!client_keeps_alive(&req(Version::Http11), &close_delimited));
+    }
+
+    #[test]
+    fn websocket_upgrade_kept() {
+        let head = b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade, x-hop\r\n\
+Upgrade: websocket\r\nx-hop: 1\r\nSec-WebSocket-Key: k\r\n\r\n";
+        let fwd = Fwd {
+            upgrade: true,
+            ..FWD
+        };
+        let mut out = Vec::new();
+        rewrite_request(head, &req(Version::Http11), &fwd, &mut out).unwrap();
+        assert_eq!(
+            s(&out),
+            "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\n\
+X-Forwarded-For: 192.0.2.7\r\nVia: 1.1 tfw\r\nConnection: upgrade\r\n\r\n"
+        );
+        // Not passed on as an upgrade: Upgrade is a hop-by-hop field like any other.
+        out.clear();
+        rewrite_request(head, &req(Version::Http11), &FWD, &mut out).unwrap();
+        assert!(!s(&out).contains("pgrade"));
+
+        let head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Accept: a\r\n\r\n";
+        let resp = RespInfo {
+            code: 101,
+            version: Version::Http11,
+            keep_alive: false,
+            body: BodyKind::Tunnel,
+            interim: false,
+        };
+        out.clear();
+        let none = HdrMods::default();
+        rewrite_response(head, &req(Version::Http11), &resp, b"tfw", &none, &mut out).unwrap();
+        assert_eq!(
+            s(&out),
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+Sec-WebSocket-Accept: a\r\nVia: 1.1 tfw\r\nConnection: upgrade\r\n\r\n"
+        );
     }
 
     #[test]
