@@ -49,7 +49,11 @@ use crate::store::Obj;
 use crate::tables::Tables;
 use kernel::sync::Arc;
 
+mod pipeline;
 mod tunnel;
+
+use crate::parser::Method;
+use pipeline::Pipe;
 
 /// Receive buffer of a connection. A request head (8 KiB URI + 16 KiB of fields by default)
 /// must fit whole, since it is rewritten in one piece.
@@ -114,6 +118,8 @@ pub(crate) struct Stats {
     pub(crate) server_failures: u64,
     /// WebSocket tunnels opened (101 responses passed on).
     pub(crate) tunnels: u64,
+    /// Requests sent to a busy upstream connection behind another.
+    pub(crate) pipelined: u64,
 }
 
 struct Server {
@@ -342,6 +348,10 @@ struct Upstream {
     /// A tunnel end that read its peer's close or failed: it closes once what it received
     /// is passed on.
     ended: bool,
+    /// Requests sent after `client`'s, whose responses follow its response.
+    pipe: Pipe,
+    /// `client`'s request lets others be pipelined behind it.
+    pipelinable: bool,
 }
 
 enum Role {
@@ -372,6 +382,8 @@ impl Upstream {
             fails: 0,
             retry_at: now,
             ended: false,
+            pipe: Pipe::new(),
+            pipelinable: false,
         }
     }
 }
@@ -2057,14 +2069,23 @@ impl Proxy {
 
     /// Finds an idle upstream connection for a queued client and sends it the request.
     fn assign(&mut self, cid: Id) {
-        let (mut gi, method, key, vi) = match self.get(cid) {
+        let (mut gi, method, key, vi, pipelinable) = match self.get(cid) {
             Some(Conn {
                 role: Role::Client(c),
                 ..
-            }) if c.st == CState::Queued => (c.group, c.req.method, c.hash_key, c.vhost),
+            }) if c.st == CState::Queued => (
+                c.group,
+                c.req.method,
+                c.hash_key,
+                c.vhost,
+                Self::pipelinable(c),
+            ),
             _ => return,
         };
         let mut sid = self.pick(gi, key);
+        if sid.is_none() && pipelinable {
+            sid = self.pick_pipelined(gi, key);
+        }
         if sid.is_none() && !self.group_alive(gi) {
             // The group went down after the request chose it (a re-send, a queued request):
             // its vhost's backup group, if that is up.
@@ -2100,11 +2121,23 @@ impl Proxy {
         };
         let mut ok = false;
         if let (Role::Client(c), Some(up)) = (&mut conn.role, conn_mut(&mut self.slots, sid)) {
-            if up.tx.put(c.req_copy.data()).is_ok() {
+            // Behind the request a busy connection has (see `pipeline`), or as its only one.
+            let (busy, room) = match &up.role {
+                Role::Upstream(u) => (u.st == UState::Busy, u.pipe.has_room()),
+                Role::Client(_) => (false, false),
+            };
+            if (room || !busy) && up.tx.put(c.req_copy.data()).is_ok() {
                 if let Role::Upstream(u) = &mut up.role {
-                    u.st = UState::Busy;
-                    u.client = Some(cid);
-                    u.reader.expect_response_to(method);
+                    if busy {
+                        // Cannot fail: there is room.
+                        let _ = u.pipe.push(cid, method);
+                        self.stats.pipelined = self.stats.pipelined.saturating_add(1);
+                    } else {
+                        u.st = UState::Busy;
+                        u.client = Some(cid);
+                        u.reader.expect_response_to(method);
+                        u.pipelinable = pipelinable;
+                    }
                     let srv = self
                         .groups
                         .get_mut(u.group)
@@ -2138,13 +2171,22 @@ impl Proxy {
     /// (`sched hash`: the one that ranks highest for `key` among them; so a URI's requests stay
     /// on one server while it has an idle connection).
     fn pick(&mut self, gi: usize, key: u64) -> Option<Id> {
-        let mut idle = [false; 64];
+        self.pick_by(gi, key, |u| u.st == UState::Idle)
+    }
+
+    /// A connection of group `gi` that is `usable`: of the server the scheduler picks among
+    /// those that have one, the one with the fewest requests queued behind its current one.
+    fn pick_by(&mut self, gi: usize, key: u64, usable: fn(&Upstream) -> bool) -> Option<Id> {
+        let mut ok = [false; 64];
         let g = self.groups.get(gi)?;
-        for (flag, s) in idle.iter_mut().zip(g.servers.iter()) {
-            *flag = s.conns.iter().any(|&cid| self.is_idle(cid));
+        for (flag, s) in ok.iter_mut().zip(g.servers.iter()) {
+            *flag = s
+                .conns
+                .iter()
+                .any(|&id| self.upstream(id).is_some_and(usable));
         }
         let g = self.groups.get_mut(gi)?;
-        let eligible = |i: usize| idle.get(i).copied().unwrap_or(false);
+        let eligible = |i: usize| ok.get(i).copied().unwrap_or(false);
         let si = if g.hash {
             let servers = &g.servers;
             let id = |i: usize| servers.get(i).map_or(0, |s| s.hash_id);
@@ -2157,12 +2199,9 @@ impl Proxy {
             .get(si)?
             .conns
             .iter()
-            .copied()
-            .find(|&cid| self.is_idle(cid))
-    }
-
-    fn is_idle(&self, id: Id) -> bool {
-        self.upstream(id).is_some_and(|u| u.st == UState::Idle)
+            .filter_map(|&id| Some((id, self.upstream(id).filter(|u| usable(u))?)))
+            .min_by_key(|(_, u)| u.pipe.len())
+            .map(|(id, _)| id)
     }
 
     /// Whether a request for group `gi` can expect a connection: some connection is up or
@@ -2499,7 +2538,7 @@ impl Proxy {
             let Some(mut conn) = self.take(id) else {
                 return;
             };
-            let next = self.upstream_step(&mut conn);
+            let next = self.upstream_step(id, &mut conn);
             if let Role::Upstream(u) = &conn.role {
                 let keep = u.reader.keep_from();
                 conn.consume_to(keep);
@@ -2530,6 +2569,10 @@ impl Proxy {
                     close_delimited,
                 } => {
                     self.response_done(id, keep_alive, close_delimited);
+                    // The next pipelined response may be here already.
+                    if matches!(self.upstream(id), Some(u) if u.st == UState::Busy) {
+                        continue;
+                    }
                     return;
                 }
                 UNext::Broken => {
@@ -2544,7 +2587,7 @@ impl Proxy {
         }
     }
 
-    fn upstream_step(&mut self, conn: &mut Conn) -> UNext {
+    fn upstream_step(&mut self, id: Id, conn: &mut Conn) -> UNext {
         let Role::Upstream(u) = &mut conn.role else {
             return UNext::Wait;
         };
@@ -2556,8 +2599,12 @@ impl Proxy {
                 UNext::Broken
             };
         }
+        // The client this response is for, unless it gave up on it (a pipelined request's
+        // client that went away: the response is read and dropped).
         let cid = u.client;
-        let mut client = cid.and_then(|cid| conn_mut(&mut self.slots, cid));
+        let mut client = cid
+            .and_then(|cid| conn_mut(&mut self.slots, cid))
+            .filter(|cl| matches!(&cl.role, Role::Client(c) if c.server == Some(id)));
         if let Some(c) = &client {
             if c.tx.len() >= TX_HIGH {
                 return UNext::Wait;
@@ -2704,7 +2751,20 @@ impl Proxy {
                 ..
             }) => {
                 let c = u.client.take();
-                u.st = UState::Idle;
+                // The next pipelined request's response follows, if the connection stays
+                // (else `reset_upstream` below sends the pipelined requests again).
+                let stays = keep_alive && u.group != RETIRED;
+                let next = match stays {
+                    true => u.pipe.pop_front(),
+                    false => None,
+                };
+                match next {
+                    Some((next, method)) => {
+                        u.client = Some(next);
+                        u.reader.expect_response_to(method);
+                    }
+                    None => u.st = UState::Idle,
+                }
                 (u.group, u.server, c)
             }
             _ => return,
@@ -2721,6 +2781,9 @@ impl Proxy {
         let mut took = None;
         let mut fill = None;
         let mut reval = None;
+        // A client that gave up on its pipelined request has left it behind: its response is
+        // done with, nothing else.
+        let cid = cid.filter(|&cid| self.server_of(cid) == Some(id));
         if let Some(cid) = cid {
             if let Some(conn) = conn_mut(&mut self.slots, cid) {
                 if let Role::Client(c) = &mut conn.role {
@@ -2824,7 +2887,10 @@ impl Proxy {
             _ => return,
         };
         self.reset_upstream(id, failure);
-        let Some(cid) = cid else { return };
+        // (Unless it gave up on its pipelined request.)
+        let Some(cid) = cid.filter(|&cid| self.server_of(cid) == Some(id)) else {
+            return;
+        };
         let retry = match conn_mut(&mut self.slots, cid) {
             Some(Conn {
                 role: Role::Client(c),
@@ -2855,8 +2921,21 @@ impl Proxy {
         }
     }
 
-    /// Drops the upstream socket and schedules the reconnect.
+    /// Drops the upstream socket and schedules the reconnect; the requests pipelined behind
+    /// its current one go to other connections. (The current one's client is the caller's.)
     fn reset_upstream(&mut self, id: Id, failure: bool) {
+        let pipe = match self.get(id) {
+            Some(Conn {
+                role: Role::Upstream(u),
+                ..
+            }) => u.pipe.take(),
+            _ => return,
+        };
+        self.reset_conn(id, failure);
+        self.resend_pipe(id, pipe, failure);
+    }
+
+    fn reset_conn(&mut self, id: Id, failure: bool) {
         let Some(conn) = conn_mut(&mut self.slots, id) else {
             return;
         };
@@ -2981,6 +3060,7 @@ impl Proxy {
         writeln!(out, "Server connections up\t\t\t: {}/{}", up, total)?;
         writeln!(out, "Access log lines dropped\t\t: {}", dropped)?;
         writeln!(out, "Client connections blocked\t\t: {}", s.clients_blocked)?;
+        writeln!(out, "Requests pipelined to servers\t\t: {}", s.pipelined)?;
         writeln!(out, "WebSocket tunnels opened\t\t: {}", s.tunnels)?;
         writeln!(out, "WebSocket tunnels open\t\t\t: {}", tunnels)?;
         if let Some(t) = &self.tables {

@@ -518,6 +518,57 @@ def proxy_websocket():
 
 
 @test
+def proxy_upstream_pipelining():
+    """With no idle upstream connection, idempotent requests without a body are pipelined
+    onto a busy one (responses in order, HEAD among them); nothing goes behind a POST; an
+    upstream that closes after a response has the requests behind it re-sent."""
+    upstream(8101)
+    proxy("server 127.0.0.1:8101 conns_n=1;\n")
+
+    def counter(name):
+        return int(re.search(rf"^{name}\s*: (\d+)$", perfstat(), re.M).group(1))
+
+    def burst(first, first_body=None, n=7):
+        """`first` occupies the only connection, then n clients at once: HEAD or GET of
+        /size/N. Returns the statuses and checks what each got."""
+        results = {}
+
+        def client(k, method, path, body=None):
+            try:
+                r, data = request(method, path, body=body)
+                results[k] = (r.status, len(data), r.getheader("Content-Length"))
+            except Exception as e:  # noqa: BLE001 - reported below
+                results[k] = repr(e)
+        ts = [threading.Thread(target=client, args=(-1, "POST" if first_body else "GET",
+                                                      first, first_body))]
+        ts[0].start()
+        time.sleep(0.2)
+        for k in range(n):
+            method = "HEAD" if k % 3 == 0 else "GET"
+            ts.append(threading.Thread(target=client, args=(k, method, f"/size/{1000 + k}")))
+            ts[-1].start()
+        for t in ts:
+            t.join()
+        expect(results.get(-1, (0,))[0] == 200, f"{first}: {results.get(-1)}")
+        for k in range(n):
+            want = (200, 0 if k % 3 == 0 else 1000 + k, str(1000 + k))
+            expect(results.get(k) == want, f"client {k}: {results.get(k)}, want {want}")
+
+    before = counter("Requests pipelined to servers")
+    burst("/sleep/0.5")
+    expect(counter("Requests pipelined to servers") - before >= 3, perfstat())
+    # The upstream closes after the first response: what was pipelined behind it is re-sent.
+    resent = counter("Requests re-sent")
+    burst("/close/0.5", n=4)
+    expect(counter("Requests re-sent") > resent, perfstat())
+    # Behind a POST nothing is pipelined: the others wait for the connection.
+    wait_servers_up()
+    before = counter("Requests pipelined to servers")
+    burst("/sleep/0.5", first_body=b"x" * 100, n=4)
+    expect(counter("Requests pipelined to servers") == before, perfstat())
+
+
+@test
 def proxy_gateway_timeout():
     upstream(8101)
     proxy("server 127.0.0.1:8101 conns_n=2;\nserver_forward_timeout 2;\n")

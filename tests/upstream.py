@@ -3,7 +3,8 @@
 
 Answers every request with a JSON summary of what it received (method, path, the headers the
 proxy adds, body length and SHA-256), keeps connections alive, and serves `/size/N` with N
-bytes of a known pattern (`?chunked` for a chunked response), `/sleep/S` after S seconds,
+bytes of a known pattern (`?chunked` for a chunked response), `/sleep/S` after S seconds
+(`/close/S`: then closes the connection),
 `/status/N` with status N, and `/c/...` for the cache tests: the query names the response
 (`cc=` Cache-Control, `cc304=` that of a 304 to If-None-Match, `etag=`, `etag304=` the ETag of that 304, `vary=`, `lm=` Last-Modified, `exp=` Expires seconds from now,
 `sc=1` Set-Cookie, `n=` body size, `chunked=1`, `sleep=` seconds first, `then=` how every request
@@ -146,7 +147,7 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(out)
             return
-        if path.startswith("/sleep/"):
+        if path.startswith(("/sleep/", "/close/")):
             time.sleep(float(path.split("/")[2]))
         if path.startswith("/size/"):
             n = int(path.split("/")[2].split("?")[0])
@@ -170,6 +171,9 @@ class Handler(BaseHTTPRequestHandler):
         code = int(path.split("/")[2]) if path.startswith("/status/") else 200
         out = self.summary(body)
         self.send_response(code)
+        if path.startswith("/close/"):
+            # Answers, then closes the connection (requests pipelined behind are lost here).
+            self.send_header("Connection", "close")
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(out)))
         self.end_headers()
