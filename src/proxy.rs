@@ -65,7 +65,8 @@ const TX_HIGH: usize = 64 * 1024;
 const RETRY_MAX: usize = 64 * 1024;
 /// Client connections open at once; more are refused at accept. With the buffer bounds above
 /// a client holds at most about 140 KiB (receive buffer, send queue over the high-water mark
-/// by one step, request copy), typically a few KiB.
+/// by one step, request copy), typically a few KiB; a WebSocket tunnel twice that (its
+/// upstream connection has the same buffers), plus a socket for the pool's new connection.
 const MAX_CLIENTS: usize = 16384;
 /// A connection closing after its last response gets this long to take it.
 const CLOSE_GRACE_MS: u64 = 5000;
@@ -368,6 +369,9 @@ struct Conn {
     tx: Buf,
     role: Role,
     last_ms: u64,
+    /// The last read stopped because `rx` was full: the socket may hold more, and no event
+    /// comes for it until more arrives.
+    rx_stalled: bool,
 }
 
 impl Upstream {
@@ -1010,6 +1014,7 @@ impl Proxy {
                 sock: None,
                 rx: Buf::new(),
                 rx_base: 0,
+                rx_stalled: false,
                 tx: Buf::new(),
                 role,
                 last_ms: now_ms(),
@@ -1290,8 +1295,12 @@ impl Proxy {
                             self.fail_client(id, Status::GatewayTimeout);
                         }
                         CState::Closing if age > CLOSE_GRACE_MS => self.close_client(id),
-                        // A tunnel that carried nothing either way for `client_ws_timeout`.
-                        CState::Tunnel if now.saturating_sub(conn.last_ms) > self.ws_ms => {
+                        // A tunnel that carried nothing either way for `client_ws_timeout`, or
+                        // for the close grace once the client closed its side.
+                        CState::Tunnel
+                            if now.saturating_sub(conn.last_ms)
+                                > if c.eof { CLOSE_GRACE_MS } else { self.ws_ms } =>
+                        {
                             self.close_client(id)
                         }
                         _ => {}
@@ -1360,6 +1369,7 @@ impl Proxy {
         let Some(sock) = &conn.sock else { return false };
         loop {
             let spare = conn.rx.spare(RX_CAP);
+            conn.rx_stalled = spare.is_empty();
             if spare.is_empty() {
                 return true;
             }
@@ -2067,8 +2077,16 @@ impl Proxy {
         Some(next)
     }
 
-    /// Finds an idle upstream connection for a queued client and sends it the request.
+    /// Finds an upstream connection for a queued client and sends it the request: an idle
+    /// one, else (see `pipeline`) a busy one it can go behind, unless clients of the group
+    /// already wait (they come first: they are served as connections free up).
     fn assign(&mut self, cid: Id) {
+        self.assign_from(cid, false);
+    }
+
+    /// [`assign`]; `head`: the client is the head of its group's wait list, which
+    /// [`serve_waiting`] took off it.
+    fn assign_from(&mut self, cid: Id, head: bool) {
         let (mut gi, method, key, vi, pipelinable) = match self.get(cid) {
             Some(Conn {
                 role: Role::Client(c),
@@ -2083,7 +2101,7 @@ impl Proxy {
             _ => return,
         };
         let mut sid = self.pick(gi, key);
-        if sid.is_none() && pipelinable {
+        if sid.is_none() && pipelinable && (head || !self.others_wait(gi)) {
             sid = self.pick_pipelined(gi, key);
         }
         if sid.is_none() && !self.group_alive(gi) {
@@ -2232,14 +2250,14 @@ impl Proxy {
                 self.get(cid),
                 Some(Conn { role: Role::Client(c), .. }) if c.st == CState::Queued
             );
-            if queued && !self.any_conn(gi, |u| u.st == UState::Idle) {
+            if queued && !self.can_take(gi, cid) {
                 return;
             }
             if let Some(g) = self.groups.get_mut(gi) {
                 g.wait_head = g.wait_head.saturating_add(1);
             }
             if queued {
-                self.assign(cid);
+                self.assign_from(cid, true);
                 self.client_process(cid);
             }
         }

@@ -171,6 +171,50 @@ def proxy_bodies():
 
 
 @test
+def proxy_expect_continue():
+    """`Expect: 100-continue` (curl sends it with bodies over 1 KiB): the upstream's 100
+    reaches the client before it sends the body, and the final response follows it."""
+    upstream(8101)
+    proxy(BASIC)
+    for method in ("POST", "PUT"):
+        s = socket.create_connection(("127.0.0.1", PORT), timeout=10)
+        try:
+            body = pattern(5000)
+            s.sendall(f"{method} /e HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+                      "Expect: 100-continue\r\n\r\n".encode())
+            interim = b""
+            while b"\r\n\r\n" not in interim:
+                b = s.recv(4096)  # raises on timeout: the 100 never came
+                expect(b, f"{method}: closed before 100 Continue: {interim!r}")
+                interim += b
+            expect(interim.startswith(b"HTTP/1.1 100 "), f"{method}: {interim[:80]!r}")
+            s.sendall(body)
+            out = interim.split(b"\r\n\r\n", 1)[1]
+            while b"}" not in out:
+                b = s.recv(65536)
+                expect(b, f"{method}: closed before the response: {out[:200]!r}")
+                out += b
+            expect(out.startswith(b"HTTP/1.1 200 "), f"{method}: {out[:100]!r}")
+            j = json.loads(out.split(b"\r\n\r\n", 1)[1])
+            expect(j["len"] == len(body) and j["sha256"] == hashlib.sha256(body).hexdigest(),
+                   f"{method}: upstream got {j}")
+        finally:
+            s.close()
+    # curl waits for the 100 (here up to 30 s) before it sends the body.
+    path = "/tmp/tfw-tests/expect-body"
+    data = pattern(3 << 20)
+    with open(path, "wb") as f:
+        f.write(data)
+    out = subprocess.run(["curl", "-s", "-m", "20", "--expect100-timeout", "30",
+                          "-H", "Expect: 100-continue", "--data-binary", f"@{path}",
+                          f"http://127.0.0.1:{PORT}/e"],
+                         capture_output=True, timeout=30).stdout
+    j = json.loads(out or b"{}")
+    expect(j.get("len") == len(data) and j.get("sha256") == hashlib.sha256(data).hexdigest(),
+           f"curl: upstream got {j}")
+
+
+@test
 def proxy_pipelining():
     upstream(8101)
     proxy(BASIC)
@@ -469,7 +513,7 @@ def proxy_websocket():
     expect(f.read() == b"", "the proxy closes after the upstream")
     s.close()
 
-    # Ten tunnels at once on a pool of two, then the upstream closes each one.
+    # Ten tunnels at once on a pool of three, then the upstream closes each one.
     socks = [ws_open("/ws/close") for _ in range(10)]
     for s, f, head, key in socks:
         ws_switched(head, key)
@@ -482,6 +526,21 @@ def proxy_websocket():
     expect(tunnels_open() == 0, perfstat())
     wait_servers_up()
     expect(re.search(r"^WebSocket tunnels opened\s*: 11$", perfstat(), re.M), perfstat())
+
+    # More than a receive buffer's worth right behind the 101; then a client that sends a
+    # 1 MiB frame and closes its side still gets the whole echo, then the close.
+    s, f, head, key = ws_open("/ws/big")
+    ws_switched(head, key)
+    expect(ws.read_frame(f)[0] == ws.TEXT, "greeting")
+    got = ws.read_frame(f)
+    expect(got == (ws.BINARY, pattern(100000)), f"100000 bytes after the 101: "
+           f"{got and (got[0], len(got[1]))}")
+    s.sendall(ws.frame(ws.BINARY, big, True))
+    s.shutdown(socket.SHUT_WR)
+    got = ws.read_frame(f)
+    expect(got == (ws.BINARY, big), f"echo after the client's FIN: {got and len(got[1])}")
+    expect(f.read() == b"", "closed after the upstream closed")
+    s.close()
 
     # An idle tunnel is closed after client_ws_timeout (3 s).
     s, f, head, key = ws_open("/ws/echo")
@@ -528,9 +587,10 @@ def proxy_upstream_pipelining():
     def counter(name):
         return int(re.search(rf"^{name}\s*: (\d+)$", perfstat(), re.M).group(1))
 
-    def burst(first, first_body=None, n=7):
+    def burst(first, first_body=None, n=7, during=None):
         """`first` occupies the only connection, then n clients at once: HEAD or GET of
-        /size/N. Returns the statuses and checks what each got."""
+        /size/N; `during()` runs once they are sent, while `first` is still answered. Checks
+        what each got."""
         results = {}
 
         def client(k, method, path, body=None):
@@ -547,6 +607,9 @@ def proxy_upstream_pipelining():
             method = "HEAD" if k % 3 == 0 else "GET"
             ts.append(threading.Thread(target=client, args=(k, method, f"/size/{1000 + k}")))
             ts[-1].start()
+        if during:
+            time.sleep(0.3)
+            during()
         for t in ts:
             t.join()
         expect(results.get(-1, (0,))[0] == 200, f"{first}: {results.get(-1)}")
@@ -561,11 +624,12 @@ def proxy_upstream_pipelining():
     resent = counter("Requests re-sent")
     burst("/close/0.5", n=4)
     expect(counter("Requests re-sent") > resent, perfstat())
-    # Behind a POST nothing is pipelined: the others wait for the connection.
+    # Behind a POST nothing is pipelined: the others wait for its response (then they may be
+    # pipelined behind one another).
     wait_servers_up()
     before = counter("Requests pipelined to servers")
-    burst("/sleep/0.5", first_body=b"x" * 100, n=4)
-    expect(counter("Requests pipelined to servers") == before, perfstat())
+    burst("/sleep/1", first_body=b"x" * 100, n=4,
+          during=lambda: expect(counter("Requests pipelined to servers") == before, perfstat()))
 
 
 @test

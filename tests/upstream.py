@@ -12,8 +12,9 @@ after the first fails: a status, `close` or `hang`), the body starts with how ma
 path was requested, and `/_count?p=PATH` tells that number without counting itself.
 
 `/ws/...` with a WebSocket upgrade answers 101 and greets with a text frame holding the JSON
-summary, then echoes frames (`/ws/close` closes right after the greeting, `/ws/wrong`
-switches to another protocol than asked).
+summary (`/ws/big`: and 100000 bytes of the pattern in a binary frame, in the same write),
+then echoes frames until the client closes (`/ws/close` closes right after the greeting,
+`/ws/wrong` switches to another protocol than asked).
 """
 import email.utils
 import hashlib
@@ -202,7 +203,9 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: " + proto
                          + b"\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "
                          + ws.accept_for(key).encode() + b"\r\n\r\n"
-                         + ws.frame(ws.TEXT, summary, False))
+                         + ws.frame(ws.TEXT, summary, False)
+                         + (ws.frame(ws.BINARY, pattern(100000), False)
+                            if self.path.startswith("/ws/big") else b""))
         self.wfile.flush()
         self.close_connection = True
         if self.path.startswith("/ws/close"):

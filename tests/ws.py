@@ -52,17 +52,23 @@ def read_exact(f, n):
 
 
 def read_frame(f):
-    """(opcode, payload) of the next frame, unmasked; None at EOF."""
+    """(opcode, payload) of the next frame, unmasked; None at EOF, even inside a frame."""
     h = read_exact(f, 2)
     if not h:
         return None
     opcode, n = h[0] & 0x0F, h[1] & 0x7F
-    if n == 126:
-        n = struct.unpack("!H", read_exact(f, 2))[0]
-    elif n == 127:
-        n = struct.unpack("!Q", read_exact(f, 8))[0]
+    if n in (126, 127):
+        size = 2 if n == 126 else 8
+        ext = read_exact(f, size)
+        if not ext:
+            return None
+        n = int.from_bytes(ext, "big")
     key = read_exact(f, 4) if h[1] & 0x80 else None
+    if key == b"":
+        return None
     payload = read_exact(f, n) if n else b""
+    if n and not payload:
+        return None
     if key:
         payload = xor(payload, key)
     return opcode, payload

@@ -86,6 +86,23 @@ impl Proxy {
         c.retriable && !c.upgrade && !has_body(&c.req)
     }
 
+    /// Whether clients wait in group `gi`'s queue.
+    pub(super) fn others_wait(&self, gi: usize) -> bool {
+        self.groups
+            .get(gi)
+            .is_some_and(|g| g.wait.len() > g.wait_head)
+    }
+
+    /// Whether group `gi` has a connection for client `cid` now: an idle one, or a busy one
+    /// its request can go behind.
+    pub(super) fn can_take(&mut self, gi: usize, cid: Id) -> bool {
+        let pipelinable = matches!(self.get(cid),
+            Some(Conn { role: Role::Client(c), .. }) if Self::pipelinable(c));
+        self.any_conn(gi, |u| {
+            u.st == UState::Idle || (pipelinable && Self::takes_more(u))
+        })
+    }
+
     /// A busy connection of group `gi` that takes one more request behind its own.
     pub(super) fn pick_pipelined(&mut self, gi: usize, key: u64) -> Option<Id> {
         self.pick_by(gi, key, Self::takes_more)

@@ -9,9 +9,13 @@
 //!   not reconnected, and a reconfiguration leaves it alone.
 //! * Each direction is bounded like a request body: a send queue above [`TX_HIGH`] stops
 //!   reading from the other side, whose receive buffer then fills and TCP pushes back.
-//! * A side that closes (or fails) has what it sent passed on first; then the upstream
-//!   connection closes and the client's closes after its send queue drains (a FIN each, so
-//!   frames in flight arrive). `client_ws_timeout` closes a tunnel that carries nothing.
+//! * Closes are passed on like TCP passes them: a client that closes its side has what it
+//!   sent handed to the upstream, then the upstream connection is half-closed (FIN) and what
+//!   the upstream still sends goes on until it closes too. An upstream that closes has what
+//!   it sent queued for the client; then its connection is released, and the client's
+//!   connection is closed once its send queue is out (FIN, then lingering). A side that fails
+//!   (reset) ends the tunnel at once. `client_ws_timeout` closes a tunnel that carries
+//!   nothing, and a half-closed one is closed after [`CLOSE_GRACE_MS`] of silence.
 
 use super::*;
 
@@ -21,11 +25,12 @@ impl Proxy {
     /// 101's head ends in the upstream's stream (bytes after it are the tunnel's).
     pub(super) fn open_tunnel(&mut self, sid: Id, head_end: u64) {
         let now = now_ms();
+        // (A client that failed while its 101 was queued has reset this connection already.)
         let (gi, si, cid) = match self.get(sid) {
             Some(Conn {
                 role: Role::Upstream(u),
                 ..
-            }) => (u.group, u.server, u.client),
+            }) if u.st == UState::Busy => (u.group, u.server, u.client),
             _ => return,
         };
         let Some(cid) = cid else {
@@ -92,6 +97,7 @@ impl Proxy {
             // reconfiguration; the tunnel must leave it all the same.
             None => {
                 let _ = crate::store::swap_remove(&mut srv.conns, pos);
+                srv.stat.add(f_conns, -1);
             }
         }
     }
@@ -108,7 +114,8 @@ impl Proxy {
     /// An event on tunnel end `id` (client or upstream): send, read, pass on.
     pub(super) fn tunnel_event(&mut self, id: Id) {
         let Some(peer) = self.tunnel_peer(id) else {
-            self.end_tunnel(id);
+            let (cid, sid) = self.ends(id);
+            self.end_tunnel(cid, sid);
             return;
         };
         if !self.flush(id) {
@@ -144,12 +151,21 @@ impl Proxy {
         }
         match self.tunnel_peer(sid) {
             Some(cid) => self.pump(cid, sid),
-            None => self.end_tunnel(sid),
+            None => self.end_tunnel(None, Some(sid)),
         }
     }
 
-    /// Passes on what each end holds for the other, then closes the tunnel if an end that
-    /// closed has nothing left to pass on.
+    /// The client and upstream ends of the tunnel that `id` is an end of.
+    fn ends(&mut self, id: Id) -> (Option<Id>, Option<Id>) {
+        match self.get(id).map(|c| &c.role) {
+            Some(Role::Client(c)) => (Some(id), c.server),
+            Some(Role::Upstream(u)) => (u.client, Some(id)),
+            None => (None, None),
+        }
+    }
+
+    /// Passes on what each end holds for the other, then passes on a close (see the module
+    /// docs).
     fn pump(&mut self, a: Id, b: Id) {
         for (from, to) in [(a, b), (b, a)] {
             if !self.relay(from, to) {
@@ -157,52 +173,58 @@ impl Proxy {
                 return;
             }
         }
-        if self.drained_end(a) || self.drained_end(b) {
-            self.end_tunnel(a);
-        }
-    }
-
-    /// Whether tunnel end `id` closed its side (or failed) and passed on all it sent.
-    fn drained_end(&mut self, id: Id) -> bool {
-        match self.get(id) {
-            Some(conn) => {
-                let ended = match &conn.role {
-                    Role::Client(c) => c.eof,
-                    Role::Upstream(u) => u.ended,
-                };
-                ended && conn.rx.is_empty()
+        let (cid, sid) = self.ends(a);
+        let (Some(cid), Some(sid)) = (cid, sid) else {
+            self.end_tunnel(cid, sid);
+            return;
+        };
+        let upstream_done = self
+            .conn_ref(sid)
+            .is_some_and(|up| matches!(&up.role, Role::Upstream(u) if u.ended) && up.rx.is_empty());
+        let client_done = self.conn_ref(sid).is_some_and(|up| up.tx.is_empty())
+            && self
+                .conn_ref(cid)
+                .is_some_and(|c| matches!(&c.role, Role::Client(cl) if cl.eof) && c.rx.is_empty());
+        if upstream_done {
+            self.end_tunnel(Some(cid), Some(sid));
+        } else if client_done {
+            if let Some(Conn { sock: Some(s), .. }) = self.get(sid) {
+                s.shutdown_write();
             }
-            None => true,
         }
     }
 
     /// Moves what `from` received into `to`'s send queue, as far as the queue has room, and
-    /// sends it. False if `to`'s connection failed.
+    /// sends it. False if `to`'s connection failed or its queue could not grow.
     fn relay(&mut self, from: Id, to: Id) -> bool {
         let Some(mut src) = self.take(from) else {
             return true;
         };
         let now = now_ms();
-        let was_full = src.rx.len() >= RX_CAP;
         let mut moved = false;
         let mut ok = true;
         if let Some(dst) = self.get(to) {
             let n = src.rx.len().min(TX_HIGH.saturating_sub(dst.tx.len()));
             if let Some(bytes) = src.rx.data().get(..n).filter(|b| !b.is_empty()) {
-                if dst.tx.put(bytes).is_ok() {
-                    moved = true;
+                // Out of memory: no event would come to retry, so the tunnel ends rather
+                // than stalls.
+                ok = dst.tx.put(bytes).is_ok();
+                moved = ok;
+                if ok {
                     dst.last_ms = now;
                 }
             }
-            ok = send_queued(dst.sock.as_ref(), &mut dst.tx, false).is_ok();
+            ok = ok && send_queued(dst.sock.as_ref(), &mut dst.tx, false).is_ok();
             if moved {
                 src.rx.consume(n);
                 src.rx_base = src.rx_base.saturating_add(n as u64);
                 src.last_ms = now;
             }
         }
-        // A full receive buffer stopped reading the socket, which may hold more: read again.
-        if moved && was_full {
+        // A full receive buffer stopped reading the socket, which may hold more: read again
+        // now that there is room.
+        if src.rx_stalled && src.rx.len() < RX_CAP {
+            src.rx_stalled = false;
             if let Some(s) = &src.sock {
                 s.kick();
             }
@@ -213,33 +235,17 @@ impl Proxy {
 
     /// Tunnel end `id` failed: nothing more goes to it; the tunnel closes.
     fn fail_tunnel(&mut self, id: Id) {
-        let client = match self.get(id) {
-            Some(Conn {
-                role: Role::Client(_),
-                ..
-            }) => Some(id),
-            Some(Conn {
-                role: Role::Upstream(u),
-                ..
-            }) => u.client,
-            None => None,
-        };
-        match client {
+        match self.ends(id) {
             // The client's socket failed: close it and its upstream end.
-            Some(cid) if cid == id => self.close_client(cid),
+            (Some(cid), _) if cid == id => self.close_client(cid),
             // The upstream's failed: the client gets what is queued for it, then a FIN.
-            _ => self.end_tunnel(id),
+            (cid, sid) => self.end_tunnel(cid, sid),
         }
     }
 
-    /// Closes the tunnel that `id` is an end of: the upstream connection now (queued bytes
-    /// that TCP took still go out before its FIN), the client's after its send queue.
-    fn end_tunnel(&mut self, id: Id) {
-        let (cid, sid) = match self.get(id).map(|c| &c.role) {
-            Some(Role::Client(c)) => (Some(id), c.server),
-            Some(Role::Upstream(u)) => (u.client, Some(id)),
-            None => return,
-        };
+    /// Closes a tunnel: the upstream connection now (what TCP took still goes out before its
+    /// FIN), the client's after its send queue.
+    fn end_tunnel(&mut self, cid: Option<Id>, sid: Option<Id>) {
         if let Some(sid) = sid {
             let _ = self.flush(sid);
             self.remove(sid);
