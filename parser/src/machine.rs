@@ -12,7 +12,7 @@
 use super::error::Error;
 use super::limits::{cap, cap64, Limits};
 use super::names::{
-    bit, eq_fold, header_id, header_id_in_line, FORBIDDEN_TRAILER, NAME_BUF, SINGLETON,
+    bit, eq_fold, header_id, header_id_in_line, ACTION_IDS, FORBIDDEN_TRAILER, NAME_BUF, SINGLETON,
 };
 use super::scan::{self, is, lower, HEX, HOST, QDTEXT, SCHEME, TOKEN, VCHAR};
 use super::types::{
@@ -104,6 +104,12 @@ const F_TE: u32 = 1 << 1;
 const F_TE_CODING: u32 = 1 << 2;
 const F_CHUNKED: u32 = 1 << 3;
 const F_CHUNKED_LAST: u32 = 1 << 4;
+
+/// The largest Content-Length and chunk size taken: 2^63 - 1, what a signed 64-bit length
+/// (`off_t`, Java's `long`) holds. A larger one is refused rather than forwarded to an
+/// upstream that might read it as negative or cut it to 32 bits, and so split the stream
+/// elsewhere than the proxy (nginx refuses the same).
+const MAX_LENGTH: u64 = i64::MAX as u64;
 const F_CLOSE: u32 = 1 << 5;
 const F_KEEP_ALIVE: u32 = 1 << 6;
 const F_UPGRADE_OPT: u32 = 1 << 7;
@@ -477,6 +483,7 @@ impl Core {
                         .cl
                         .checked_mul(10)
                         .and_then(|v| v.checked_add(u64::from(b.wrapping_sub(b'0'))))
+                        .filter(|&v| v <= MAX_LENGTH)
                         .ok_or(Error::ContentLengthOverflow)?;
                     self.vsub = 1;
                 }
@@ -654,10 +661,10 @@ impl Core {
             }
             Sem::ContentLength
                 if !trimmed.is_empty()
-                    && trimmed.len() < 20
+                    && trimmed.len() < 19
                     && trimmed.iter().all(u8::is_ascii_digit) =>
             {
-                // At most 19 digits: below 10^19 < 2^64.
+                // At most 18 digits: below 10^18 < MAX_LENGTH.
                 self.cl = trimmed.iter().fold(0u64, |v, &d| {
                     v.wrapping_mul(10)
                         .wrapping_add(u64::from(d.wrapping_sub(b'0')))
@@ -811,12 +818,16 @@ impl Core {
     }
 
     /// Fast path: parses the complete, valid field lines at `data[i..]` (stopping at the first
-    /// line that is incomplete in this chunk, unusual or over a limit, which the byte-wise
-    /// states then handle from its first byte). Returns the index after the lines handled.
+    /// line that is incomplete in this chunk, unusual or possibly over a limit, which the
+    /// byte-wise states then handle from its first byte). Returns the index after the lines
+    /// handled.
     ///
     /// Equivalent to the byte-wise states by construction: it only takes lines whose every
     /// byte is valid and within the limits, and runs the same name and value checks, in the
-    /// same order. The counters live in locals and are stored once at the end.
+    /// same order. The limits are checked once per call: the lines are taken from a window
+    /// of the chunk so short that no line in it can reach `hdr_len`, `header_list_size` or
+    /// `header_cnt` (every field line has at least 4 bytes with its CRLF); a line that
+    /// crosses the window's end goes through the byte-wise states, which count exactly.
     #[inline]
     fn fast_fields<S: Sink>(
         &mut self,
@@ -824,90 +835,128 @@ impl Core {
         start: usize,
         sink: &mut S,
     ) -> Result<usize, Error> {
-        let base = self.base;
-        // Every offset below is `base + k` with `k <= data.len()`: after this check such sums
-        // cannot overflow, so they use plain (wrapping) adds.
-        if base.checked_add(data.len() as u64).is_none() {
+        // A limit as a budget in a u64, 0 (no limit) as 2^32: above anything the window,
+        // which is shorter than 2^32, can hold.
+        let budget = |limit: u32| u64::from(limit.wrapping_sub(1)).wrapping_add(1);
+        let room = budget(self.limits.hdr_len)
+            .min(budget(self.limits.header_list_size).saturating_sub(u64::from(self.list_size)))
+            .min(
+                // At most 2^34: no overflow.
+                budget(self.limits.header_cnt)
+                    .saturating_sub(u64::from(self.fields))
+                    .wrapping_mul(4),
+            )
+            .min(u64::from(u32::MAX));
+        let Some(rest) = data.get(start..) else {
             return Ok(start);
-        }
-        let lcap = cap(self.limits.hdr_len);
-        let tcap = cap(self.limits.header_list_size);
+        };
+        // `room` < 2^32 fits a usize on 32- and 64-bit targets.
+        let window = rest
+            .get(..usize::try_from(room).unwrap_or(usize::MAX))
+            .unwrap_or(rest);
+        // Stream offset of the window's end; every offset below is at most this.
+        let Some(wend) = off(self.base, start).checked_add(window.len() as u64) else {
+            return Ok(start);
+        };
         let trailer = self.flags & F_TRAILER != 0;
-        let mut fields = u64::from(self.fields);
-        let mut list = u64::from(self.list_size);
-        // Field lines still allowed by `header_cnt`.
-        let mut fields_left = cap(self.limits.header_cnt).saturating_sub(fields);
-        let mut i = start;
-        // All indices below are positions inside `rest` (or one or two past a position inside
-        // it), so the wrapping additions never wrap.
-        while let Some(rest) = data.get(i..) {
-            let n = scan::token_len(rest);
-            if n == 0 || rest.get(n) != Some(&b':') {
-                break;
+        // Names that need more than an event (see `field_action`).
+        let action = if trailer {
+            FORBIDDEN_TRAILER
+        } else {
+            ACTION_IDS
+        };
+        let mut rest = window;
+        let mut lines = 0usize;
+        // The field of `line` at the start of `rest`, whose name is `id`.
+        let field = |rest: &[u8], line: &Line, id: HeaderId| {
+            // In the window: at most `wend`, no overflow.
+            let at = wend.wrapping_sub(rest.len() as u64);
+            Field {
+                id,
+                name: Span::new(at, at.wrapping_add(line.n as u64)),
+                value: Span::new(
+                    at.wrapping_add(line.vs as u64),
+                    at.wrapping_add(line.vt as u64),
+                ),
             }
-            // Usually exactly one SP before the value.
-            let mut vs = n.wrapping_add(1);
-            if rest.get(vs) == Some(&SP) {
-                vs = vs.wrapping_add(1);
-            }
-            if let Some(&(SP | HT)) = rest.get(vs) {
-                while let Some(&(SP | HT)) = rest.get(vs) {
-                    vs = vs.wrapping_add(1);
-                }
-            }
-            let Some(tail) = rest.get(vs..) else { break };
-            let mut e = scan::value_len(tail);
-            while tail.get(e) == Some(&HT) {
-                e = e.wrapping_add(1);
-                e = e.wrapping_add(scan::value_len(tail.get(e..).unwrap_or_default()));
-            }
-            if tail.get(e..e.wrapping_add(2)) != Some(b"\r\n") {
-                break;
-            }
-            let ve = vs.wrapping_add(e);
-            let line = ve as u64;
-            if fields_left == 0 || line > lcap || line > tcap.saturating_sub(list) {
-                break;
-            }
-            fields_left = fields_left.wrapping_sub(1); // > 0
-            fields = fields.wrapping_add(1); // <= header_cnt
-            list = list.wrapping_add(line); // <= tcap
-            let value = tail.get(..e).unwrap_or_default();
-            // Usually no whitespace after the value.
-            let trimmed = match value.last() {
-                Some(&(SP | HT)) => {
-                    let t = value
-                        .iter()
-                        .rposition(|&c| c != SP && c != HT)
-                        .map_or(0, |p| p.wrapping_add(1));
-                    value.get(..t).unwrap_or_default()
-                }
-                _ => value,
-            };
-            let at = base.wrapping_add(i as u64);
-            let vstart = at.wrapping_add(vs as u64);
-            let f = Field {
-                id: header_id_in_line(rest, n),
-                name: Span::new(at, at.wrapping_add(n as u64)),
-                value: Span::new(vstart, vstart.wrapping_add(trimmed.len() as u64)),
-            };
-            if f.id != HeaderId::Other {
-                self.on_name(f.id)?;
-                if self.sem != Sem::None {
-                    self.sem_value(value, trimmed, f.value)?;
-                }
-            }
-            sink.event(if trailer {
+        };
+        let event = |f: Field| {
+            if trailer {
                 Event::Trailer(f)
             } else {
                 Event::Header(f)
-            });
-            i = i.wrapping_add(ve).wrapping_add(2);
+            }
+        };
+        'lines: loop {
+            // Lines without an action; a call in this loop would make it spill and reload.
+            let (line, next, id) = loop {
+                let Some((line, next)) = field_line(rest) else {
+                    break 'lines;
+                };
+                let id = header_id_in_line(rest, line.n);
+                if bit(id) & action != 0 {
+                    break (line, next, id);
+                }
+                sink.event(event(field(rest, &line, id)));
+                lines = lines.wrapping_add(1); // <= window.len()
+                rest = next;
+            };
+            let f = field(rest, &line, id);
+            let b = bit(id);
+            if !trailer && SINGLETON & b != 0 {
+                // What `on_name` does for them.
+                if self.seen & b != 0 {
+                    return Err(Error::DuplicateHeader);
+                }
+                self.seen |= b;
+            } else {
+                let Some(value) = rest.get(line.vs..line.le) else {
+                    break;
+                };
+                // In the line.
+                let t = line.vt.wrapping_sub(line.vs);
+                self.field_action(id, value, t, f.value.start)?;
+            }
+            sink.event(event(f));
+            lines = lines.wrapping_add(1); // <= window.len()
+            rest = next;
         }
-        // Both at most their u32 limit (or the u32 they started from).
-        self.fields = u32::try_from(fields).unwrap_or(u32::MAX);
-        self.list_size = u32::try_from(list).unwrap_or(u32::MAX);
-        Ok(i)
+        let taken = window.len().wrapping_sub(rest.len());
+        // Both below 2^32 (the window is); the lines' lengths are the bytes taken without
+        // their CRLFs. The counts stay within their limits (or saturate without one).
+        let lines = lines as u32;
+        self.fields = self.fields.saturating_add(lines);
+        self.list_size = self
+            .list_size
+            .saturating_add((taken as u32).wrapping_sub(lines.wrapping_mul(2)));
+        Ok(start.wrapping_add(taken))
+    }
+
+    /// What a field line taken by the fast path needs besides its event: the checks of
+    /// [`Self::on_name`] and the value mini-parser, for a name in [`ACTION_IDS`] (or, in a
+    /// trailer section, [`FORBIDDEN_TRAILER`]) other than the singletons. `value` is the
+    /// value up to the CR, `t` its length without trailing whitespace, `at` its offset.
+    #[inline(never)]
+    fn field_action(&mut self, id: HeaderId, value: &[u8], t: usize, at: u64) -> Result<(), Error> {
+        let trimmed = value.get(..t).unwrap_or_default();
+        // In the window: no overflow.
+        let span = Span::new(at, at.wrapping_add(t as u64));
+        // The common Host in short: what `on_name` and `sem_value` do for it (the state they
+        // leave for the byte-wise states is dead after a whole line).
+        if id == HeaderId::Host
+            && self.request
+            && self.flags & (F_HOST | F_TRAILER) == 0
+            && scan::all_class(trimmed, HOST)
+        {
+            self.flags |= F_HOST;
+            self.host = span;
+            return Ok(());
+        }
+        self.on_name(id)?;
+        if self.sem != Sem::None {
+            self.sem_value(value, trimmed, span)?;
+        }
+        Ok(())
     }
 
     /// Fast path for a complete origin-form request line `method SP /target SP HTTP/1.x CRLF`
@@ -1571,6 +1620,7 @@ impl Core {
                             .remaining
                             .checked_mul(16)
                             .and_then(|v| v.checked_add(u64::from(digit)))
+                            .filter(|&v| v <= MAX_LENGTH)
                             .ok_or(Error::ChunkSizeOverflow)?;
                         self.sub = 1;
                     } else if self.sub == 0 {
@@ -1739,6 +1789,96 @@ impl Core {
         }));
         self.start_fields();
     }
+}
+
+/// Where the parts of a field line are, relative to its first byte.
+#[derive(Clone, Copy)]
+struct Line {
+    /// Name length (the colon is at `n`).
+    n: usize,
+    /// Value start, after the whitespace.
+    vs: usize,
+    /// Value end, before the whitespace.
+    vt: usize,
+    /// The CR.
+    le: usize,
+}
+
+/// A complete, valid field line at the start of `rest`: where its parts are and what
+/// follows its CRLF; `None` if the line is incomplete in `rest` or invalid (left to the
+/// byte-wise states).
+#[inline(always)]
+fn field_line(rest: &[u8]) -> Option<(Line, &[u8])> {
+    let n = scan::token_len(rest);
+    if n == 0 {
+        return None;
+    }
+    // The common shape: `name: value` or `name:value`, the value starting and ending with a
+    // visible byte, CRLF. All indices below are in `rest`.
+    let vs = match rest.get(n..)? {
+        [b':', SP, c, ..] if *c > SP => n.wrapping_add(2),
+        [b':', c, ..] if *c > SP => n.wrapping_add(1),
+        [b':', ..] => return field_line_other(rest, n),
+        _ => return None,
+    };
+    let v = rest.get(vs..)?;
+    let e = scan::value_len(v);
+    match v.get(e.wrapping_sub(1)..)? {
+        [z, CR, LF, next @ ..] if *z > SP => {
+            let le = vs.wrapping_add(e);
+            Some((Line { n, vs, vt: le, le }, next))
+        }
+        // The chunk ends in the value or its CRLF.
+        [_] | [_, CR] => None,
+        _ => field_line_other(rest, n),
+    }
+}
+
+/// [`field_line`] for the other shapes: any whitespace around the value (or an empty value),
+/// HTAB inside it; `rest[n]` is the colon.
+#[inline(never)]
+fn field_line_other(rest: &[u8], n: usize) -> Option<(Line, &[u8])> {
+    let c = n.wrapping_add(1); // In `rest`, as all indices below.
+    let (s, t, e) = field_value(rest.get(c..)?)?;
+    let vs = c.wrapping_add(s);
+    let le = vs.wrapping_add(e);
+    Some((
+        Line {
+            n,
+            vs,
+            vt: vs.wrapping_add(t),
+            le,
+        },
+        rest.get(le.wrapping_add(2)..)?,
+    ))
+}
+
+/// The value part of a complete, valid field line in any shape: `v` is what follows the
+/// colon (or the colon and a SP). Returns the start of the value after the whitespace, and
+/// relative to it the end of the value without trailing whitespace and the index of the CR;
+/// `None` if the line is incomplete in `v` or invalid (left to the byte-wise states).
+#[inline(never)]
+fn field_value(v: &[u8]) -> Option<(usize, usize, usize)> {
+    let s = v
+        .iter()
+        .position(|&c| c != SP && c != HT)
+        .unwrap_or(v.len());
+    let tail = v.get(s..)?;
+    // In `tail`, as all indices below.
+    let mut e = scan::value_len(tail);
+    while tail.get(e) == Some(&HT) {
+        e = e.wrapping_add(1);
+        e = e.wrapping_add(scan::value_len(tail.get(e..).unwrap_or_default()));
+    }
+    if tail.get(e..e.wrapping_add(2)) != Some(b"\r\n") {
+        return None;
+    }
+    let t = tail
+        .get(..e)?
+        .iter()
+        .rposition(|&c| c != SP && c != HT)
+        .map_or(0, |p| p.wrapping_add(1));
+    Some((s, t, e))
 }
 
 fn target_error(b: u8) -> Error {

@@ -121,3 +121,70 @@ fn responses_and_trailers() {
         check(Role::Response(Method::Get), msg.as_bytes());
     }
 }
+
+/// The fast path checks the limits once per call, on a window of the chunk too short for any
+/// line in it to reach them: at every limit value around the messages' own counts, whole
+/// input (fast path up to the window's end) must give what byte-by-byte input (byte-wise
+/// states only) and every two-piece split give, including the error and where it is reported.
+#[test]
+fn limits_at_every_value() {
+    let mixed: &[u8] = b"GET / HTTP/1.1\r\nHost: h\r\nA: 12345\r\nUser-Agent: x/1\r\nB:b\r\n\
+Cookie: c=1; d=2\r\nC: \r\nD: 1 \t2 \r\nE:1\r\nF:2\r\nI:\r\nJ:\r\nK:\r\nL:\r\n\r\n";
+    // Field lines of the shortest length (4 bytes with the CRLF).
+    let short = format!("GET / HTTP/1.1\r\nHost: h\r\n{}\r\n", "a:\r\n".repeat(16));
+    for msg in [mixed, short.as_bytes()] {
+        for n in 0..20 {
+            check_limits(
+                msg,
+                Limits {
+                    header_cnt: n,
+                    ..Limits::DEFAULT
+                },
+            );
+        }
+        for n in 0..24 {
+            check_limits(
+                msg,
+                Limits {
+                    hdr_len: n,
+                    ..Limits::DEFAULT
+                },
+            );
+        }
+        for n in 0..130 {
+            check_limits(
+                msg,
+                Limits {
+                    header_list_size: n,
+                    ..Limits::DEFAULT
+                },
+            );
+            check_limits(
+                msg,
+                Limits {
+                    header_list_size: n,
+                    hdr_len: 9,
+                    header_cnt: 12,
+                    ..Limits::DEFAULT
+                },
+            );
+        }
+    }
+}
+
+fn check_limits(msg: &[u8], l: Limits) {
+    let whole = testkit::run(Role::Request, l, &[msg]);
+    let bytewise: Vec<usize> = (1..msg.len()).collect();
+    assert_eq!(
+        testkit::run_split(Role::Request, l, msg, &bytewise),
+        whole,
+        "{l:?}"
+    );
+    for k in 0..=msg.len() {
+        assert_eq!(
+            testkit::run_split(Role::Request, l, msg, &[k]),
+            whole,
+            "{l:?} split at {k}"
+        );
+    }
+}

@@ -459,10 +459,19 @@ fn content_length_rules() {
         let m = format!("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: {v}\r\n\r\n");
         assert_eq!(req_err(m.as_bytes()), e, "{v:?}");
     }
-    let m = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 18446744073709551615\r\n\r\n";
+    // Up to 2^63 - 1 (a signed 64-bit length); over it refused.
+    let m = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 9223372036854775807\r\n\r\n";
     let o = req_with(Limits::NONE, m);
-    assert_eq!(heads(&o)[0].body, BodyKind::Length(u64::MAX));
+    assert_eq!(heads(&o)[0].body, BodyKind::Length(i64::MAX as u64));
     assert_eq!(o.verdict, Err(Error::UnexpectedEof));
+    for v in ["9223372036854775808", "18446744073709551615"] {
+        let m = format!("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: {v}\r\n\r\n");
+        assert_eq!(
+            req_with(Limits::NONE, m.as_bytes()).verdict,
+            Err(Error::ContentLengthOverflow),
+            "{v}"
+        );
+    }
 }
 
 #[test]
