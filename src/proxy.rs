@@ -1698,6 +1698,7 @@ impl Proxy {
                     },
                     mods: mods_of(&self.vhosts, c.vhost, false),
                     upgrade: c.upgrade,
+                    host: facts.authority.filter(|a| !a.is_empty()),
                 };
                 if http::rewrite_request(head, &c.req, &fwd, &mut c.req_copy).is_err() {
                     return Next::Fail(Status::InternalError);

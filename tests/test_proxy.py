@@ -372,6 +372,31 @@ def proxy_edge_requests():
     out = raw(b"GET * HTTP/1.1\r\nHost: x\r\n\r\n")
     expect(re.search(rb"\r\nDate: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT\r\n", out),
            f"no Date in a generated response: {out!r}")
+    # What the upstream gets: framing fields in canonical form (a client's obfuscations are
+    # what an upstream might read otherwise), the absolute-form authority as Host.
+    for req, want in (
+        (b"POST /f HTTP/1.1\r\nHost: x\r\nContent-Length: 003\r\n\r\nabc",
+         [["Content-Length", "3"]]),
+        (b"POST /f HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ,\tChunked\r\n\r\n"
+         b"3\r\nabc\r\n0\r\n\r\n", [["Transfer-Encoding", "chunked"]]),
+        (b"GET http://abs.example:81/f HTTP/1.1\r\nHost: other.example\r\n\r\n",
+         [["Host", "abs.example:81"]]),
+    ):
+        out = raw(req)
+        body = out.split(b"\r\n\r\n", 1)[-1]
+        got = json.loads(body) if body.startswith(b"{") else {}
+        fields = [f for f in got.get("headers", [])
+                  if f[0].lower() in ("content-length", "transfer-encoding", "host")
+                  and f[0].lower() == want[0][0].lower()]
+        expect(fields == want and got.get("len") == (3 if req.startswith(b"POST") else 0),
+               f"{req[:70]!r}: upstream got {fields} ({got.get('len')} bytes), want {want}")
+    # Lengths past 2^63 - 1 are refused (an upstream might read them as negative).
+    out = raw(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 9223372036854775808\r\n\r\n")
+    expect(out.startswith(b"HTTP/1.1 400 "), f"2^63 length: {out[:80]!r}")
+    # Fields that a recipient merging trailers would act on are refused in trailers.
+    out = raw(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+              b"0\r\nAuthorization: Basic eDp5\r\n\r\n")
+    expect(out.startswith(b"HTTP/1.1 400 "), f"Authorization trailer: {out[:80]!r}")
     # The proxy still serves after all of these.
     r, _ = request("GET", "/after")
     expect(r.status == 200, f"after the edge cases: {r.status}")

@@ -18,7 +18,7 @@
 //! the request head is read (the head is not kept after it is forwarded), [`finish`] when the
 //! response is complete.
 
-use super::rewrite::{Out, Overflow};
+use super::rewrite::{put_decimal as num, Out, Overflow};
 
 /// Longest line [`finish`] produces, in bytes (the kernel log prints about 1000 bytes of a
 /// message).
@@ -142,22 +142,6 @@ pub fn finish(
         Some(ms) => num(out, ms),
         None => out.put(b"-"),
     }
-}
-
-fn num(out: &mut dyn Out, mut v: u64) -> Result<(), Overflow> {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i = i.saturating_sub(1);
-        if let Some(d) = buf.get_mut(i) {
-            *d = b'0'.saturating_add((v % 10) as u8);
-        }
-        v /= 10;
-        if v == 0 || i == 0 {
-            break;
-        }
-    }
-    out.put(buf.get(i..).unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -9,8 +9,14 @@
 //!   every field the `Connection` options name (RFC 9110 section 7.6.1), except the framing and
 //!   routing fields `Content-Length`, `Transfer-Encoding` and `Host`: a client listing those in
 //!   `Connection` is trying to make the proxy and the upstream disagree on the message;
-//! * `Transfer-Encoding` is kept: bodies are forwarded with their framing, which the parser
-//!   validated;
+//! * bodies are forwarded with their framing, which the parser validated; in a request the
+//!   framing fields are written in canonical form (`Content-Length: <decimal>`, one
+//!   `Transfer-Encoding` field with the codings lowercased and without empty list elements):
+//!   a client's `Transfer-Encoding: , Chunked` or `Content-Length: 007` is what the parser
+//!   accepts under the grammar, but an upstream that reads it otherwise would split the
+//!   stream differently from the proxy (request smuggling);
+//! * a request with an absolute-form target gets the target's authority as its `Host`
+//!   (RFC 9112 section 3.2.2: a proxy must replace the client's, which the routing ignored);
 //! * `X-Forwarded-For: <client>` and `Via: <version> <agent>` are added;
 //! * persistence is made explicit where the version's default is not what the proxy wants:
 //!   upstream connections are kept alive, and the client is told when its connection closes;
@@ -44,6 +50,8 @@ pub struct Fwd<'a> {
     /// A WebSocket upgrade the proxy passes on: `Upgrade` is kept and `Connection: upgrade`
     /// sent (see [`crate::tunnel::websocket_request`]).
     pub upgrade: bool,
+    /// The authority of an absolute-form target: the `Host` sent instead of the client's.
+    pub host: Option<&'a [u8]>,
 }
 
 /// The operator's header changes for one message (`req_hdr_add`/`req_hdr_set`, or the
@@ -93,7 +101,11 @@ pub fn rewrite_request(
     fwd: &Fwd<'_>,
     out: &mut impl Out,
 ) -> Result<(), Overflow> {
-    copy_fields(head, &fwd.mods, fwd.upgrade, out)?;
+    let own = Own {
+        host: fwd.host,
+        framing: Some(info.body),
+    };
+    copy_fields(head, &fwd.mods, fwd.upgrade, &own, out)?;
     out.put(b"X-Forwarded-For: ")?;
     out.put(fwd.client)?;
     out.put(b"\r\n")?;
@@ -131,7 +143,7 @@ pub fn rewrite_response(
     let none = HdrMods::default();
     let mods = if resp.interim { &none } else { mods };
     let switch = resp.code == 101;
-    copy_fields(head, mods, switch, out)?;
+    copy_fields(head, mods, switch, &Own::default(), out)?;
     put_via(resp.version, via, out)?;
     out.put(mods.add)?;
     if switch {
@@ -155,12 +167,24 @@ fn put_via(v: Version, via: &[u8], out: &mut impl Out) -> Result<(), Overflow> {
     out.put(b"\r\n")
 }
 
+/// Fields of a forwarded head that the proxy writes itself instead of copying.
+#[derive(Default)]
+struct Own<'a> {
+    /// `Host`, written after the start line.
+    host: Option<&'a [u8]>,
+    /// The message's framing: `Content-Length` and `Transfer-Encoding` written in canonical
+    /// form where the first of each was.
+    framing: Option<BodyKind>,
+}
+
 /// Copies the start line and the end-to-end fields (everything but the final empty line),
-/// without those `mods` removes. `upgrade`: the `Upgrade` field is kept.
+/// without those `mods` removes and with the fields in `own` replaced. `upgrade`: the
+/// `Upgrade` field is kept.
 fn copy_fields(
     head: &[u8],
     mods: &HdrMods<'_>,
     upgrade: bool,
+    own: &Own<'_>,
     out: &mut impl Out,
 ) -> Result<(), Overflow> {
     let mut opts: [&[u8]; MAX_OPTIONS] = [&[]; MAX_OPTIONS];
@@ -182,9 +206,27 @@ fn copy_fields(
     }
     let opts = opts.get(..n_opts).unwrap_or(&[]);
 
+    let (mut cl_done, mut te_done) = (false, false);
     for (i, line) in lines(head).enumerate() {
         if i > 0 {
             let (name, _) = split_field(line);
+            if own.host.is_some() && name.eq_ignore_ascii_case(b"host") {
+                continue;
+            }
+            if let Some(body) = own.framing {
+                if name.eq_ignore_ascii_case(b"content-length") {
+                    if !core::mem::replace(&mut cl_done, true) {
+                        put_content_length(body, out)?;
+                    }
+                    continue;
+                }
+                if name.eq_ignore_ascii_case(b"transfer-encoding") {
+                    if !core::mem::replace(&mut te_done, true) {
+                        put_transfer_encoding(head, out)?;
+                    }
+                    continue;
+                }
+            }
             let kept = upgrade && name.eq_ignore_ascii_case(b"upgrade");
             let listed = opts.iter().any(|o| o.eq_ignore_ascii_case(name))
                 && !NEVER_DROPPED.iter().any(|p| p.eq_ignore_ascii_case(name));
@@ -195,8 +237,68 @@ fn copy_fields(
         }
         out.put(line)?;
         out.put(b"\r\n")?;
+        if let (0, Some(host)) = (i, own.host) {
+            out.put(b"Host: ")?;
+            out.put(host)?;
+            out.put(b"\r\n")?;
+        }
     }
     Ok(())
+}
+
+/// `Content-Length: <n>` for a body of `body` (a zero length is [`BodyKind::None`]).
+fn put_content_length(body: BodyKind, out: &mut impl Out) -> Result<(), Overflow> {
+    let n = match body {
+        BodyKind::Length(n) => n,
+        _ => 0,
+    };
+    out.put(b"Content-Length: ")?;
+    put_decimal(out, n)?;
+    out.put(b"\r\n")
+}
+
+/// Writes `v` in decimal.
+pub(crate) fn put_decimal(out: &mut dyn Out, mut v: u64) -> Result<(), Overflow> {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i = i.saturating_sub(1);
+        if let Some(d) = buf.get_mut(i) {
+            // `v % 10` is below 10.
+            *d = b'0'.saturating_add((v % 10) as u8);
+        }
+        v /= 10;
+        if v == 0 || i == 0 {
+            break;
+        }
+    }
+    out.put(buf.get(i..).unwrap_or_default())
+}
+
+/// One `Transfer-Encoding` field with the codings of all of `head`'s, lowercased, joined by
+/// `", "`, without empty list elements.
+fn put_transfer_encoding(head: &[u8], out: &mut impl Out) -> Result<(), Overflow> {
+    out.put(b"Transfer-Encoding: ")?;
+    let mut first = true;
+    for line in lines(head).skip(1) {
+        let (name, value) = split_field(line);
+        if !name.eq_ignore_ascii_case(b"transfer-encoding") {
+            continue;
+        }
+        for coding in value
+            .split(|&b| b == b',')
+            .map(trim)
+            .filter(|c| !c.is_empty())
+        {
+            if !core::mem::replace(&mut first, false) {
+                out.put(b", ")?;
+            }
+            for b in coding {
+                out.put(&[b.to_ascii_lowercase()])?;
+            }
+        }
+    }
+    out.put(b"\r\n")
 }
 
 /// The lines of a head without their CRLF, up to (not including) the empty line.
@@ -259,6 +361,7 @@ mod tests {
             add: b"",
         },
         upgrade: false,
+        host: None,
     };
 
     fn req(version: Version) -> ReqInfo {
@@ -351,6 +454,83 @@ Connection: keep-alive\r\n\r\n"
             ..resp
         };
         assert!(!client_keeps_alive(&req(Version::Http11), &close_delimited));
+    }
+
+    #[test]
+    fn request_framing_canonical() {
+        let info = |body| ReqInfo {
+            method: Method::Post,
+            body,
+            ..req(Version::Http11)
+        };
+        let cases: [(&[u8], BodyKind, &str); 5] = [
+            (
+                b"Content-Length: 007",
+                BodyKind::Length(7),
+                "Content-Length: 7",
+            ),
+            (b"content-length:0", BodyKind::None, "Content-Length: 0"),
+            (
+                b"Content-Length: 18446744073709551615",
+                BodyKind::Length(u64::MAX),
+                "Content-Length: 18446744073709551615",
+            ),
+            (
+                b"Transfer-Encoding: , Chunked\t",
+                BodyKind::Chunked,
+                "Transfer-Encoding: chunked",
+            ),
+            (
+                b"Transfer-Encoding: GZip,\r\nX: 1\r\ntransfer-encoding: ,chunked",
+                BodyKind::Chunked,
+                "Transfer-Encoding: gzip, chunked\r\nX: 1",
+            ),
+        ];
+        for (fields, body, want) in cases {
+            let mut head = b"POST / HTTP/1.1\r\nHost: a\r\n".to_vec();
+            head.extend_from_slice(fields);
+            head.extend_from_slice(b"\r\n\r\n");
+            let mut out = Vec::new();
+            rewrite_request(&head, &info(body), &FWD, &mut out).unwrap();
+            assert_eq!(
+                s(&out),
+                format!(
+                    "POST / HTTP/1.1\r\nHost: a\r\n{want}\r\nX-Forwarded-For: 192.0.2.7\r\n\
+Via: 1.1 tfw\r\n\r\n"
+                ),
+                "{}",
+                s(fields)
+            );
+        }
+        // Responses keep their framing fields as they are.
+        let head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n";
+        let resp = RespInfo {
+            code: 200,
+            version: Version::Http11,
+            keep_alive: true,
+            body: BodyKind::Chunked,
+            interim: false,
+        };
+        let mut out = Vec::new();
+        let mods = HdrMods::default();
+        rewrite_response(head, &req(Version::Http11), &resp, b"tfw", &mods, &mut out).unwrap();
+        assert!(s(&out).contains("\r\nTransfer-Encoding: gzip, Chunked\r\n"));
+    }
+
+    #[test]
+    fn absolute_form_host_replaced() {
+        let head = b"GET http://b.example:8080/x HTTP/1.1\r\nHost: a\r\nX: 1\r\nhost: c\r\n\r\n";
+        let fwd = Fwd {
+            host: Some(b"b.example:8080"),
+            ..FWD
+        };
+        let mut out = Vec::new();
+        rewrite_request(head, &req(Version::Http11), &fwd, &mut out).unwrap();
+        assert_eq!(
+            s(&out),
+            "GET http://b.example:8080/x HTTP/1.1\r\nHost: b.example:8080\r\nX: 1\r\n\
+X-Forwarded-For: 192.0.2.7\r\nVia: 1.1 tfw\r\n\r\n"
+        );
     }
 
     #[test]
