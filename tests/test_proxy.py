@@ -338,6 +338,9 @@ EDGE = [
     (b"GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400, "asterisk-form only for OPTIONS"),
     (b"GET / HTTP/1.1\r\n\r\n", 400, "HTTP/1.1 without Host (RFC 9112 3.2)"),
     (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "two Host fields"),
+    (b"GET / HTTP/1.1\r\nHost: \r\n\r\n", 400, "an empty Host for a target without one"
+     " (RFC 9110 4.2.1)"),
+    (b"GET http://x/e HTTP/1.1\r\nHost:\r\n\r\n", 200, "an empty Host, the target has it"),
     (b"GET / HTTP/1.0\r\n\r\n", 200, "HTTP/1.0 needs no Host"),
     (b"GET http://x/abs HTTP/1.1\r\nHost: x\r\n\r\n", 200, "absolute-form"),
     (b"GET / HTTP/1.1\r\nHost: x\r\n Folded: y\r\n\r\n", 400, "obs-fold (RFC 9112 5.2)"),
@@ -346,6 +349,7 @@ EDGE = [
     (b"GET / HTTP/1.1\r\nHost: x\r\nX: a\x00b\r\n\r\n", 400, "NUL in a field value"),
     (b"GET  / HTTP/1.1\r\nHost: x\r\n\r\n", 400, "two spaces in the request line"),
     (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505, "a version other than 1.0/1.1"),
+    (b"GET / HTTP/01.1\r\nHost: x\r\n\r\n", 400, "a malformed version (RFC 9112 2.3)"),
     (b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 400,
      "a request body not ending in chunked (RFC 9112 6.3)"),
     (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400, "negative length"),
@@ -390,6 +394,11 @@ def proxy_edge_requests():
                   and f[0].lower() == want[0][0].lower()]
         expect(fields == want and got.get("len") == (3 if req.startswith(b"POST") else 0),
                f"{req[:70]!r}: upstream got {fields} ({got.get('len')} bytes), want {want}")
+    # A CGI-style upstream would read X_Forwarded_For as X-Forwarded-For: not forwarded.
+    out = raw(b"GET /u HTTP/1.1\r\nHost: x\r\nX_Forwarded_For: 6.6.6.6\r\nX_Other: 1\r\n\r\n")
+    got = json.loads(out.split(b"\r\n\r\n", 1)[-1] or b"{}")
+    names = [f[0] for f in got.get("headers", [])]
+    expect("X_Other" in names and "X_Forwarded_For" not in names, f"underscores: {names}")
     # Lengths past 2^63 - 1 are refused (an upstream might read them as negative).
     out = raw(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 9223372036854775808\r\n\r\n")
     expect(out.startswith(b"HTTP/1.1 400 "), f"2^63 length: {out[:80]!r}")

@@ -15,6 +15,8 @@
 //!   a client's `Transfer-Encoding: , Chunked` or `Content-Length: 007` is what the parser
 //!   accepts under the grammar, but an upstream that reads it otherwise would split the
 //!   stream differently from the proxy (request smuggling);
+//! * a request's fields named like `Content-Length`, `Host`, `X-Forwarded-For` ... with `_`
+//!   for `-` are dropped (CGI-style upstreams read both spellings as one field);
 //! * a request with an absolute-form target gets the target's authority as its `Host`
 //!   (RFC 9112 section 3.2.2: a proxy must replace the client's, which the routing ignored);
 //! * `X-Forwarded-For: <client>` and `Via: <version> <agent>` are added;
@@ -210,6 +212,9 @@ fn copy_fields(
     for (i, line) in lines(head).enumerate() {
         if i > 0 {
             let (name, _) = split_field(line);
+            if own.framing.is_some() && underscored(name) {
+                continue;
+            }
             if own.host.is_some() && name.eq_ignore_ascii_case(b"host") {
                 continue;
             }
@@ -244,6 +249,34 @@ fn copy_fields(
         }
     }
     Ok(())
+}
+
+/// Fields whose meaning the proxy sets or checks: a request's field named like one of these
+/// with `_` for `-` is not forwarded, since CGI-style upstreams (`HTTP_CONTENT_LENGTH`,
+/// `HTTP_X_FORWARDED_FOR`, Rack, PHP) read both spellings as the same field.
+const UNDERSCORE_ALIASED: [&[u8]; 6] = [
+    b"content-length",
+    b"transfer-encoding",
+    b"host",
+    b"x-forwarded-for",
+    b"forwarded",
+    b"via",
+];
+
+/// Whether `name` has a `_` and would be one of [`UNDERSCORE_ALIASED`] with `-` in its place.
+fn underscored(name: &[u8]) -> bool {
+    name.contains(&b'_')
+        && UNDERSCORE_ALIASED.iter().any(|a| {
+            a.len() == name.len()
+                && a.iter().zip(name).all(|(&a, &n)| {
+                    let n = if n == b'_' {
+                        b'-'
+                    } else {
+                        n.to_ascii_lowercase()
+                    };
+                    a == n
+                })
+        })
 }
 
 /// `Content-Length: <n>` for a body of `body` (a zero length is [`BodyKind::None`]).
@@ -515,6 +548,19 @@ Via: 1.1 tfw\r\n\r\n"
         let mods = HdrMods::default();
         rewrite_response(head, &req(Version::Http11), &resp, b"tfw", &mods, &mut out).unwrap();
         assert!(s(&out).contains("\r\nTransfer-Encoding: gzip, Chunked\r\n"));
+    }
+
+    #[test]
+    fn underscore_aliases_dropped() {
+        let head = b"GET / HTTP/1.1\r\nHost: a\r\nX_Forwarded_For: 1.2.3.4\r\n\
+content_length: 5\r\nTRANSFER_ENCODING: chunked\r\nX_Custom: 1\r\nhost_: b\r\n\r\n";
+        let mut out = Vec::new();
+        rewrite_request(head, &req(Version::Http11), &FWD, &mut out).unwrap();
+        assert_eq!(
+            s(&out),
+            "GET / HTTP/1.1\r\nHost: a\r\nX_Custom: 1\r\nhost_: b\r\n\
+X-Forwarded-For: 192.0.2.7\r\nVia: 1.1 tfw\r\n\r\n"
+        );
     }
 
     #[test]

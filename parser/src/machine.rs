@@ -117,6 +117,9 @@ const F_CONN_OTHER: u32 = 1 << 8;
 const F_UPGRADE_HDR: u32 = 1 << 9;
 const F_EXPECT: u32 = 1 << 10;
 const F_HOST: u32 = 1 << 11;
+/// The version's major digit is not 1: `UnsupportedVersion` if the version turns out to be
+/// well-formed (`HTTP/2.0`), `InvalidVersion` if not (`HTTP/01.1`).
+const F_MAJOR_OTHER: u32 = 1 << 12;
 const F_TRAILER: u32 = 1 << 13;
 const F_PERSIST: u32 = 1 << 14;
 const F_TUNNEL: u32 = 1 << 15;
@@ -397,6 +400,11 @@ impl Core {
         }
     }
 
+    /// Whether the request's target carries the authority (absolute-form, authority-form).
+    fn authority_in_target(&self) -> bool {
+        matches!(self.form, TargetForm::Absolute | TargetForm::Authority)
+    }
+
     /// The end of the authority of an absolute-form or authority-form target.
     fn authority_end(&self, need_port: bool) -> Result<(), Error> {
         if self.flags & F_HOST_BAD != 0 {
@@ -631,7 +639,10 @@ impl Core {
                 }
             }
             Sem::Host => {
-                self.host_end(false, true)?;
+                // Empty only when the target has the authority: otherwise the target URI
+                // would be `http://` + an empty host, which RFC 9110 section 4.2.1 requires
+                // a recipient to reject.
+                self.host_end(false, self.authority_in_target())?;
                 self.host = value;
             }
             Sem::Expect => {
@@ -946,6 +957,7 @@ impl Core {
         if id == HeaderId::Host
             && self.request
             && self.flags & (F_HOST | F_TRAILER) == 0
+            && !trimmed.is_empty()
             && scan::all_class(trimmed, HOST)
         {
             self.flags |= F_HOST;
@@ -1740,11 +1752,14 @@ impl Core {
         let ok = match self.sub {
             5 => {
                 if b != b'1' && b.is_ascii_digit() {
-                    return Err(Error::UnsupportedVersion);
+                    self.flags |= F_MAJOR_OTHER;
                 }
-                b == b'1'
+                b.is_ascii_digit()
             }
             7 => match b {
+                _ if self.flags & F_MAJOR_OTHER != 0 && b.is_ascii_digit() => {
+                    return Err(Error::UnsupportedVersion)
+                }
                 b'0' => {
                     self.version = Version::Http10;
                     true

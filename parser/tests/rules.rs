@@ -145,6 +145,11 @@ fn versions() {
         ("HTTP/2.0", Error::UnsupportedVersion),
         ("HTTP/1.2", Error::UnsupportedVersion),
         ("HTTP/3.0", Error::UnsupportedVersion),
+        ("HTTP/0.9", Error::UnsupportedVersion),
+        // Not `DIGIT "." DIGIT`: malformed, not another version.
+        ("HTTP/01.1", Error::InvalidVersion),
+        ("HTTP/2", Error::InvalidVersion),
+        ("HTTP/2.x", Error::InvalidVersion),
         ("HTTP/1.x", Error::InvalidVersion),
         ("HTTP/11", Error::InvalidVersion),
         ("HTTQ/1.1", Error::InvalidVersion),
@@ -397,7 +402,7 @@ fn host_rules() {
         Error::DuplicateHost
     );
     for bad in [
-        "a b", "a:65536", "a:1x", "[::1", "[::1]x", "a@b", "a/b", ":80", "a:1:2",
+        "a b", "a:65536", "a:1x", "[::1", "[::1]x", "a@b", "a/b", ":80", "a:1:2", "",
     ] {
         let m = format!("GET / HTTP/1.1\r\nHost: {bad}\r\n\r\n");
         assert_eq!(req_err(m.as_bytes()), Error::InvalidHost, "{bad}");
@@ -410,7 +415,6 @@ fn host_rules() {
         "[::1]",
         "[v1.x]:80",
         "xn--bcher-kva.example",
-        "",
     ] {
         let m = format!("GET / HTTP/1.1\r\nHost: {good}\r\n\r\n");
         ok(&req(m.as_bytes()));

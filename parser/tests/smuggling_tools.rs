@@ -690,9 +690,9 @@ fn desync_research() {
         "desync HTTP/0.9 body", b"GET /\r\nHost: h\r\n\r\n" => rej(InvalidRequestLine);
         "desync version trailing space", b"GET / HTTP/1.1 \r\nHost: h\r\n\r\n" => rej(InvalidVersion);
         "desync version lowercase", b"GET / http/1.1\r\nHost: h\r\n\r\n" => rej(InvalidVersion);
-        "desync version leading zero", b"GET / HTTP/01.1\r\nHost: h\r\n\r\n" => rej(UnsupportedVersion);
+        "desync version leading zero", b"GET / HTTP/01.1\r\nHost: h\r\n\r\n" => rej(InvalidVersion);
         "desync version 1.01", b"GET / HTTP/1.01\r\nHost: h\r\n\r\n" => rej(InvalidVersion);
-        "desync version HTTP/2", b"GET / HTTP/2\r\nHost: h\r\n\r\n" => rej(UnsupportedVersion);
+        "desync version HTTP/2", b"GET / HTTP/2\r\nHost: h\r\n\r\n" => rej(InvalidVersion);
         // Methods are case-sensitive: `get` is an extension method (checked below).
         "desync method lowercase", b"get / HTTP/1.1\r\nHost: h\r\n\r\n" => cl(0);
         "desync double space after method", b"GET  / HTTP/1.1\r\nHost: h\r\n\r\n" => rej(InvalidRequestLine);

@@ -87,7 +87,10 @@ pub const CASES: &[Case] = &[
     case!("chunk_upper_hex", R, b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nA\r\n0123456789\r\n0\r\n\r\n", OK),
     case!("chunk_ext_quoted", R, b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3 ; a = b ;c=\"q \\\" \\\\ x\";d\r\nabc\r\n0;last\r\n\r\n", OK),
     case!("host_ipv6", R, b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", OK),
-    case!("host_empty", R, b"GET / HTTP/1.1\r\nHost:\r\n\r\n", OK),
+    // RFC 9110 4.2.1: an http URI with an empty host is invalid; the target has none.
+    case!("host_empty", R, b"GET / HTTP/1.1\r\nHost:\r\n\r\n", e(Error::InvalidHost)),
+    case!("host_empty_ws", R, b"GET / HTTP/1.0\r\nHost:  \r\n\r\n", e(Error::InvalidHost)),
+    case!("host_empty_absolute", R, b"GET http://a/ HTTP/1.1\r\nHost:\r\n\r\n", OK),
     case!("host_trailing_ws", R, b"GET / HTTP/1.1\r\nHost: example.com \t\r\n\r\n", OK),
     case!("connection_options", R, b"GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, X-Foo , Upgrade\r\nUpgrade: h2c\r\nX-Foo: 1\r\n\r\n", OK),
     case!("long_name", R, b"GET / HTTP/1.1\r\nHost: h\r\nX-A-Rather-Long-Header-Name-Longer-Than-The-Buffer: v\r\nContent-Length-Foo: 12\r\nHostx: y\r\nTransfer-Encodings: gzip\r\n\r\n", OK),
@@ -228,7 +231,7 @@ pub const CASES: &[Case] = &[
     case!("resp_status_double_space", G, b"HTTP/1.1  200 OK\r\n\r\n", e(Error::InvalidStatusCode)),
     case!("resp_bare_lf", G, b"HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n", e(Error::BareLf)),
     case!("resp_reason_ctl", G, b"HTTP/1.1 200 O\x01K\r\n\r\n", e(Error::InvalidReason)),
-    case!("resp_http2", G, b"HTTP/2 200\r\n\r\n", e(Error::UnsupportedVersion)),
+    case!("resp_http2", G, b"HTTP/2 200\r\n\r\n", e(Error::InvalidVersion)), // not DIGIT "." DIGIT
     case!("resp_not_http", G, b"<html>\r\n", e(Error::InvalidVersion)),
     case!("resp_missing_sp", G, b"HTTP/1.1\r\n\r\n", e(Error::InvalidStatusLine)),
     case!("resp_chunk_overflow", G, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n", e(Error::ChunkSizeOverflow)),
