@@ -1296,10 +1296,14 @@ impl Proxy {
                         }
                         CState::Closing if age > CLOSE_GRACE_MS => self.close_client(id),
                         // A tunnel that carried nothing either way for `client_ws_timeout`, or
-                        // for the close grace once the client closed its side.
+                        // (if shorter) for the close grace once the client closed its side.
                         CState::Tunnel
                             if now.saturating_sub(conn.last_ms)
-                                > if c.eof { CLOSE_GRACE_MS } else { self.ws_ms } =>
+                                > if c.eof {
+                                    CLOSE_GRACE_MS.min(self.ws_ms)
+                                } else {
+                                    self.ws_ms
+                                } =>
                         {
                             self.close_client(id)
                         }
@@ -1390,9 +1394,14 @@ impl Proxy {
                 }
                 Recv::Again => return true,
                 Recv::Eof => {
-                    match &mut conn.role {
-                        Role::Client(c) => c.eof = true,
-                        Role::Upstream(_) => return false,
+                    let Role::Client(c) = &mut conn.role else {
+                        return false;
+                    };
+                    // A tunnel's close grace counts from the client's FIN.
+                    let fin = !c.eof && c.st == CState::Tunnel;
+                    c.eof = true;
+                    if fin {
+                        conn.last_ms = now_ms();
                     }
                     return true;
                 }
@@ -1698,7 +1707,15 @@ impl Proxy {
                     },
                     mods: mods_of(&self.vhosts, c.vhost, false),
                     upgrade: c.upgrade,
-                    host: facts.authority.filter(|a| !a.is_empty()),
+                    host: None,
+                };
+                // An absolute-form target's authority replaces the client's Host, unless
+                // the operator's `req_hdr_set Host` does (one Host either way).
+                let fwd = Fwd {
+                    host: facts
+                        .authority
+                        .filter(|a| !a.is_empty() && !fwd.mods.drops(b"host")),
+                    ..fwd
                 };
                 if http::rewrite_request(head, &c.req, &fwd, &mut c.req_copy).is_err() {
                     return Next::Fail(Status::InternalError);

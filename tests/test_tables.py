@@ -287,6 +287,7 @@ vhost app {
   req_hdr_set X-Client-Id;
   req_hdr_set X-Env prod;
   req_hdr_add X-Added one;
+  req_hdr_set Host up.internal;
   location prefix "/c/" {
     cache_fulfill * *;
     resp_hdr_add X-Loc "yes \"q\"";
@@ -303,6 +304,12 @@ http_chain { -> app; }
     expect([v for k, v in seen if k.lower() == "x-added"] == ["one"], f"req_hdr_add: {seen}")
     expect("x-global" not in names, f"the vhost's own list replaces the global one: {seen}")
     expect(hdrs.get("Server") == "tempesta", f"the global resp_hdr_set applies: {hdrs}")
+    # req_hdr_set Host wins over both the client's Host and an absolute-form authority: the
+    # upstream gets one Host.
+    for path in ("/x", "http://abs.example/x"):
+        st, _, body = ask("GET", path)
+        hosts = [v for k, v in json.loads(body)["headers"] if k.lower() == "host"]
+        expect(st == 200 and hosts == ["up.internal"], f"{path}: {st} Host {hosts}")
     for i in range(2):
         c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=20)
         c.request("GET", "/c/h?cc=max-age=60", headers={"Host": "example.com"})

@@ -15,8 +15,9 @@
 //!   a client's `Transfer-Encoding: , Chunked` or `Content-Length: 007` is what the parser
 //!   accepts under the grammar, but an upstream that reads it otherwise would split the
 //!   stream differently from the proxy (request smuggling);
-//! * a request's fields named like `Content-Length`, `Host`, `X-Forwarded-For` ... with `_`
-//!   for `-` are dropped (CGI-style upstreams read both spellings as one field);
+//! * a request's fields named like `Content-Length`, `Transfer-Encoding` or
+//!   `X-Forwarded-For` with `_` for `-` are dropped (CGI-style upstreams read both spellings
+//!   as one field);
 //! * a request with an absolute-form target gets the target's authority as its `Host`
 //!   (RFC 9112 section 3.2.2: a proxy must replace the client's, which the routing ignored);
 //! * `X-Forwarded-For: <client>` and `Via: <version> <agent>` are added;
@@ -251,17 +252,12 @@ fn copy_fields(
     Ok(())
 }
 
-/// Fields whose meaning the proxy sets or checks: a request's field named like one of these
-/// with `_` for `-` is not forwarded, since CGI-style upstreams (`HTTP_CONTENT_LENGTH`,
-/// `HTTP_X_FORWARDED_FOR`, Rack, PHP) read both spellings as the same field.
-const UNDERSCORE_ALIASED: [&[u8]; 6] = [
-    b"content-length",
-    b"transfer-encoding",
-    b"host",
-    b"x-forwarded-for",
-    b"forwarded",
-    b"via",
-];
+/// Fields whose meaning the proxy sets or checks (and that have a `-`): a request's field
+/// named like one of these with `_` for `-` is not forwarded, since CGI-style upstreams
+/// (`HTTP_CONTENT_LENGTH`, `HTTP_X_FORWARDED_FOR`, Rack, PHP) read both spellings as the same
+/// field.
+const UNDERSCORE_ALIASED: [&[u8]; 3] =
+    [b"content-length", b"transfer-encoding", b"x-forwarded-for"];
 
 /// Whether `name` has a `_` and would be one of [`UNDERSCORE_ALIASED`] with `-` in its place.
 fn underscored(name: &[u8]) -> bool {

@@ -86,11 +86,16 @@ impl Proxy {
         c.retriable && !c.upgrade && !has_body(&c.req)
     }
 
-    /// Whether clients wait in group `gi`'s queue.
+    /// Whether clients wait in group `gi`'s queue (entries of clients that left or were
+    /// answered meanwhile do not count; the scan usually stops at the first entry).
     pub(super) fn others_wait(&self, gi: usize) -> bool {
-        self.groups
-            .get(gi)
-            .is_some_and(|g| g.wait.len() > g.wait_head)
+        let Some(g) = self.groups.get(gi) else {
+            return false;
+        };
+        g.wait.iter().skip(g.wait_head).any(|&cid| {
+            matches!(self.conn_ref(cid),
+                Some(Conn { role: Role::Client(c), .. }) if c.st == CState::Queued)
+        })
     }
 
     /// Whether group `gi` has a connection for client `cid` now: an idle one, or a busy one
@@ -135,7 +140,8 @@ impl Proxy {
             };
             if again {
                 self.stats.retries = self.stats.retries.saturating_add(1);
-                self.assign(cid);
+                // Already in flight once: ahead of the clients queued meanwhile.
+                self.assign_from(cid, true);
             } else {
                 self.fail_client(cid, Status::BadGateway);
             }
