@@ -1698,6 +1698,7 @@ impl Proxy {
                         }
                     }
                 }
+                let mods = mods_of(&self.vhosts, c.vhost, false);
                 let fwd = Fwd {
                     client: c.peer.get(..c.peer_len).unwrap_or(b"unknown"),
                     via: &self.via,
@@ -1705,17 +1706,13 @@ impl Proxy {
                         Some(_) => c.cache.extra(),
                         None => &[],
                     },
-                    mods: mods_of(&self.vhosts, c.vhost, false),
+                    mods,
                     upgrade: c.upgrade,
-                    host: None,
-                };
-                // An absolute-form target's authority replaces the client's Host, unless
-                // the operator's `req_hdr_set Host` does (one Host either way).
-                let fwd = Fwd {
+                    // An absolute-form target's authority replaces the client's Host, unless
+                    // the operator's `req_hdr_set Host` does (one Host either way).
                     host: facts
                         .authority
-                        .filter(|a| !a.is_empty() && !fwd.mods.drops(b"host")),
-                    ..fwd
+                        .filter(|a| !a.is_empty() && !mods.drops(b"host")),
                 };
                 if http::rewrite_request(head, &c.req, &fwd, &mut c.req_copy).is_err() {
                     return Next::Fail(Status::InternalError);
@@ -2102,9 +2099,10 @@ impl Proxy {
         self.assign_from(cid, false);
     }
 
-    /// [`assign`]; `head`: the client is the head of its group's wait list, which
-    /// [`serve_waiting`] took off it.
-    fn assign_from(&mut self, cid: Id, head: bool) {
+    /// [`assign`]; `ahead`: the client goes before those waiting for the group (it is the
+    /// head of the wait list, which [`serve_waiting`] took off it, or a request that was in
+    /// flight already and is re-sent).
+    fn assign_from(&mut self, cid: Id, ahead: bool) {
         let (mut gi, method, key, vi, pipelinable) = match self.get(cid) {
             Some(Conn {
                 role: Role::Client(c),
@@ -2119,7 +2117,7 @@ impl Proxy {
             _ => return,
         };
         let mut sid = self.pick(gi, key);
-        if sid.is_none() && pipelinable && (head || !self.others_wait(gi)) {
+        if sid.is_none() && pipelinable && (ahead || !self.others_wait(gi)) {
             sid = self.pick_pipelined(gi, key);
         }
         if sid.is_none() && !self.group_alive(gi) {
@@ -2264,10 +2262,7 @@ impl Proxy {
                 g.wait_head = 0;
                 return;
             };
-            let queued = matches!(
-                self.get(cid),
-                Some(Conn { role: Role::Client(c), .. }) if c.st == CState::Queued
-            );
+            let queued = self.queued(cid);
             if queued && !self.can_take(gi, cid) {
                 return;
             }

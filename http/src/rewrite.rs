@@ -404,6 +404,17 @@ mod tests {
         }
     }
 
+    /// A final HTTP/1.1 response that keeps the connection.
+    fn resp(code: u16, body: BodyKind) -> RespInfo {
+        RespInfo {
+            code,
+            version: Version::Http11,
+            keep_alive: true,
+            body,
+            interim: false,
+        }
+    }
+
     fn s(v: &[u8]) -> &str {
         core::str::from_utf8(v).unwrap()
     }
@@ -438,13 +449,7 @@ Connection: keep-alive\r\n\r\n"
     #[test]
     fn response_persistence() {
         let head = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n";
-        let resp = RespInfo {
-            code: 200,
-            version: Version::Http11,
-            keep_alive: true,
-            body: BodyKind::Length(2),
-            interim: false,
-        };
+        let resp = resp(200, BodyKind::Length(2));
         let mut out = Vec::new();
         rewrite_response(
             head,
@@ -533,13 +538,7 @@ Via: 1.1 tfw\r\n\r\n"
         }
         // Responses keep their framing fields as they are.
         let head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n";
-        let resp = RespInfo {
-            code: 200,
-            version: Version::Http11,
-            keep_alive: true,
-            body: BodyKind::Chunked,
-            interim: false,
-        };
+        let resp = resp(200, BodyKind::Chunked);
         let mut out = Vec::new();
         let mods = HdrMods::default();
         rewrite_response(head, &req(Version::Http11), &resp, b"tfw", &mods, &mut out).unwrap();
@@ -598,11 +597,8 @@ X-Forwarded-For: 192.0.2.7\r\nVia: 1.1 tfw\r\nConnection: upgrade\r\n\r\n"
         let head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
 Connection: Upgrade\r\nSec-WebSocket-Accept: a\r\n\r\n";
         let resp = RespInfo {
-            code: 101,
-            version: Version::Http11,
             keep_alive: false,
-            body: BodyKind::Tunnel,
-            interim: false,
+            ..resp(101, BodyKind::Tunnel)
         };
         out.clear();
         let none = HdrMods::default();
@@ -632,13 +628,7 @@ Sec-WebSocket-Accept: a\r\nVia: 1.1 tfw\r\nConnection: upgrade\r\n\r\n"
 Via: 1.1 tfw\r\nX-Set: v\r\nX-Add: w\r\n\r\n"
         );
         let head = b"HTTP/1.1 204 No Content\r\nServer: up\r\nX-A: 1\r\n\r\n";
-        let resp = RespInfo {
-            code: 204,
-            version: Version::Http11,
-            keep_alive: true,
-            body: BodyKind::None,
-            interim: false,
-        };
+        let resp = resp(204, BodyKind::None);
         let mods = HdrMods {
             drop: b"server\n",
             add: b"X-Frame-Options: DENY\r\n",

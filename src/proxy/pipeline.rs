@@ -92,10 +92,13 @@ impl Proxy {
         let Some(g) = self.groups.get(gi) else {
             return false;
         };
-        g.wait.iter().skip(g.wait_head).any(|&cid| {
-            matches!(self.conn_ref(cid),
-                Some(Conn { role: Role::Client(c), .. }) if c.st == CState::Queued)
-        })
+        g.wait.iter().skip(g.wait_head).any(|&cid| self.queued(cid))
+    }
+
+    /// Whether `id` is a client waiting for an upstream connection.
+    pub(super) fn queued(&self, id: Id) -> bool {
+        matches!(self.conn_ref(id),
+            Some(Conn { role: Role::Client(c), .. }) if c.st == CState::Queued)
     }
 
     /// Whether group `gi` has a connection for client `cid` now: an idle one, or a busy one

@@ -178,10 +178,14 @@ impl Proxy {
             self.end_tunnel(cid, sid);
             return;
         };
-        let upstream_done = self
-            .conn_ref(sid)
-            .is_some_and(|up| matches!(&up.role, Role::Upstream(u) if u.ended) && up.rx.is_empty());
-        let client_done = self.conn_ref(sid).is_some_and(|up| up.tx.is_empty())
+        let (upstream_done, upstream_sent) = match self.conn_ref(sid) {
+            Some(up) => (
+                matches!(&up.role, Role::Upstream(u) if u.ended) && up.rx.is_empty(),
+                up.tx.is_empty(),
+            ),
+            None => (false, false),
+        };
+        let client_done = upstream_sent
             && self
                 .conn_ref(cid)
                 .is_some_and(|c| matches!(&c.role, Role::Client(cl) if cl.eof) && c.rx.is_empty());
