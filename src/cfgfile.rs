@@ -56,6 +56,82 @@ pub(crate) struct GroupCfg {
     pub(crate) retry_nonidempotent: bool,
     /// `sched hash` (else `sched ratio static`).
     pub(crate) hash: bool,
+    /// The servers' health monitor (`health NAME`).
+    pub(crate) health: Option<HealthCfg>,
+}
+
+/// A health monitor (`health_check NAME { ... }`, or the built-in `auto`).
+pub(crate) struct HealthCfg {
+    /// The probe request, escapes decoded, checked by the HTTP parser.
+    pub(crate) request: KVec<u8>,
+    pub(crate) method: crate::parser::Method,
+    /// `request_url`: client requests for it stand in for a probe.
+    pub(crate) url: KVec<u8>,
+    pub(crate) monitor: crate::sched::health::Monitor,
+}
+
+impl HealthCfg {
+    fn new(
+        path: &str,
+        tree: &config::Tree<'_, '_>,
+        hc: &config::health::HealthCheck<'_>,
+    ) -> Result<Self> {
+        let mut buf = KVec::from_elem(0u8, config::health::MAX_REQUEST, GFP_KERNEL)?;
+        let raw = hc.request.unwrap_or(config::health::DEFAULT_REQUEST);
+        let decoded = match hc.request {
+            Some(r) => config::health::decode_request(r, &mut buf).ok_or(EINVAL)?,
+            None => raw,
+        };
+        let method = probe_method(decoded).ok_or_else(|| {
+            let node = tree
+                .top_level()
+                .find(|n| n.line() == hc.line)
+                .unwrap_or(&config::Node::EMPTY);
+            report(
+                path,
+                &tree.error(
+                    node,
+                    config::ErrorKind::Message(
+                        "the probe 'request' is not one complete HTTP/1.x request head without \
+                         a body",
+                    ),
+                ),
+            )
+        })?;
+        let crc = match hc.crc {
+            config::health::Crc::Any => crate::sched::health::Crc::Any,
+            config::health::Crc::Auto => crate::sched::health::Crc::Auto,
+            config::health::Crc::Is(v) => crate::sched::health::Crc::Is(v),
+        };
+        Ok(HealthCfg {
+            request: copy(decoded)?,
+            method,
+            url: copy(hc.url)?,
+            monitor: crate::sched::health::Monitor {
+                codes: hc.codes,
+                crc,
+                secs: hc.secs,
+            },
+        })
+    }
+}
+
+/// The method of a probe request, if the parser reads it as one whole request head with no
+/// body and nothing after it.
+fn probe_method(req: &[u8]) -> Option<crate::parser::Method> {
+    let mut r = crate::http::Reader::requests(crate::parser::Limits::NONE);
+    let mut head = false;
+    for _ in 0..4 {
+        match r.poll(req, 0) {
+            crate::http::Step::Head { end, .. } => head = end == req.len() as u64,
+            crate::http::Step::End if head => {
+                let info = r.request();
+                return (info.body == crate::parser::BodyKind::None).then_some(info.method);
+            }
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// One vhost, or one `location` of a vhost, with its settings resolved (what the location does
@@ -246,6 +322,8 @@ pub(crate) struct Config {
     pub(crate) block: config::BlockActions,
     /// The `cache*` directives.
     pub(crate) cache: CacheCfg,
+    /// `server_failover_http`: what makes a monitored server unhealthy.
+    pub(crate) failover: KVec<crate::sched::health::Rule>,
 }
 
 /// A file read whole into vmalloc()ed memory by glue.c, freed on drop.
@@ -351,6 +429,11 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
                 GFP_KERNEL,
             )?;
         }
+        let health = match config::upstream::group_health(&tree, &g) {
+            Ok(Some(hc)) => Some(HealthCfg::new(path, &tree, &hc)?),
+            Ok(None) => None,
+            Err(e) => return Err(report(path, &e)),
+        };
         groups.push(
             GroupCfg {
                 name,
@@ -360,6 +443,7 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
                 forward_retries: g.params.forward_retries,
                 retry_nonidempotent: g.params.retry_nonidempotent,
                 hash: g.params.sched == config::Sched::Hash,
+                health,
             },
             GFP_KERNEL,
         )?;
@@ -432,6 +516,17 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
     let access_log = config::access_log(&tree).map_err(|e| report(path, &e))?;
     let frang = config::frang(&tree).map_err(|e| report(path, &e))?;
     let block = config::block_actions(&tree).map_err(|e| report(path, &e))?;
+    let mut rules = [config::health::Failover::EMPTY; config::health::MAX_FAILOVER];
+    let n = config::health::failover_rules(&tree, &mut rules).map_err(|e| report(path, &e))?;
+    let mut failover = KVec::with_capacity(n, GFP_KERNEL)?;
+    for r in rules.iter().take(n) {
+        let rule = crate::sched::health::Rule {
+            code: r.code,
+            limit: r.limit,
+            secs: r.secs,
+        };
+        failover.push(rule, GFP_KERNEL)?;
+    }
 
     Ok(Config {
         listen,
@@ -451,6 +546,7 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
         frang,
         block,
         cache,
+        failover,
     })
 }
 

@@ -481,6 +481,9 @@ static int tfw_proc_server_show(struct seq_file *m, void *v)
 	seq_printf(m, "Requests forwarded\t: %llu\n", READ_ONCE(s->forwarded));
 	seq_printf(m, "Responses\t\t: %llu\n", READ_ONCE(s->responses));
 	seq_printf(m, "Errors\t\t\t: %llu\n", READ_ONCE(s->errors));
+	seq_printf(m, "HTTP health monitor is enabled\t: %llu\n", READ_ONCE(s->hm));
+	seq_printf(m, "Suspended\t\t: %llu\n", READ_ONCE(s->suspended));
+	seq_printf(m, "Health probes sent\t: %llu\n", READ_ONCE(s->probes));
 	return 0;
 }
 

@@ -27,6 +27,10 @@ struct tfw_srv_stat {
 	u64 rt_avg;
 	u64 rt_max;
 	u64 rt_pct[5];	/* 50, 75, 90, 95, 99 */
+	/* Health monitoring (sched/src/health.rs): on, suspended now, probes sent. */
+	u64 hm;
+	u64 suspended;
+	u64 probes;
 };
 
 /* Socket events, bits of the mask tfw_rs_event() gets. */

@@ -49,6 +49,7 @@ use crate::store::Obj;
 use crate::tables::Tables;
 use kernel::sync::Arc;
 
+mod health;
 mod pipeline;
 mod tunnel;
 
@@ -132,6 +133,8 @@ struct Server {
     stat: SrvStat,
     /// Its response times.
     apm: KBox<Window>,
+    /// Its health, if its group is monitored (`health`).
+    health: Option<KBox<sched::health::Health>>,
 }
 
 /// Counters shared with glue.c's /proc file of a server (see `struct tfw_srv_stat`).
@@ -224,6 +227,8 @@ struct Group {
     retry_nonidempotent: bool,
     /// `sched hash` (else `sched ratio static`).
     hash: bool,
+    /// The servers' health monitor (`health`).
+    health: Option<KBox<health::GroupHealth>>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -353,6 +358,8 @@ struct Upstream {
     pipe: Pipe,
     /// `client`'s request lets others be pipelined behind it.
     pipelinable: bool,
+    /// The request in flight is a health probe (see [`health`]).
+    probe: Option<health::Probe>,
 }
 
 enum Role {
@@ -388,6 +395,7 @@ impl Upstream {
             ended: false,
             pipe: Pipe::new(),
             pipelinable: false,
+            probe: None,
         }
     }
 }
@@ -517,6 +525,8 @@ pub(crate) struct Proxy {
     /// Requests on their way upstream that others for the same URI wait for.
     collapsing: KVec<Pending>,
     pub(crate) stats: Stats,
+    /// `server_failover_http`.
+    failover: KVec<sched::health::Rule>,
 }
 
 /// A vhost or a location of one (see [`crate::cfgfile::VhostCfg`]): its name (the tables route
@@ -692,8 +702,10 @@ fn build_groups(cfg: &Config) -> Result<KVec<Group>> {
             forward_retries: g.forward_retries,
             retry_nonidempotent: g.retry_nonidempotent,
             hash: g.hash,
+            health: g.health.as_ref().map(health::GroupHealth::of).transpose()?,
         };
         grp.name.extend_from_slice(&g.name, GFP_KERNEL)?;
+        let now = now_ms();
         for s in g.servers.iter() {
             grp.servers.push(
                 Server {
@@ -705,6 +717,7 @@ fn build_groups(cfg: &Config) -> Result<KVec<Group>> {
                     conns: KVec::new(),
                     stat: SrvStat(core::ptr::null_mut()),
                     apm: KBox::new(Window::new(), GFP_KERNEL)?,
+                    health: health::server_health(grp.health.as_deref(), now)?,
                 },
                 GFP_KERNEL,
             )?;
@@ -747,7 +760,9 @@ impl Proxy {
             },
             collapsing: KVec::new(),
             stats: Stats::default(),
+            failover: KVec::new(),
         };
+        p.failover.extend_from_slice(&cfg.failover, GFP_KERNEL)?;
         p.whitelist.extend_from_slice(&cfg.whitelist, GFP_KERNEL)?;
         p.via.extend_from_slice(&cfg.via, GFP_KERNEL)?;
         p.vhost.extend_from_slice(&cfg.vhost, GFP_KERNEL)?;
@@ -769,6 +784,8 @@ impl Proxy {
         let vhosts = build_vhosts(cfg)?;
         let mut whitelist = KVec::new();
         whitelist.extend_from_slice(&cfg.whitelist, GFP_KERNEL)?;
+        let mut failover = KVec::new();
+        failover.extend_from_slice(&cfg.failover, GFP_KERNEL)?;
         // A firewall newly configured gets its table now (the one step here that allocates
         // much); a running one keeps its clients' accounting.
         let limits = firewall::Prepared::of(cfg)?;
@@ -823,6 +840,7 @@ impl Proxy {
         self.tables = cfg.tables.clone();
         let old_vhosts = core::mem::replace(&mut self.vhosts, vhosts);
         self.whitelist = whitelist;
+        self.failover = failover;
         self.keepalive_ms = u64::from(cfg.keepalive_timeout).saturating_mul(1000);
         self.ws_ms = u64::from(cfg.ws_timeout).saturating_mul(1000);
         self.req_limits = req_limits(cfg);
@@ -986,6 +1004,7 @@ impl Proxy {
                 let stat = unsafe { crate::sys::tfw_glue_proc_server(dir, text.as_ptr().cast()) };
                 srv.stat = SrvStat(stat);
                 srv.stat.add(f_conns, srv.conns.len() as i64);
+                health::publish(srv);
             }
         }
     }
@@ -1068,10 +1087,13 @@ impl Proxy {
     }
 
     /// Whether any connection of group `gi` satisfies `f`.
+    /// Whether any connection of group `gi` satisfies `f` (of servers not suspended by their
+    /// health monitor: the scheduler does not choose those).
     fn any_conn(&self, gi: usize, f: impl Fn(&Upstream) -> bool) -> bool {
         self.groups.get(gi).is_some_and(|g| {
             g.servers
                 .iter()
+                .filter(|s| health::usable(s))
                 .any(|s| s.conns.iter().any(|&id| self.upstream(id).is_some_and(&f)))
         })
     }
@@ -1240,6 +1262,7 @@ impl Proxy {
                 }
             }
         }
+        self.health_tick(now);
         for index in 0..self.slots.len() {
             let Some(slot) = self.slots.get(index) else {
                 break;
@@ -1311,7 +1334,9 @@ impl Proxy {
                     }
                 }
                 Role::Upstream(u) => {
-                    if u.st == UState::Down && u.retry_at <= now {
+                    if self.probe_expired(u, now) {
+                        self.reset_upstream(id, true);
+                    } else if u.st == UState::Down && u.retry_at <= now {
                         self.connect(id);
                     } else if u.st == UState::Connecting
                         && now.saturating_sub(conn.last_ms) > 10_000
@@ -2172,6 +2197,7 @@ impl Proxy {
                         u.reader.expect_response_to(method);
                         u.pipelinable = pipelinable;
                     }
+                    health::client_request(&mut self.groups, u.group, u.server, c.req_copy.data());
                     let srv = self
                         .groups
                         .get_mut(u.group)
@@ -2214,10 +2240,10 @@ impl Proxy {
         let mut ok = [false; 64];
         let g = self.groups.get(gi)?;
         for (flag, s) in ok.iter_mut().zip(g.servers.iter()) {
-            *flag = s
-                .conns
-                .iter()
-                .any(|&id| self.upstream(id).is_some_and(usable));
+            *flag = health::usable(s)
+                && s.conns
+                    .iter()
+                    .any(|&id| self.upstream(id).is_some_and(usable));
         }
         let g = self.groups.get_mut(gi)?;
         let eligible = |i: usize| ok.get(i).copied().unwrap_or(false);
@@ -2649,6 +2675,18 @@ impl Proxy {
                     return UNext::Broken;
                 };
                 let resp = u.reader.response();
+                if !resp.interim {
+                    health::response_status(
+                        &mut self.groups,
+                        &self.failover,
+                        u.group,
+                        u.server,
+                        resp.code,
+                    );
+                    if let Some(p) = &mut u.probe {
+                        p.status = resp.code;
+                    }
+                }
                 if let Some(cl) = client.as_deref_mut() {
                     if let Role::Client(c) = &mut cl.role {
                         // 1xx responses only go to HTTP/1.1 clients (RFC 9110 section 15.2).
@@ -2739,6 +2777,9 @@ impl Proxy {
                     return UNext::Broken;
                 };
                 let interim = u.reader.response().interim;
+                if !interim {
+                    health::probe_body(&mut u.probe, bytes);
+                }
                 let replaced = matches!(client.as_deref(),
                     Some(Conn { role: Role::Client(c), .. }) if c.reval_hit.is_some());
                 if let Some(cl) = client.filter(|_| !replaced) {
@@ -2776,12 +2817,13 @@ impl Proxy {
     /// The response is complete: the client goes on or closes, the upstream is idle again.
     fn response_done(&mut self, id: Id, keep_alive: bool, close_delimited: bool) {
         self.stats.responses = self.stats.responses.saturating_add(1);
-        let (gi, si, cid) = match self.get(id) {
+        let (gi, si, cid, probe) = match self.get(id) {
             Some(Conn {
                 role: Role::Upstream(u),
                 ..
             }) => {
                 let c = u.client.take();
+                let probe = u.probe.take();
                 // The next pipelined request's response follows, if the connection stays
                 // (else `reset_upstream` below sends the pipelined requests again).
                 let stays = keep_alive && u.group != RETIRED;
@@ -2796,7 +2838,7 @@ impl Proxy {
                     }
                     None => u.st = UState::Idle,
                 }
-                (u.group, u.server, c)
+                (u.group, u.server, c, probe)
             }
             _ => return,
         };
@@ -2871,6 +2913,9 @@ impl Proxy {
                 self.answer_revalidated(cid, obj, entry);
             }
             self.release_pending(cid);
+        }
+        if let Some(p) = probe {
+            self.probe_done(gi, si, p);
         }
     }
 
@@ -2993,6 +3038,7 @@ impl Proxy {
         conn.rx.clear();
         conn.tx.clear();
         u.client = None;
+        u.probe = None;
         u.st = UState::Down;
         if failure {
             u.fails = u.fails.saturating_add(1);

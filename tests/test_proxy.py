@@ -719,6 +719,91 @@ def proxy_weighted_distribution():
         expect(abs(share - w) <= 0.05 * w, f"server {name}: {share:.3f} of requests, weight {w}")
 
 
+def direct(port, path):
+    """A GET straight to an upstream, past the proxy."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        c.request("GET", path)
+        return c.getresponse().read()
+    finally:
+        c.close()
+
+
+def server_file(group, port):
+    with open(f"/proc/tempesta/servers/{group}/127.0.0.1:{port}") as f:
+        return f.read()
+
+
+def suspended(group, port):
+    return re.search(r"^Suspended\s*:\s*1$", server_file(group, port), re.M) is not None
+
+
+@test
+def proxy_health_monitor():
+    """server_failover_http suspends a server that answers too many 500s (the others take its
+    requests, or 502 when none is left); the health_check probe brings it back once well."""
+    import zlib
+    upstream(8101, "a")
+    upstream(8102, "b")
+    crc = zlib.crc32(b"ok\n")
+    proxy("server_failover_http 500 3 10;\n"
+          "health_check hm {\n"
+          '  request "GET /hc HTTP/1.1\\r\\nHost: probe\\r\\n\\r\\n";\n'
+          '  request_url "/hc";\n'
+          "  resp_code 200;\n"
+          f"  resp_crc32 0x{crc:08x};\n"
+          "  timeout 1;\n}\n"
+          "srv_group g {\n server 127.0.0.1:8101 conns_n=2;\n server 127.0.0.1:8102 conns_n=2;\n"
+          " health hm;\n}\n"
+          "vhost v { proxy_pass g; }\nhttp_chain { -> v; }\n")
+    expect("HTTP health monitor is enabled\t: 1" in server_file("g", 8101), server_file("g", 8101))
+
+    def names(n):
+        got = []
+        for i in range(n):
+            r, data = request("GET", f"/h/{i}")
+            got.append((r.status, json.loads(data)["server"] if r.status == 200 else None))
+        return got
+    both = {s for _, s in names(10)}
+    expect(both == {"a", "b"}, f"both servers answer while well: {both}")
+    # Probes go out every second (nobody asks for /hc through the proxy).
+    time.sleep(2.5)
+    for port in (8101, 8102):
+        n = int(direct(port, "/_count?p=/hc"))
+        expect(n >= 1, f"server {port} got {n} probes in 2.5 s")
+
+    direct(8101, "/_sick?on=1")
+    got = names(20)
+    bad = sum(1 for st, _ in got if st == 500)
+    # The fourth 500 within 10 s passes the limit of 3: no more after it (a probe's 500 in
+    # between counts too).
+    expect(3 <= bad <= 4, f"500s before a was suspended: {bad} ({got})")
+    expect(suspended("g", 8101) and not suspended("g", 8102), server_file("g", 8101))
+    after = names(10)
+    expect(all(x == (200, "b") for x in after), f"a suspended, b answers all: {after}")
+    expect("suspended, too many 500 responses" in sh("dmesg | tail -50")[1], "no log line")
+
+    # Well again: the next probe's 200 with the right body brings it back.
+    direct(8101, "/_sick?on=0")
+    t = time.monotonic() + 10
+    while suspended("g", 8101) and time.monotonic() < t:
+        time.sleep(0.2)
+    expect(not suspended("g", 8101), "a not back 10 s after it was well")
+    back = {s for _, s in names(10)}
+    expect(back == {"a", "b"}, f"both answer again: {back}")
+    expect("back, the health probe got 200" in sh("dmesg | tail -50")[1], "no log line")
+
+    # Every server suspended: 502 at once, no waiting for a server that the scheduler skips.
+    direct(8101, "/_sick?on=1")
+    direct(8102, "/_sick?on=1")
+    got = names(12)
+    expect(suspended("g", 8101) and suspended("g", 8102), f"{got}")
+    r, _ = request("GET", "/h/none")
+    expect(r.status == 502, f"all suspended: {r.status}")
+    direct(8101, "/_sick?on=0")
+    direct(8102, "/_sick?on=0")
+
+
 def load(n_clients, seconds, results, path="/load"):
     """n_clients threads sending keep-alive requests for `seconds`; statuses into results."""
     stop_at = time.monotonic() + seconds

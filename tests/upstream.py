@@ -11,6 +11,9 @@ bytes of a known pattern (`?chunked` for a chunked response), `/sleep/S` after S
 after the first fails: a status, `close` or `hang`), the body starts with how many times the
 path was requested, and `/_count?p=PATH` tells that number without counting itself.
 
+`/_sick?on=1` makes every later request but `/_sick` and `/_count` get a 500 until
+`/_sick?on=0`; `/hc` answers `ok` (counted, for the health monitor test).
+
 `/ws/...` with a WebSocket upgrade answers 101 and greets with a text frame holding the JSON
 summary (`/ws/big`: and 100000 bytes of the pattern in a binary frame, in the same write),
 then echoes frames until the client closes (`/ws/close` closes right after the greeting,
@@ -40,6 +43,7 @@ def pattern(n):
 
 COUNTS = {}
 LOCK = threading.Lock()
+SICK = False
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -136,6 +140,16 @@ class Handler(BaseHTTPRequestHandler):
             # Reads every request and closes without answering (a failing upstream).
             self.close_connection = True
             return
+        if path.startswith("/_sick?"):
+            global SICK
+            SICK = path.endswith("on=1")
+            return self.small(200, b"sick" if SICK else b"well")
+        if SICK and not path.startswith("/_count?"):
+            return self.small(500, b"sick")
+        if path == "/hc":
+            with LOCK:
+                COUNTS[path] = COUNTS.get(path, 0) + 1
+            return self.small(200, b"ok\n")
         if path.startswith("/c/"):
             return self.cache_object()
         if path.startswith("/ws/") and self.headers.get("Upgrade", "").lower() == "websocket":
@@ -176,6 +190,13 @@ class Handler(BaseHTTPRequestHandler):
             # Answers, then closes the connection (requests pipelined behind are lost here).
             self.send_header("Connection", "close")
         self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(out)
+
+    def small(self, code, out):
+        self.send_response(code)
         self.send_header("Content-Length", str(len(out)))
         self.end_headers()
         if self.command != "HEAD":

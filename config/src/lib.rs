@@ -84,6 +84,7 @@ pub mod cache;
 mod error;
 pub mod frang;
 pub mod hdrmod;
+pub mod health;
 mod lexer;
 pub mod listen;
 pub mod location;

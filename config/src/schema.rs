@@ -276,22 +276,23 @@ pub static DIRECTIVES: &[DirectiveSpec] = &[
     d("server_forward_retries", C::G_SG, 1, 1).supported(), // 5
     d("server_retry_nonidempotent", C::G_SG, 0, 0).supported(),
     d("server_connect_retries", C::G_SG, 1, 1).supported(), // 10
-    d("health", C::G_SG, 1, 1),
+    d("health", C::G_SG, 1, 1).supported(),
     d("sticky_sessions", C::SG, 0, 1),
     d("grace_shutdown_time", C::G, 1, 1),
     // --- Health monitoring (apm.c) ---
     d("apm_stats", C::G, 0, 0).opts(&["window", "scale"]),
-    d("server_failover_http", C::G, 3, 3).repeat(),
+    d("server_failover_http", C::G, 3, 3).repeat().supported(),
     d("health_stat_server", C::G, 1, MANY),
     d("health_check", C::G, 1, 1)
         .block(Context::HealthCheck)
         .repeat()
-        .unique(),
-    d("request", C::HC, 1, 1),
-    d("request_url", C::HC, 1, 1),
-    d("resp_code", C::HC, 1, MANY),
-    d("resp_crc32", C::HC, 1, 1),
-    d("timeout", C::HC, 1, 1),
+        .unique()
+        .supported(),
+    d("request", C::HC, 1, 1).supported(),
+    d("request_url", C::HC, 1, 1).supported(),
+    d("resp_code", C::HC, 1, MANY).supported(),
+    d("resp_crc32", C::HC, 1, 1).supported(),
+    d("timeout", C::HC, 1, 1).supported(),
     // --- HTTP processing (http.c) ---
     d("block_action", C::G, 2, 3).repeat().supported(),
     d("response_body", C::G, 2, 2).repeat(),
@@ -455,6 +456,14 @@ mod tests {
                 "server_forward_retries",
                 "server_retry_nonidempotent",
                 "server_connect_retries",
+                "health",
+                "server_failover_http",
+                "health_check",
+                "request",
+                "request_url",
+                "resp_code",
+                "resp_crc32",
+                "timeout",
                 "block_action",
                 "whitelist_mark",
                 "access_log",

@@ -577,6 +577,22 @@ fn find_option<'b>(tree: &Tree<'_, 'b>, group: Option<&Node>, name: &[u8]) -> Op
     }
 }
 
+/// The health monitor of `group`'s servers (`health NAME`, in the group or inherited from the
+/// top level), checked; `None` if they are not monitored.
+pub fn group_health<'s>(
+    tree: &Tree<'s, '_>,
+    group: &SrvGroup<'_>,
+) -> Result<Option<super::health::HealthCheck<'s>>, Error<'s>> {
+    let node = group.node.and_then(|i| tree.node(i));
+    if group.node.is_some() && node.is_none() {
+        return Ok(None);
+    }
+    match find_option(tree, node, b"health") {
+        Some(n) => super::health::check_health(tree, n).map(Some),
+        None => Ok(None),
+    }
+}
+
 /// The options of `group` (`None`: the implicit group), inherited and defaulted.
 fn group_params<'s>(tree: &Tree<'s, '_>, group: Option<&Node>) -> Result<GroupParams, Error<'s>> {
     let mut p = GroupParams::DEFAULT;

@@ -18,6 +18,7 @@ use super::access_log;
 use super::error::{Error, ErrorKind};
 use super::frang;
 use super::hdrmod;
+use super::health;
 use super::listen::{check_listen, Proto};
 use super::location;
 use super::nonidempotent;
@@ -217,6 +218,15 @@ fn check_semantics<'s>(
             upstream::check_group_option(tree, node, opts.accept_unsupported)?;
         }
         "vhost" => upstream::check_vhost_decl(tree, node)?,
+        "health" => {
+            health::check_health(tree, node)?;
+        }
+        "health_check" => {
+            health::parse_health_check(tree, node)?;
+        }
+        "server_failover_http" => {
+            health::parse_failover(tree, node)?;
+        }
         "proxy_pass" => {
             upstream::check_proxy_pass(tree, node)?;
         }

@@ -91,7 +91,23 @@ const BAD: &[(&str, Options, &str)] = &[
     (
         "health_check h { timeout 1; }",
         STRICT,
-        "line 1: directive 'health_check': not supported by tempesta-rs yet",
+        "line 1: directive 'health_check': needs 'resp_code' or an explicit (not 'auto') \
+         'resp_crc32'",
+    ),
+    (
+        "server_failover_http 500 3 10;\nsrv_group g {\n  server 127.0.0.1;\n  health h;\n}",
+        STRICT,
+        "line 4: directive 'health': no health_check of this name",
+    ),
+    (
+        "server 127.0.0.1;\nhealth auto;",
+        STRICT,
+        "line 2: directive 'health': health monitoring needs a 'server_failover_http' directive",
+    ),
+    (
+        "server_failover_http 5xx 3 10;",
+        STRICT,
+        "line 1: directive 'server_failover_http': invalid HTTP status '5xx'",
     ),
     ("proxy_pass g;", LENIENT, "line 1: directive 'proxy_pass': not allowed in global context"),
     (
@@ -357,6 +373,7 @@ srv_group static {
     server_connect_retries 10;
     health h1;
 }
+server_failover_http 404 300 10;
 health_check h1 {
     request "GET / HTTP/1.1\r\n\r\n";
     request_url "/";

@@ -1,5 +1,6 @@
 //! Upstream schedulers: `sched ratio static` is weighted round robin, `sched hash` rendezvous
-//! hashing ([`pick_hash`]); [`apm`] keeps the response time statistics.
+//! hashing ([`pick_hash`]); [`apm`] keeps the response time statistics, [`health`] the
+//! servers' health (bad responses suspend a server, probes bring it back).
 //!
 //! `no_std` and allocation-free: the caller owns one [`Slot`] per server (the module keeps them
 //! in its server table) and asks [`pick`] for the next one each time a request needs a server.
@@ -30,6 +31,7 @@
 )]
 
 pub mod apm;
+pub mod health;
 
 /// Smallest and largest weight (`server ... weight=N`), as in Tempesta FW.
 pub const WEIGHT_MIN: u32 = 1;
