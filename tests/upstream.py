@@ -207,6 +207,7 @@ class Handler(BaseHTTPRequestHandler):
         return json.dumps({
             "server": NAME,
             "method": self.command,
+            "version": self.request_version,
             "path": self.path,
             "xff": self.headers.get_all("X-Forwarded-For"),
             "via": self.headers.get_all("Via"),

@@ -241,7 +241,11 @@ fn copy_fields(
                 continue;
             }
         }
-        out.put(line)?;
+        if i == 0 {
+            put_start_line(line, out)?;
+        } else {
+            out.put(line)?;
+        }
         out.put(b"\r\n")?;
         if let (0, Some(host)) = (i, own.host) {
             out.put(b"Host: ")?;
@@ -250,6 +254,32 @@ fn copy_fields(
         }
     }
     Ok(())
+}
+
+/// Writes a start line, a later HTTP/1 minor version (which the parser reads as 1.1, RFC 9110
+/// section 2.5) as `HTTP/1.1`: the next hop may not take `HTTP/1.2`.
+fn put_start_line(line: &[u8], out: &mut impl Out) -> Result<(), Overflow> {
+    let later = |v: &[u8]| {
+        v.len() == 8
+            && v.starts_with(b"HTTP/1.")
+            && v.last().is_some_and(|d| (b'2'..=b'9').contains(d))
+    };
+    // A status line starts with the version, a request line ends with it.
+    if let Some(rest) = line
+        .get(8..)
+        .filter(|_| later(line.get(..8).unwrap_or(&[])))
+    {
+        out.put(b"HTTP/1.1")?;
+        return out.put(rest);
+    }
+    let cut = line.len().saturating_sub(8);
+    if let (Some(start), Some(v)) = (line.get(..cut), line.get(cut..)) {
+        if later(v) && start.ends_with(b" ") {
+            out.put(start)?;
+            return out.put(b"HTTP/1.1");
+        }
+    }
+    out.put(line)
 }
 
 /// Fields whose meaning the proxy sets or checks (and that have a `-`): a request's field
@@ -444,6 +474,33 @@ X-Forwarded-For: 192.0.2.7\r\nVia: 1.1 tfw\r\n\r\n"
             "GET / HTTP/1.0\r\nHost: a\r\nX-Forwarded-For: 192.0.2.7\r\nVia: 1.0 tfw\r\n\
 Connection: keep-alive\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn later_http1_minor_versions_go_on_as_1_1() {
+        let head = b"GET /HTTP/1.2 HTTP/1.2\r\nHost: a\r\n\r\n";
+        let mut out = Vec::new();
+        rewrite_request(head, &req(Version::Http11), &FWD, &mut out).unwrap();
+        assert!(
+            s(&out).starts_with("GET /HTTP/1.2 HTTP/1.1\r\nHost: a\r\n"),
+            "{}",
+            s(&out)
+        );
+        let head = b"HTTP/1.9 204 HTTP/1.2\r\n\r\n";
+        out.clear();
+        let r = resp(204, BodyKind::None);
+        let mods = HdrMods::default();
+        rewrite_response(head, &req(Version::Http11), &r, b"tfw", &mods, &mut out).unwrap();
+        assert!(
+            s(&out).starts_with("HTTP/1.1 204 HTTP/1.2\r\n"),
+            "{}",
+            s(&out)
+        );
+        // 1.0 and 1.1 stay as they are.
+        let head = b"GET / HTTP/1.0\r\n\r\n";
+        out.clear();
+        rewrite_request(head, &req(Version::Http10), &FWD, &mut out).unwrap();
+        assert!(s(&out).starts_with("GET / HTTP/1.0\r\n"));
     }
 
     #[test]

@@ -1764,11 +1764,12 @@ impl Core {
                     self.version = Version::Http10;
                     true
                 }
-                b'1' => {
+                // A later minor version of HTTP/1 is processed as 1.1, the highest one
+                // implemented (RFC 9110 section 2.5); the proxy writes 1.1 when it forwards.
+                b'1'..=b'9' => {
                     self.version = Version::Http11;
                     true
                 }
-                b'2'..=b'9' => return Err(Error::UnsupportedVersion),
                 _ => false,
             },
             s => b"HTTP/1.".get(usize::from(s)) == Some(&b),

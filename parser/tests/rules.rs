@@ -141,9 +141,17 @@ fn target_bytes() {
 fn versions() {
     let o = req(b"GET / HTTP/1.0\r\n\r\n");
     assert_eq!(request_line(&o).version, Version::Http10);
+    // A later HTTP/1 minor version is read as 1.1 (RFC 9110 section 2.5).
+    for v in ["HTTP/1.2", "HTTP/1.9"] {
+        let m = format!("GET / {v}\r\nHost: h\r\n\r\n");
+        assert_eq!(
+            request_line(&req(m.as_bytes())).version,
+            Version::Http11,
+            "{v}"
+        );
+    }
     for (v, e) in [
         ("HTTP/2.0", Error::UnsupportedVersion),
-        ("HTTP/1.2", Error::UnsupportedVersion),
         ("HTTP/3.0", Error::UnsupportedVersion),
         ("HTTP/0.9", Error::UnsupportedVersion),
         // Not `DIGIT "." DIGIT`: malformed, not another version.

@@ -185,7 +185,7 @@ pub const CASES: &[Case] = &[
     case!("backslash", R, b"GET /a\\..\\b HTTP/1.1\r\nHost: h\r\n\r\n", e(Error::InvalidTarget)),
     case!("non_ascii_target", R, b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n", e(Error::InvalidTarget)),
     case!("http2", R, b"GET / HTTP/2.0\r\nHost: h\r\n\r\n", e(Error::UnsupportedVersion)),
-    case!("http12", R, b"GET / HTTP/1.2\r\nHost: h\r\n\r\n", e(Error::UnsupportedVersion)),
+    case!("http12", R, b"GET / HTTP/1.2\r\nHost: h\r\n\r\n", OK),
     case!("lowercase_version", R, b"GET / http/1.1\r\nHost: h\r\n\r\n", e(Error::InvalidVersion)),
     case!("version_extra_digit", R, b"GET / HTTP/1.10\r\nHost: h\r\n\r\n", e(Error::InvalidVersion)),
     case!("prism", R, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", e(Error::InvalidTarget)),
