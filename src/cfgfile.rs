@@ -54,8 +54,10 @@ pub(crate) struct GroupCfg {
     pub(crate) forward_retries: u32,
     /// `server_retry_nonidempotent`.
     pub(crate) retry_nonidempotent: bool,
-    /// `sched hash` (else `sched ratio static`).
+    /// `sched hash` (else `sched ratio`).
     pub(crate) hash: bool,
+    /// `sched ratio dynamic|predict`.
+    pub(crate) dynamic: Option<config::upstream::Dynamic>,
     /// The servers' health monitor (`health NAME`).
     pub(crate) health: Option<HealthCfg>,
 }
@@ -65,6 +67,9 @@ pub(crate) struct HealthCfg {
     /// The probe request, escapes decoded, checked by the HTTP parser.
     pub(crate) request: KVec<u8>,
     pub(crate) method: crate::parser::Method,
+    /// The probe lets its connection persist (an HTTP/1.0 one without keep-alive does not:
+    /// the connection is closed after its response).
+    pub(crate) keep_alive: bool,
     /// `request_url`: client requests for it stand in for a probe.
     pub(crate) url: KVec<u8>,
     pub(crate) monitor: crate::sched::health::Monitor,
@@ -82,7 +87,7 @@ impl HealthCfg {
             Some(r) => config::health::decode_request(r, &mut buf).ok_or(EINVAL)?,
             None => raw,
         };
-        let method = probe_method(decoded).ok_or_else(|| {
+        let (method, keep_alive) = probe_method(decoded).ok_or_else(|| {
             let node = tree
                 .top_level()
                 .find(|n| n.line() == hc.line)
@@ -106,6 +111,7 @@ impl HealthCfg {
         Ok(HealthCfg {
             request: copy(decoded)?,
             method,
+            keep_alive,
             url: copy(hc.url)?,
             monitor: crate::sched::health::Monitor {
                 codes: hc.codes,
@@ -118,20 +124,47 @@ impl HealthCfg {
 
 /// The method of a probe request, if the parser reads it as one whole request head with no
 /// body and nothing after it.
-fn probe_method(req: &[u8]) -> Option<crate::parser::Method> {
-    let mut r = crate::http::Reader::requests(crate::parser::Limits::NONE);
-    let mut head = false;
-    for _ in 0..4 {
-        match r.poll(req, 0) {
-            crate::http::Step::Head { end, .. } => head = end == req.len() as u64,
-            crate::http::Step::End if head => {
-                let info = r.request();
-                return (info.body == crate::parser::BodyKind::None).then_some(info.method);
+///
+/// An HTTP/1.1 probe without `Host` is taken as written (Tempesta FW's own example is
+/// `GET / HTTP/1.1\r\n\r\n`; the operator knows what the servers accept): it is checked with a
+/// `Host` added, and sent without.
+fn probe_method(req: &[u8]) -> Option<(crate::parser::Method, bool)> {
+    use crate::http::Step;
+    let parse = |req: &[u8]| -> Result<Option<(crate::parser::Method, bool)>, crate::parser::Error> {
+        let mut r = crate::http::Reader::requests(crate::parser::Limits::NONE);
+        let mut head = false;
+        for _ in 0..4 {
+            match r.poll(req, 0) {
+                Step::Head { end, .. } => head = end == req.len() as u64,
+                Step::End if head => {
+                    let info = r.request();
+                    let ok = info.body == crate::parser::BodyKind::None;
+                    return Ok(ok.then_some((info.method, info.keep_alive)));
+                }
+                Step::Error(e) => return Err(e),
+                _ => return Ok(None),
             }
-            _ => return None,
         }
+        Ok(None)
+    };
+    match parse(req) {
+        Ok(r) => r,
+        Err(crate::parser::Error::MissingHost) => {
+            let line_end = req.windows(2).position(|w| w == b"\r\n")?.checked_add(2)?;
+            let mut with_host = KVec::new();
+            with_host
+                .extend_from_slice(req.get(..line_end)?, GFP_KERNEL)
+                .ok()?;
+            with_host
+                .extend_from_slice(b"Host: probe\r\n", GFP_KERNEL)
+                .ok()?;
+            with_host
+                .extend_from_slice(req.get(line_end..)?, GFP_KERNEL)
+                .ok()?;
+            parse(&with_host).ok().flatten()
+        }
+        Err(_) => None,
     }
-    None
 }
 
 /// One vhost, or one `location` of a vhost, with its settings resolved (what the location does
@@ -443,6 +476,10 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
                 forward_retries: g.params.forward_retries,
                 retry_nonidempotent: g.params.retry_nonidempotent,
                 hash: g.params.sched == config::Sched::Hash,
+                dynamic: match g.params.sched {
+                    config::Sched::RatioDynamic(d) => Some(d),
+                    _ => None,
+                },
                 health,
             },
             GFP_KERNEL,

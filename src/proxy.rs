@@ -134,7 +134,9 @@ struct Server {
     /// Its response times.
     apm: KBox<Window>,
     /// Its health, if its group is monitored (`health`).
-    health: Option<KBox<sched::health::Health>>,
+    health: Option<KBox<health::ServerHealth>>,
+    /// Its response time statistic's last values (`sched ratio predict`).
+    history: Option<KBox<sched::dynamic::History>>,
 }
 
 /// Counters shared with glue.c's /proc file of a server (see `struct tfw_srv_stat`).
@@ -229,6 +231,8 @@ struct Group {
     hash: bool,
     /// The servers' health monitor (`health`).
     health: Option<KBox<health::GroupHealth>>,
+    /// `sched ratio dynamic|predict`: weights from response times (see [`Proxy::reweigh`]).
+    dynamic: Option<config::upstream::Dynamic>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -703,6 +707,7 @@ fn build_groups(cfg: &Config) -> Result<KVec<Group>> {
             retry_nonidempotent: g.retry_nonidempotent,
             hash: g.hash,
             health: g.health.as_ref().map(health::GroupHealth::of).transpose()?,
+            dynamic: g.dynamic,
         };
         grp.name.extend_from_slice(&g.name, GFP_KERNEL)?;
         let now = now_ms();
@@ -717,7 +722,11 @@ fn build_groups(cfg: &Config) -> Result<KVec<Group>> {
                     conns: KVec::new(),
                     stat: SrvStat(core::ptr::null_mut()),
                     apm: KBox::new(Window::new(), GFP_KERNEL)?,
-                    health: health::server_health(grp.health.as_deref(), now)?,
+                    health: health::server_health(grp.health.as_deref(), cfg.failover.len(), now)?,
+                    history: match g.dynamic.and_then(|d| d.predict) {
+                        Some(_) => Some(KBox::new(sched::dynamic::History::new(), GFP_KERNEL)?),
+                        None => None,
+                    },
                 },
                 GFP_KERNEL,
             )?;
@@ -726,6 +735,45 @@ fn build_groups(cfg: &Config) -> Result<KVec<Group>> {
         groups.push(grp, GFP_KERNEL)?;
     }
     Ok(groups)
+}
+
+/// `sched ratio dynamic|predict`, once a second: the group's weights from its servers' response
+/// times over the last minute (see [`sched::dynamic`]).
+fn reweigh(g: &mut Group, now: u64) {
+    let Some(d) = g.dynamic else {
+        return;
+    };
+    let stat = match d.stat {
+        config::upstream::RttStat::Minimum => sched::dynamic::RttStat::Min,
+        config::upstream::RttStat::Maximum => sched::dynamic::RttStat::Max,
+        config::upstream::RttStat::Average => sched::dynamic::RttStat::Avg,
+        config::upstream::RttStat::Percentile(p) => sched::dynamic::RttStat::Pct(
+            sched::apm::PERCENTILES
+                .iter()
+                .position(|&q| q == u32::from(p))
+                .unwrap_or(2),
+        ),
+    };
+    let mut rtt = [0u64; 64];
+    for (r, srv) in rtt.iter_mut().zip(g.servers.iter_mut()) {
+        let v = stat.of(&srv.apm.summary(now));
+        *r = match (d.predict, srv.history.as_deref_mut()) {
+            (Some(p), Some(h)) => {
+                // Only measured seconds: a server without responses yet has no trend.
+                if v > 0 {
+                    h.push(v, p.past as usize);
+                }
+                h.predict(p.ahead)
+            }
+            _ => v,
+        };
+    }
+    let n = g.servers.len().min(rtt.len());
+    let mut w = [0u32; 64];
+    sched::dynamic::inverse_weights(rtt.get(..n).unwrap_or(&[]), &mut w);
+    for (slot, &w) in g.sched.iter_mut().zip(w.iter()) {
+        slot.set_weight(w);
+    }
 }
 
 impl Proxy {
@@ -1256,10 +1304,11 @@ impl Proxy {
         let now = now_ms();
         if now.saturating_sub(self.apm_published_ms) >= 1000 {
             self.apm_published_ms = now;
-            for g in self.groups.iter() {
+            for g in self.groups.iter_mut() {
                 for srv in g.servers.iter() {
                     srv.stat.set_rt(&srv.apm.summary(now));
                 }
+                reweigh(g, now);
             }
         }
         self.health_tick(now);
@@ -2817,13 +2866,16 @@ impl Proxy {
     /// The response is complete: the client goes on or closes, the upstream is idle again.
     fn response_done(&mut self, id: Id, keep_alive: bool, close_delimited: bool) {
         self.stats.responses = self.stats.responses.saturating_add(1);
-        let (gi, si, cid, probe) = match self.get(id) {
+        let (gi, si, cid, probe, keep_alive) = match self.get(id) {
             Some(Conn {
                 role: Role::Upstream(u),
                 ..
             }) => {
                 let c = u.client.take();
                 let probe = u.probe.take();
+                // A probe that does not keep its connection (HTTP/1.0 without keep-alive):
+                // the server closes it, whatever its response says.
+                let keep_alive = keep_alive && probe.is_none_or(|p| p.keep_alive);
                 // The next pipelined request's response follows, if the connection stays
                 // (else `reset_upstream` below sends the pipelined requests again).
                 let stays = keep_alive && u.group != RETIRED;
@@ -2838,7 +2890,7 @@ impl Proxy {
                     }
                     None => u.st = UState::Idle,
                 }
-                (u.group, u.server, c, probe)
+                (u.group, u.server, c, probe, keep_alive)
             }
             _ => return,
         };

@@ -11,7 +11,7 @@ bytes of a known pattern (`?chunked` for a chunked response), `/sleep/S` after S
 after the first fails: a status, `close` or `hang`), the body starts with how many times the
 path was requested, and `/_count?p=PATH` tells that number without counting itself.
 
-`/_sick?on=1` makes every later request but `/_sick` and `/_count` get a 500 until
+A server named `slow...` takes 100 ms for every request. `/_sick?on=1` makes every later request but `/_sick` and `/_count` get a 500 until
 `/_sick?on=0`; `/hc` answers `ok` (counted, for the health monitor test).
 
 `/ws/...` with a WebSocket upgrade answers 101 and greets with a text frame holding the JSON
@@ -136,6 +136,9 @@ class Handler(BaseHTTPRequestHandler):
     def handle_any(self):
         body = self.read_body()
         path = self.path
+        if NAME.startswith("slow") and not path.startswith(("/_count?", "/_sick?")):
+            # A server that takes 100 ms for everything (the dynamic scheduler test).
+            time.sleep(0.1)
         if NAME == "closer":
             # Reads every request and closes without answering (a failing upstream).
             self.close_connection = True

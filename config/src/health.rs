@@ -161,11 +161,12 @@ pub fn parse_health_check<'s>(
         let a = first_arg(tree, n);
         match tree.name(n) {
             b"request" => {
-                let mut buf = [0u8; MAX_REQUEST];
-                let req = decode_request(a, &mut buf).ok_or_else(|| {
-                    tree.error(n, ErrorKind::TooMany("request bytes", MAX_REQUEST as u64))
-                })?;
-                check_request(req).map_err(|m| tree.error(n, ErrorKind::Message(m)))?;
+                if decoded(a).count() > MAX_REQUEST {
+                    return Err(
+                        tree.error(n, ErrorKind::TooMany("request bytes", MAX_REQUEST as u64))
+                    );
+                }
+                check_request(a).map_err(|m| tree.error(n, ErrorKind::Message(m)))?;
                 hc.request = Some(a);
             }
             b"request_url" => {
@@ -269,43 +270,65 @@ pub fn check_health<'s>(tree: &Tree<'s, '_>, node: &Node) -> Result<HealthCheck<
 /// `out` is too short.
 pub fn decode_request<'o>(raw: &[u8], out: &'o mut [u8]) -> Option<&'o [u8]> {
     let mut n = 0usize;
-    let mut esc = false;
-    for &c in raw {
-        if c == b'\\' && !esc {
-            esc = true;
-            continue;
-        }
-        let c = match (esc, c) {
-            (true, b'r') => b'\r',
-            (true, b'n') => b'\n',
-            (true, b't') => b'\t',
-            _ => c,
-        };
-        esc = false;
+    for c in decoded(raw) {
         *out.get_mut(n)? = c;
         n = n.checked_add(1)?;
     }
     out.get(..n)
 }
 
-/// A light check of a probe request (the module parses it fully): a method, a space, a target,
-/// a version, the head ending with an empty line.
-fn check_request(req: &[u8]) -> Result<(), &'static str> {
-    let line_end = req
-        .windows(2)
-        .position(|w| w == b"\r\n")
-        .ok_or("the request must end its lines with \\r\\n")?;
-    let line = req.get(..line_end).unwrap_or(&[]);
-    let mut parts = line.split(|&c| c == b' ');
-    let ok = matches!(
-        (parts.next(), parts.next(), parts.next(), parts.next()),
-        (Some(m), Some(t), Some(v), None)
-            if !m.is_empty() && !t.is_empty() && v.starts_with(b"HTTP/1.")
-    );
-    if !ok {
+/// The bytes of a raw `request` argument with its escapes decoded (see [`decode_request`]).
+fn decoded(raw: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    let mut esc = false;
+    raw.iter().filter_map(move |&c| {
+        if c == b'\\' && !esc {
+            esc = true;
+            return None;
+        }
+        let was = core::mem::replace(&mut esc, false);
+        Some(match (was, c) {
+            (true, b'r') => b'\r',
+            (true, b'n') => b'\n',
+            (true, b't') => b'\t',
+            _ => c,
+        })
+    })
+}
+
+/// A light check of a raw probe request (the module parses it fully): a method, a space, a
+/// target, a space, a version, the head ending with an empty line. Reads the decoded bytes
+/// once, without a buffer (this runs in the kernel too).
+fn check_request(raw: &[u8]) -> Result<(), &'static str> {
+    // In the request line: the parts seen, each one's length, the version's first bytes.
+    let (mut part, mut lens, mut version) = (0usize, [0usize; 3], [0u8; 7]);
+    let mut line_done = false;
+    let mut last = [0u8; 4];
+    for c in decoded(raw) {
+        last = [last[1], last[2], last[3], c];
+        if line_done {
+            continue;
+        }
+        match c {
+            b'\r' | b'\n' => line_done = true,
+            b' ' => part = part.saturating_add(1),
+            _ => {
+                if let Some(l) = lens.get_mut(part) {
+                    if part == 2 {
+                        if let Some(v) = version.get_mut(*l) {
+                            *v = c;
+                        }
+                    }
+                    *l = l.saturating_add(1);
+                } else {
+                    part = usize::MAX;
+                }
+            }
+        }
+    }
+    if part != 2 || lens.contains(&0) || &version != b"HTTP/1." {
         return Err("the request must start with 'METHOD TARGET HTTP/1.x'");
     }
-    if !req.ends_with(b"\r\n\r\n") {
+    if &last != b"\r\n\r\n" {
         return Err("the request must end with an empty line (\\r\\n\\r\\n)");
     }
     Ok(())

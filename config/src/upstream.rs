@@ -103,6 +103,43 @@ pub enum Sched {
     RatioStatic,
     /// `sched hash;`: rendezvous hashing of the request's Host and URI.
     Hash,
+    /// `sched ratio dynamic [STAT];` or `sched ratio predict [STAT] [past=N] [rate=N]
+    /// [ahead=N];`: weighted round robin with weights from response times.
+    RatioDynamic(Dynamic),
+}
+
+/// The response time statistic a dynamic ratio follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RttStat {
+    /// `minimum`.
+    Minimum,
+    /// `maximum`.
+    Maximum,
+    /// `average` (the default).
+    Average,
+    /// `percentile [50|75|90|95|99]` (90 without a value).
+    Percentile(u8),
+}
+
+/// `sched ratio dynamic|predict` settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dynamic {
+    /// The statistic.
+    pub stat: RttStat,
+    /// `predict`: its `past=` seconds of history (1-120, default 30), `rate=` samples a second
+    /// (1-20, default 20) and `ahead=` seconds (default past/2, at most past).
+    pub predict: Option<Predict>,
+}
+
+/// `sched ratio predict` options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Predict {
+    /// `past=`.
+    pub past: u32,
+    /// `rate=`.
+    pub rate: u32,
+    /// `ahead=`.
+    pub ahead: u32,
 }
 
 /// The options of a server group, after inheritance and defaults.
@@ -263,25 +300,6 @@ fn find_chain<'b>(tree: &Tree<'_, 'b>, name: &[u8], before: u32) -> Option<&'b N
 fn default_group_before(tree: &Tree<'_, '_>, before: u32) -> bool {
     find_group(tree, DEFAULT_GROUP.as_bytes(), before).is_some()
         || first_global_server(tree, before).is_some()
-}
-
-/// The source text from the first to the last positional argument of `node`.
-fn args_span<'s>(tree: &Tree<'s, '_>, node: &Node) -> &'s [u8] {
-    let toks = tree.node_tokens(node);
-    let mut args = toks
-        .get(1..)
-        .unwrap_or(&[])
-        .iter()
-        .filter(|t| !matches!(t.kind(), super::tree::TokenKind::Option { .. }));
-    let Some(first) = args.next() else {
-        return &[];
-    };
-    let last = args.next_back().unwrap_or(first);
-    let (start, _) = first.span();
-    let (_, end) = last.span();
-    tree.source()
-        .get(start as usize..end as usize)
-        .unwrap_or(&[])
 }
 
 /// Numbers of a directive's single argument.
@@ -475,12 +493,8 @@ pub(crate) fn check_server<'s>(tree: &Tree<'s, '_>, node: &Node) -> Result<Serve
 // ---------------------------------------------------------------------------------------------
 // Groups and their options.
 
-/// Parses `sched`: `Ok(Some(..))` for what tempesta-rs implements, `Ok(None)` for a valid
-/// Tempesta scheduler it does not (`ratio dynamic|predict ...`).
-pub(crate) fn parse_sched<'s>(
-    tree: &Tree<'s, '_>,
-    node: &Node,
-) -> Result<Option<Sched>, Error<'s>> {
+/// Parses `sched`.
+pub(crate) fn parse_sched<'s>(tree: &Tree<'s, '_>, node: &Node) -> Result<Sched, Error<'s>> {
     let mut args = tree.args(node);
     let kind = args.next().map_or(&[][..], |a| a.text);
     let mode = args.next();
@@ -492,7 +506,7 @@ pub(crate) fn parse_sched<'s>(
         if mode.is_some() || has_opts {
             return extra("'sched hash' takes no further arguments or options");
         }
-        return Ok(Some(Sched::Hash));
+        return Ok(Sched::Hash);
     }
     if !kind.eq_ignore_ascii_case(b"ratio") {
         return Err(tree.error(node, ErrorKind::InvalidValue("scheduler", kind)));
@@ -502,7 +516,7 @@ pub(crate) fn parse_sched<'s>(
         if third.is_some() || has_opts {
             return extra("'sched ratio static' takes no further arguments or options");
         }
-        return Ok(Some(Sched::RatioStatic));
+        return Ok(Sched::RatioStatic);
     }
     let predict = is(mode, b"predict");
     if !predict && !is(mode, b"dynamic") {
@@ -512,44 +526,57 @@ pub(crate) fn parse_sched<'s>(
     if has_opts && !predict {
         return extra("options past, rate and ahead only apply to 'sched ratio predict'");
     }
-    match third {
-        None => {}
-        Some(_) if is(third, b"percentile") => {
-            if let Some(p) = fourth {
+    let stat = match third {
+        None => RttStat::Average,
+        Some(_) if is(third, b"percentile") => match fourth {
+            None => RttStat::Percentile(90),
+            Some(p) => {
                 const PERCENTILES: [&[u8]; 5] = [b"50", b"75", b"90", b"95", b"99"];
                 if !PERCENTILES.contains(&p.text) {
                     return Err(tree.error(node, ErrorKind::InvalidValue("percentile", p.text)));
                 }
+                RttStat::Percentile(
+                    parse_u32_in(p.text, 50, 99).map_err(|k| tree.error(node, k))? as u8,
+                )
             }
-        }
+        },
         Some(t) => {
-            let known = [&b"minimum"[..], b"maximum", b"average"]
-                .iter()
-                .any(|w| t.text.eq_ignore_ascii_case(w));
-            if !known {
+            let stat = if t.text.eq_ignore_ascii_case(b"minimum") {
+                RttStat::Minimum
+            } else if t.text.eq_ignore_ascii_case(b"maximum") {
+                RttStat::Maximum
+            } else if t.text.eq_ignore_ascii_case(b"average") {
+                RttStat::Average
+            } else {
                 return Err(tree.error(node, ErrorKind::InvalidValue("ratio statistic", t.text)));
-            }
+            };
             if fourth.is_some() {
                 return extra("only 'percentile' takes a value: percentile 50|75|90|95|99");
             }
+            stat
         }
-    }
-    Ok(None)
+    };
+    let predict = match predict {
+        false => None,
+        true => {
+            let opt = |key: &str, min: u32, max: u32, dflt: u32| match tree.option(node, key) {
+                None => Ok(dflt),
+                Some(o) => parse_u32_in(o.value, min, max).map_err(|k| tree.error(node, k)),
+            };
+            let past = opt("past", 1, 120, 30)?;
+            let rate = opt("rate", 1, 20, 20)?;
+            let ahead = opt("ahead", 1, past, (past / 2).max(1))?;
+            Some(Predict { past, rate, ahead })
+        }
+    };
+    Ok(Sched::RatioDynamic(Dynamic { stat, predict }))
 }
 
-/// Checks the value of a group option directive (top-level or in a `srv_group`);
-/// `accept_unsupported` accepts schedulers tempesta-rs does not implement.
-pub(crate) fn check_group_option<'s>(
-    tree: &Tree<'s, '_>,
-    node: &Node,
-    accept_unsupported: bool,
-) -> Result<(), Error<'s>> {
+/// Checks the value of a group option directive (top-level or in a `srv_group`).
+pub(crate) fn check_group_option<'s>(tree: &Tree<'s, '_>, node: &Node) -> Result<(), Error<'s>> {
     match tree.name(node) {
         b"sched" => {
-            let sched = parse_sched(tree, node)?;
-            if sched.is_none() && !accept_unsupported {
-                return Err(tree.error(node, ErrorKind::NotSupportedArgs(args_span(tree, node))));
-            }
+            parse_sched(tree, node)?;
         }
         b"server_queue_size" | b"server_connect_retries" => {
             arg_u32(tree, node, MAX_INT)?;
@@ -597,8 +624,7 @@ pub fn group_health<'s>(
 fn group_params<'s>(tree: &Tree<'s, '_>, group: Option<&Node>) -> Result<GroupParams, Error<'s>> {
     let mut p = GroupParams::DEFAULT;
     if let Some(n) = find_option(tree, group, b"sched") {
-        p.sched = parse_sched(tree, n)?
-            .ok_or_else(|| tree.error(n, ErrorKind::NotSupportedArgs(args_span(tree, n))))?;
+        p.sched = parse_sched(tree, n)?;
     }
     if let Some(n) = find_option(tree, group, b"server_queue_size") {
         p.queue_size = arg_u32(tree, n, MAX_INT)?;
@@ -1240,30 +1266,46 @@ mod tests {
         }
         let src = "srv_group g {\n  server 10.0.0.1;\n  sched hash;\n}\n";
         assert_eq!(groups(src).unwrap()[0].2.sched, Sched::Hash);
-        for (s, args) in [
-            ("sched ratio dynamic;", "ratio dynamic"),
+        let dynamic = |stat, predict| Sched::RatioDynamic(Dynamic { stat, predict });
+        for (s, want) in [
+            ("sched ratio dynamic;", dynamic(RttStat::Average, None)),
             (
-                "sched ratio dynamic percentile 90;",
-                "ratio dynamic percentile 90",
+                "sched ratio dynamic percentile 95;",
+                dynamic(RttStat::Percentile(95), None),
             ),
             (
-                "sched ratio predict minimum past=30 rate=20;",
-                "ratio predict minimum",
+                "sched ratio dynamic percentile;",
+                dynamic(RttStat::Percentile(90), None),
+            ),
+            (
+                "sched ratio predict minimum past=40 rate=5;",
+                dynamic(
+                    RttStat::Minimum,
+                    Some(Predict {
+                        past: 40,
+                        rate: 5,
+                        ahead: 20,
+                    }),
+                ),
+            ),
+            (
+                "sched ratio predict ahead=3;",
+                dynamic(
+                    RttStat::Average,
+                    Some(Predict {
+                        past: 30,
+                        rate: 20,
+                        ahead: 3,
+                    }),
+                ),
             ),
         ] {
-            let src = format!("server 10.0.0.1;\nsrv_group g {{\n  {s}\n}}\n");
-            let want =
-                format!("line 3: directive 'sched': not supported by tempesta-rs yet: {args}");
-            assert_eq!(strict(&src), Err(want.clone()), "{s}");
-            assert_eq!(lenient(&src), Ok(()), "{s}");
-            // The accessor can't represent it, whatever the mode.
-            let g = groups(&src);
-            assert_eq!(g, Err(want), "{s}");
+            let src = format!("server 10.0.0.1;\nsrv_group g {{\n  server 10.0.0.2;\n  {s}\n}}\n");
+            assert_eq!(strict(&src), Ok(()), "{s}");
+            assert_eq!(groups(&src).unwrap()[1].2.sched, want, "{s}");
             // A global one is inherited by the implicit group.
             let src = format!("{s}\nserver 10.0.0.1;\n");
-            assert!(groups(&src)
-                .unwrap_err()
-                .starts_with("line 1: directive 'sched': not supported"));
+            assert_eq!(groups(&src).unwrap()[0].2.sched, want, "{s}");
         }
         for (s, reason) in [
             ("sched foo;", "invalid scheduler 'foo'"),
@@ -1291,6 +1333,14 @@ mod tests {
             (
                 "sched ratio dynamic past=3;",
                 "options past, rate and ahead only apply to 'sched ratio predict'",
+            ),
+            (
+                "sched ratio predict past=121;",
+                "value '121' out of range [1, 120]",
+            ),
+            (
+                "sched ratio predict past=10 ahead=11;",
+                "value '11' out of range [1, 10]",
             ),
         ] {
             assert_eq!(

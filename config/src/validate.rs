@@ -215,7 +215,7 @@ fn check_semantics<'s>(
         | "server_forward_timeout"
         | "server_forward_retries"
         | "server_connect_retries" => {
-            upstream::check_group_option(tree, node, opts.accept_unsupported)?;
+            upstream::check_group_option(tree, node)?;
         }
         "vhost" => upstream::check_vhost_decl(tree, node)?,
         "health" => {

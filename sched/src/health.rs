@@ -94,9 +94,11 @@ impl Monitor {
     }
 }
 
-/// Responses of one rule's status over its frame, in [`BUCKETS`] slices of it.
+/// Responses of one rule's status over its frame, in [`BUCKETS`] slices of it. A server has
+/// one per rule, which the caller keeps (as many as there are rules, so that the per-server
+/// state stays small).
 #[derive(Clone, Copy, Debug, Default)]
-struct Window {
+pub struct Window {
     /// Slice number (time / slice length) each bucket counts.
     at: [u64; BUCKETS],
     n: [u32; BUCKETS],
@@ -135,10 +137,9 @@ pub enum Change {
     Alive,
 }
 
-/// One monitored server's state.
+/// One monitored server's state (besides its [`Window`]s).
 #[derive(Clone, Copy, Debug)]
 pub struct Health {
-    windows: [Window; MAX_RULES],
     suspended: bool,
     /// The body checksum `resp_crc32 auto` learned.
     learned: Option<u32>,
@@ -152,7 +153,6 @@ impl Health {
     /// A server monitored from `now_ms`, first checked one period later.
     pub fn new(now_ms: u64, mon: &Monitor) -> Self {
         Health {
-            windows: [Window::default(); MAX_RULES],
             suspended: false,
             learned: None,
             requests: 0,
@@ -165,10 +165,16 @@ impl Health {
         self.suspended
     }
 
-    /// A response with `status` came from the server (a client's or a probe's).
-    pub fn status(&mut self, rules: &[Rule], now_ms: u64, status: u16) -> Change {
-        let Some((w, r)) = self
-            .windows
+    /// A response with `status` came from the server (a client's or a probe's); `windows` are
+    /// the server's, one per rule.
+    pub fn status(
+        &mut self,
+        windows: &mut [Window],
+        rules: &[Rule],
+        now_ms: u64,
+        status: u16,
+    ) -> Change {
+        let Some((w, r)) = windows
             .iter_mut()
             .zip(rules.iter())
             .find(|(_, r)| r.matches(status))
@@ -200,15 +206,18 @@ impl Health {
         quiet
     }
 
-    /// A probe's response ended with `status` and a body whose CRC-32 is `crc`.
-    pub fn probe_done(&mut self, mon: &Monitor, status: u16, crc: u32) -> Change {
+    /// A probe's response ended with `status` and a body whose CRC-32 is `crc` (`None`: no
+    /// body). As in Tempesta FW, an empty body is good unless a checksum is required (given,
+    /// or learned), and `auto` learns from the first good non-empty one.
+    pub fn probe_done(&mut self, mon: &Monitor, status: u16, crc: Option<u32>) -> Change {
         if !mon.good_status(status) {
             return Change::None;
         }
-        let good = match mon.crc {
-            Crc::Any => true,
-            Crc::Is(v) => v == crc,
-            Crc::Auto => *self.learned.get_or_insert(crc) == crc,
+        let good = match (mon.crc, crc) {
+            (Crc::Any, _) => true,
+            (Crc::Is(v), c) => c == Some(v),
+            (Crc::Auto, None) => self.learned.is_none(),
+            (Crc::Auto, Some(c)) => *self.learned.get_or_insert(c) == c,
         };
         if good && self.suspended {
             self.suspended = false;
@@ -292,29 +301,31 @@ mod tests {
     fn suspends_past_the_limit_within_the_frame() {
         let m = mon(Crc::Any);
         let mut h = Health::new(0, &m);
+        let mut w = [Window::default(); MAX_RULES];
         let rules = [R500];
         for t in 0..3 {
-            assert_eq!(h.status(&rules, 1000 + t, 500), Change::None);
+            assert_eq!(h.status(&mut w, &rules, 1000 + t, 500), Change::None);
         }
-        assert_eq!(h.status(&rules, 1003, 200), Change::None);
+        assert_eq!(h.status(&mut w, &rules, 1003, 200), Change::None);
         assert!(!h.suspended());
-        assert_eq!(h.status(&rules, 1004, 500), Change::Suspended);
+        assert_eq!(h.status(&mut w, &rules, 1004, 500), Change::Suspended);
         assert!(h.suspended());
         // Once only.
-        assert_eq!(h.status(&rules, 1005, 500), Change::None);
+        assert_eq!(h.status(&mut w, &rules, 1005, 500), Change::None);
     }
 
     #[test]
     fn old_responses_drop_out_of_the_frame() {
         let m = mon(Crc::Any);
         let mut h = Health::new(0, &m);
+        let mut w = [Window::default(); MAX_RULES];
         let rules = [R500];
         for i in 0..3u64 {
-            assert_eq!(h.status(&rules, i * 4000, 500), Change::None);
+            assert_eq!(h.status(&mut w, &rules, i * 4000, 500), Change::None);
         }
         // 12 s after the first: it is out of the 10 s frame, so 3 within it.
-        assert_eq!(h.status(&rules, 12_000, 500), Change::None);
-        assert_eq!(h.status(&rules, 12_001, 500), Change::Suspended);
+        assert_eq!(h.status(&mut w, &rules, 12_000, 500), Change::None);
+        assert_eq!(h.status(&mut w, &rules, 12_001, 500), Change::Suspended);
     }
 
     #[test]
@@ -322,13 +333,15 @@ mod tests {
         assert!(R4XX.matches(404) && R4XX.matches(499) && !R4XX.matches(500));
         let m = mon(Crc::Any);
         let mut h = Health::new(0, &m);
+        let mut w = [Window::default(); MAX_RULES];
         let rules = [R500, R4XX];
-        assert_eq!(h.status(&rules, 0, 403), Change::None);
-        assert_eq!(h.status(&rules, 10, 404), Change::Suspended);
+        assert_eq!(h.status(&mut w, &rules, 0, 403), Change::None);
+        assert_eq!(h.status(&mut w, &rules, 10, 404), Change::Suspended);
         // Statuses no rule names change nothing.
         let mut h = Health::new(0, &m);
+        let mut w = [Window::default(); MAX_RULES];
         for t in 0..100 {
-            assert_eq!(h.status(&rules, t, 502), Change::None);
+            assert_eq!(h.status(&mut w, &rules, t, 502), Change::None);
         }
     }
 
@@ -348,28 +361,49 @@ mod tests {
     fn a_good_probe_revives() {
         let m = mon(Crc::Is(crc32(0, b"ok")));
         let mut h = Health::new(0, &m);
+        let mut w = [Window::default(); MAX_RULES];
         let rules = [R4XX];
-        h.status(&rules, 0, 404);
-        assert_eq!(h.status(&rules, 1, 404), Change::Suspended);
-        assert_eq!(h.probe_done(&m, 500, crc32(0, b"ok")), Change::None);
-        assert_eq!(h.probe_done(&m, 200, crc32(0, b"no")), Change::None);
+        h.status(&mut w, &rules, 0, 404);
+        assert_eq!(h.status(&mut w, &rules, 1, 404), Change::Suspended);
+        assert_eq!(h.probe_done(&m, 500, Some(crc32(0, b"ok"))), Change::None);
+        assert_eq!(h.probe_done(&m, 200, Some(crc32(0, b"no"))), Change::None);
         assert!(h.suspended());
-        assert_eq!(h.probe_done(&m, 200, crc32(0, b"ok")), Change::Alive);
+        assert_eq!(h.probe_done(&m, 200, Some(crc32(0, b"ok"))), Change::Alive);
         assert!(!h.suspended());
-        assert_eq!(h.probe_done(&m, 200, crc32(0, b"ok")), Change::None);
+        assert_eq!(h.probe_done(&m, 200, Some(crc32(0, b"ok"))), Change::None);
     }
 
     #[test]
     fn auto_crc_learns_the_first_good_body() {
         let m = mon(Crc::Auto);
         let mut h = Health::new(0, &m);
-        assert_eq!(h.probe_done(&m, 200, 7), Change::None);
+        let mut w = [Window::default(); MAX_RULES];
+        assert_eq!(h.probe_done(&m, 200, Some(7)), Change::None);
         let rules = [R4XX];
-        h.status(&rules, 0, 404);
-        h.status(&rules, 0, 404);
+        h.status(&mut w, &rules, 0, 404);
+        h.status(&mut w, &rules, 0, 404);
         assert!(h.suspended());
-        assert_eq!(h.probe_done(&m, 200, 8), Change::None);
-        assert_eq!(h.probe_done(&m, 200, 7), Change::Alive);
+        assert_eq!(h.probe_done(&m, 200, Some(8)), Change::None);
+        assert_eq!(h.probe_done(&m, 200, Some(7)), Change::Alive);
+    }
+
+    #[test]
+    fn empty_bodies() {
+        // Good while no checksum is required; `auto` does not learn from one.
+        let m = mon(Crc::Auto);
+        let mut h = Health::new(0, &m);
+        let mut w = [Window::default(); MAX_RULES];
+        let rules = [R4XX];
+        h.status(&mut w, &rules, 0, 404);
+        h.status(&mut w, &rules, 0, 404);
+        assert_eq!(h.probe_done(&m, 200, None), Change::Alive);
+        h.status(&mut w, &rules, 0, 404);
+        assert!(h.suspended());
+        assert_eq!(h.probe_done(&m, 200, Some(5)), Change::Alive);
+        h.status(&mut w, &rules, 0, 404);
+        assert_eq!(h.probe_done(&m, 200, None), Change::None);
+        let m = mon(Crc::Is(0));
+        assert_eq!(h.probe_done(&m, 200, None), Change::None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Upstream schedulers: `sched ratio static` is weighted round robin, `sched hash` rendezvous
-//! hashing ([`pick_hash`]); [`apm`] keeps the response time statistics, [`health`] the
+//! hashing ([`pick_hash`]), `sched ratio dynamic|predict` weighted round robin with weights from
+//! response times ([`dynamic`]); [`apm`] keeps the response time statistics, [`health`] the
 //! servers' health (bad responses suspend a server, probes bring it back).
 //!
 //! `no_std` and allocation-free: the caller owns one [`Slot`] per server (the module keeps them
@@ -31,6 +32,7 @@
 )]
 
 pub mod apm;
+pub mod dynamic;
 pub mod health;
 
 /// Smallest and largest weight (`server ... weight=N`), as in Tempesta FW.
@@ -65,6 +67,12 @@ impl Slot {
     /// The weight in force.
     pub const fn weight(&self) -> u32 {
         self.weight
+    }
+
+    /// Sets a new weight (clamped); the running score stays, so the change takes effect
+    /// smoothly.
+    pub fn set_weight(&mut self, weight: u32) {
+        self.weight = weight.clamp(WEIGHT_MIN, WEIGHT_MAX);
     }
 }
 

@@ -17,13 +17,15 @@
 //! builds the groups anew).
 
 use super::*;
-use crate::sched::health::{crc32, Change, Health, Monitor};
+use crate::sched::health::{crc32, Change, Health, Monitor, Window};
 
 /// A group's monitor.
 pub(super) struct GroupHealth {
     /// The probe, as sent.
     request: KVec<u8>,
     method: Method,
+    /// The probe lets its connection persist.
+    keep_alive: bool,
     /// `request_url`.
     url: KVec<u8>,
     monitor: Monitor,
@@ -35,6 +37,7 @@ impl GroupHealth {
             GroupHealth {
                 request: crate::buf::copy(&cfg.request)?,
                 method: cfg.method,
+                keep_alive: cfg.keep_alive,
                 url: crate::buf::copy(&cfg.url)?,
                 monitor: cfg.monitor,
             },
@@ -51,6 +54,17 @@ pub(super) struct Probe {
     pub(super) status: u16,
     /// CRC-32 of the body bytes so far (as received: a chunked body's framing included).
     pub(super) crc: u32,
+    pub(super) body_len: u64,
+    /// The connection may stay after the response (else it is closed, see
+    /// [`GroupHealth::keep_alive`]).
+    pub(super) keep_alive: bool,
+}
+
+/// A monitored server's health: its state, and its count of each `server_failover_http`
+/// rule's statuses (kept apart, as many as there are rules).
+pub(super) struct ServerHealth {
+    state: Health,
+    windows: KVec<Window>,
 }
 
 fn stat_hm(s: *mut crate::sys::tfw_srv_stat) -> *mut u64 {
@@ -66,23 +80,31 @@ fn stat_probes(s: *mut crate::sys::tfw_srv_stat) -> *mut u64 {
     unsafe { &raw mut (*s).probes }
 }
 
-/// The health state of a new server of a group monitored by `gh`.
-pub(super) fn server_health(gh: Option<&GroupHealth>, now: u64) -> Result<Option<KBox<Health>>> {
-    gh.map(|gh| KBox::new(Health::new(now, &gh.monitor), GFP_KERNEL).map_err(Into::into))
-        .transpose()
+/// The health state of a new server of a group monitored by `gh`, with `rules` rules.
+pub(super) fn server_health(
+    gh: Option<&GroupHealth>,
+    rules: usize,
+    now: u64,
+) -> Result<Option<KBox<ServerHealth>>> {
+    let Some(gh) = gh else {
+        return Ok(None);
+    };
+    let windows = KVec::from_elem(Window::default(), rules, GFP_KERNEL)?;
+    let state = Health::new(now, &gh.monitor);
+    Ok(Some(KBox::new(ServerHealth { state, windows }, GFP_KERNEL)?))
 }
 
 /// Shows a freshly published server file that the server is monitored.
 pub(super) fn publish(srv: &Server) {
     if let Some(h) = &srv.health {
         srv.stat.add(stat_hm, 1);
-        srv.stat.add(stat_suspended, i64::from(h.suspended()));
+        srv.stat.add(stat_suspended, i64::from(h.state.suspended()));
     }
 }
 
 /// Whether the scheduler may choose the server.
 pub(super) fn usable(srv: &Server) -> bool {
-    !srv.health.as_ref().is_some_and(|h| h.suspended())
+    !srv.health.as_ref().is_some_and(|h| h.state.suspended())
 }
 
 /// Logs and shows what a response changed for server `srv` of group `group`.
@@ -128,7 +150,7 @@ pub(super) fn response_status(
     let Some(h) = srv.health.as_deref_mut() else {
         return;
     };
-    let change = h.status(rules, now_ms(), status);
+    let change = h.state.status(&mut h.windows, rules, now_ms(), status);
     changed(&g.name, srv, change, status);
 }
 
@@ -147,7 +169,7 @@ pub(super) fn client_request(groups: &mut [Group], gi: usize, si: usize, head: &
         return;
     }
     if let Some(h) = g.servers.get_mut(si).and_then(|s| s.health.as_deref_mut()) {
-        h.requested();
+        h.state.requested();
     }
 }
 
@@ -176,11 +198,12 @@ impl Proxy {
                     .get_mut(gi)
                     .and_then(|g| g.servers.get_mut(si))
                     .and_then(|s| s.health.as_deref_mut())
-                    .is_some_and(|h| h.due(now, &monitor));
+                    .is_some_and(|h| h.state.due(now, &monitor));
                 if due {
                     self.send_probe(gi, si, now);
                 }
             }
+            self.release_dead_group(gi);
         }
     }
 
@@ -219,6 +242,8 @@ impl Proxy {
                 sent_ms: now,
                 status: 0,
                 crc: 0,
+                body_len: 0,
+                keep_alive: gh.keep_alive,
             });
         }
         srv.stat.add(stat_probes, 1);
@@ -241,24 +266,51 @@ impl Proxy {
         let Some(h) = srv.health.as_deref_mut() else {
             return;
         };
-        let change = h.probe_done(&monitor, probe.status, probe.crc);
+        let body = (probe.body_len > 0).then_some(probe.crc);
+        let change = h.state.probe_done(&monitor, probe.status, body);
         changed(&g.name, srv, change, probe.status);
         if change == Change::Alive {
             self.serve_waiting(gi);
         }
     }
 
-    /// Whether a probe on connection `u` waited longer than its monitor's period.
+    /// Whether a probe on connection `u` waited longer than its monitor's period (or the
+    /// group's `server_forward_timeout`, if shorter).
     pub(super) fn probe_expired(&self, u: &Upstream, now: u64) -> bool {
         let Some(p) = &u.probe else {
             return false;
         };
-        let secs = self
-            .groups
-            .get(u.group)
-            .and_then(|g| g.health.as_deref())
-            .map_or(10, |gh| gh.monitor.secs);
-        now.saturating_sub(p.sent_ms) > u64::from(secs.max(1)).saturating_mul(1000)
+        let Some(g) = self.groups.get(u.group) else {
+            return false;
+        };
+        let secs = g.health.as_deref().map_or(10, |gh| gh.monitor.secs);
+        let ms = u64::from(secs.max(1))
+            .saturating_mul(1000)
+            .min(g.forward_timeout_ms);
+        now.saturating_sub(p.sent_ms) > ms
+    }
+
+    /// With every server of group `gi` suspended (or down), the requests queued for it are
+    /// not left to time out: each goes to its vhost's backup group, or gets 502 now.
+    fn release_dead_group(&mut self, gi: usize) {
+        if self.group_alive(gi) {
+            return;
+        }
+        loop {
+            let Some(g) = self.groups.get_mut(gi) else {
+                return;
+            };
+            let Some(&cid) = g.wait.get(g.wait_head) else {
+                break;
+            };
+            g.wait_head = g.wait_head.saturating_add(1);
+            if self.queued(cid) {
+                self.assign_from(cid, true);
+                self.client_process(cid);
+            }
+        }
+        // Resets the emptied queue.
+        self.serve_waiting(gi);
     }
 }
 
@@ -266,5 +318,6 @@ impl Proxy {
 pub(super) fn probe_body(probe: &mut Option<Probe>, bytes: &[u8]) {
     if let Some(p) = probe {
         p.crc = crc32(p.crc, bytes);
+        p.body_len = p.body_len.saturating_add(bytes.len() as u64);
     }
 }
