@@ -357,6 +357,8 @@ pub(crate) struct Config {
     pub(crate) cache: CacheCfg,
     /// `server_failover_http`: what makes a monitored server unhealthy.
     pub(crate) failover: KVec<crate::sched::health::Rule>,
+    /// `grace_shutdown_time`, seconds.
+    pub(crate) grace_shutdown: u32,
 }
 
 /// A file read whole into vmalloc()ed memory by glue.c, freed on drop.
@@ -542,6 +544,8 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
 
     let keepalive_timeout = config::keepalive_timeout(&tree).map_err(|e| report(path, &e))?;
     let ws_timeout = config::ws_timeout(&tree).map_err(|e| report(path, &e))?;
+    let grace_shutdown =
+        config::upstream::grace_shutdown_time(&tree).map_err(|e| report(path, &e))?;
     let header_list_size = config::max_header_list_size(&tree).map_err(|e| report(path, &e))?;
     let mut via = KVec::new();
     match config::hdr_via(&tree).map_err(|e| report(path, &e))? {
@@ -584,6 +588,7 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
         block,
         cache,
         failover,
+        grace_shutdown,
     })
 }
 

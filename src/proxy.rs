@@ -364,6 +364,9 @@ struct Upstream {
     pipelinable: bool,
     /// The request in flight is a health probe (see [`health`]).
     probe: Option<health::Probe>,
+    /// Retired by a reload while busy: closed at this time (ms) if still busy
+    /// (`grace_shutdown_time`; 0: when its exchange ends).
+    grace_until: u64,
 }
 
 enum Role {
@@ -400,6 +403,7 @@ impl Upstream {
             pipe: Pipe::new(),
             pipelinable: false,
             probe: None,
+            grace_until: 0,
         }
     }
 }
@@ -531,6 +535,8 @@ pub(crate) struct Proxy {
     pub(crate) stats: Stats,
     /// `server_failover_http`.
     failover: KVec<sched::health::Rule>,
+    /// `grace_shutdown_time`, ms.
+    grace_ms: u64,
 }
 
 /// A vhost or a location of one (see [`crate::cfgfile::VhostCfg`]): its name (the tables route
@@ -756,6 +762,12 @@ fn reweigh(g: &mut Group, now: u64) {
     };
     let mut rtt = [0u64; 64];
     for (r, srv) in rtt.iter_mut().zip(g.servers.iter_mut()) {
+        if !health::usable(srv) {
+            // Suspended: not chosen anyway, and a server that answers errors fast must not
+            // set the scale for the others.
+            *r = u64::MAX;
+            continue;
+        }
         let v = stat.of(&srv.apm.summary(now));
         *r = match (d.predict, srv.history.as_deref_mut()) {
             (Some(p), Some(h)) => {
@@ -809,6 +821,7 @@ impl Proxy {
             collapsing: KVec::new(),
             stats: Stats::default(),
             failover: KVec::new(),
+            grace_ms: u64::from(cfg.grace_shutdown).saturating_mul(1000),
         };
         p.failover.extend_from_slice(&cfg.failover, GFP_KERNEL)?;
         p.whitelist.extend_from_slice(&cfg.whitelist, GFP_KERNEL)?;
@@ -889,6 +902,7 @@ impl Proxy {
         let old_vhosts = core::mem::replace(&mut self.vhosts, vhosts);
         self.whitelist = whitelist;
         self.failover = failover;
+        self.grace_ms = u64::from(cfg.grace_shutdown).saturating_mul(1000);
         self.keepalive_ms = u64::from(cfg.keepalive_timeout).saturating_mul(1000);
         self.ws_ms = u64::from(cfg.ws_timeout).saturating_mul(1000);
         self.req_limits = req_limits(cfg);
@@ -1004,6 +1018,10 @@ impl Proxy {
     /// An upstream connection of a replaced configuration: closed now if idle, after its
     /// exchange if busy.
     fn retire(&mut self, id: Id) {
+        let grace = match self.grace_ms {
+            0 => 0,
+            ms => now_ms().saturating_add(ms).max(1),
+        };
         let busy = match self.get(id) {
             Some(Conn {
                 role: Role::Upstream(u),
@@ -1012,6 +1030,7 @@ impl Proxy {
                 if u.st == UState::Busy {
                     u.group = RETIRED;
                     u.server = RETIRED;
+                    u.grace_until = grace;
                 }
                 u.st == UState::Busy
             }
@@ -1383,7 +1402,11 @@ impl Proxy {
                     }
                 }
                 Role::Upstream(u) => {
-                    if self.probe_expired(u, now) {
+                    if u.st == UState::Busy && u.grace_until != 0 && now > u.grace_until {
+                        // A connection of the previous configuration past its grace: its
+                        // request is re-sent to a current server, or answered 502.
+                        self.upstream_lost(id, false);
+                    } else if self.probe_expired(u, now) {
                         self.reset_upstream(id, true);
                     } else if u.st == UState::Down && u.retry_at <= now {
                         self.connect(id);
@@ -2734,6 +2757,7 @@ impl Proxy {
                     );
                     if let Some(p) = &mut u.probe {
                         p.status = resp.code;
+                        p.chunked = resp.body == crate::parser::BodyKind::Chunked;
                     }
                 }
                 if let Some(cl) = client.as_deref_mut() {

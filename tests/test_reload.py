@@ -93,3 +93,42 @@ def restart_under_load_recovers():
     # what must not happen is a hang or an error status.
     expect(n > 50, f"only {n} requests: {out}")
     expect(not non2xx, f"error statuses across restarts:\n{out}")
+
+
+def resent():
+    with open("/proc/tempesta/perfstat") as f:
+        m = re.search(r"Requests re-sent\s*: (\d+)", f.read())
+    return int(m.group(1)) if m else -1
+
+
+@test
+def reload_grace_shutdown_time():
+    """grace_shutdown_time: a request still on a connection of the previous configuration N s
+    after a reload is re-sent to a current one if it may be (GET), else answered 502 (POST);
+    without it (0) the exchange finishes where it started."""
+    import threading
+    upstream(8101)
+    cfg = f"listen {PORT};\nserver 127.0.0.1:8101 conns_n=2;\n"
+    insmod(write_cfg(cfg + "grace_shutdown_time 1;\n"))
+    ctl("start")
+    wait_servers_up()
+
+    def slow(method, out):
+        t = time.monotonic()
+        r, _ = request(method, "/sleep/4", body=b"x" if method == "POST" else None)
+        out.append((r.status, time.monotonic() - t))
+
+    for method, grace, want, resends in (("GET", 1, 200, 1), ("POST", 1, 502, 0),
+                                         ("GET", 0, 200, 0)):
+        before = resent()
+        out = []
+        th = threading.Thread(target=slow, args=(method, out))
+        th.start()
+        time.sleep(1)
+        write_cfg(cfg + f"grace_shutdown_time {grace};\n")
+        rc, msg = ctl("start")
+        expect(rc == 0, f"reload: {msg}")
+        th.join(60)
+        expect(out and out[0][0] == want, f"{method}, grace {grace}: {out}")
+        expect(resent() - before == resends,
+               f"{method}, grace {grace}: re-sent {resent() - before}, want {resends}")

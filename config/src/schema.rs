@@ -278,7 +278,7 @@ pub static DIRECTIVES: &[DirectiveSpec] = &[
     d("server_connect_retries", C::G_SG, 1, 1).supported(), // 10
     d("health", C::G_SG, 1, 1).supported(),
     d("sticky_sessions", C::SG, 0, 1),
-    d("grace_shutdown_time", C::G, 1, 1),
+    d("grace_shutdown_time", C::G, 1, 1).supported(),
     // --- Health monitoring (apm.c) ---
     d("apm_stats", C::G, 0, 0).opts(&["window", "scale"]),
     d("server_failover_http", C::G, 3, 3).repeat().supported(),
@@ -457,6 +457,7 @@ mod tests {
                 "server_retry_nonidempotent",
                 "server_connect_retries",
                 "health",
+                "grace_shutdown_time",
                 "server_failover_http",
                 "health_check",
                 "request",

@@ -1003,6 +1003,27 @@ pub fn ws_timeout<'s>(tree: &Tree<'s, '_>) -> Result<u32, Error<'s>> {
     }
 }
 
+/// `grace_shutdown_time` in seconds (default 0): how long a reload lets the busy connections
+/// of the previous configuration's servers finish their exchange before they are closed (and
+/// their requests re-sent or answered 502).
+pub fn grace_shutdown_time<'s>(tree: &Tree<'s, '_>) -> Result<u32, Error<'s>> {
+    match tree
+        .top_level()
+        .find(|n| is_dir(tree, n, b"grace_shutdown_time"))
+    {
+        Some(n) => parse_grace_shutdown_time(tree, n),
+        None => Ok(0),
+    }
+}
+
+/// Parses the `grace_shutdown_time` node.
+pub(crate) fn parse_grace_shutdown_time<'s>(
+    tree: &Tree<'s, '_>,
+    node: &Node,
+) -> Result<u32, Error<'s>> {
+    arg_secs(tree, node, MAX_INT)
+}
+
 /// Default `http_max_header_list_size`, bytes (Tempesta's).
 pub const DEFAULT_MAX_HEADER_LIST_SIZE: u32 = 16384;
 

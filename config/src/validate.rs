@@ -239,6 +239,9 @@ fn check_semantics<'s>(
         "client_ws_timeout" => {
             upstream::parse_ws_timeout(tree, node)?;
         }
+        "grace_shutdown_time" => {
+            upstream::parse_grace_shutdown_time(tree, node)?;
+        }
         "hdr_via" => {
             upstream::parse_hdr_via(tree, node)?;
         }

@@ -242,7 +242,7 @@ fn copy_fields(
             }
         }
         if i == 0 {
-            put_start_line(line, out)?;
+            put_start_line(line, own.framing.is_some(), out)?;
         } else {
             out.put(line)?;
         }
@@ -258,26 +258,28 @@ fn copy_fields(
 
 /// Writes a start line, a later HTTP/1 minor version (which the parser reads as 1.1, RFC 9110
 /// section 2.5) as `HTTP/1.1`: the next hop may not take `HTTP/1.2`.
-fn put_start_line(line: &[u8], out: &mut impl Out) -> Result<(), Overflow> {
+fn put_start_line(line: &[u8], request: bool, out: &mut impl Out) -> Result<(), Overflow> {
     let later = |v: &[u8]| {
         v.len() == 8
             && v.starts_with(b"HTTP/1.")
             && v.last().is_some_and(|d| (b'2'..=b'9').contains(d))
     };
-    // A status line starts with the version, a request line ends with it.
-    if let Some(rest) = line
+    if request {
+        // A request line ends with the version (a target has no space).
+        let cut = line.len().saturating_sub(8);
+        if let (Some(start), Some(v)) = (line.get(..cut), line.get(cut..)) {
+            if later(v) && start.ends_with(b" ") {
+                out.put(start)?;
+                return out.put(b"HTTP/1.1");
+            }
+        }
+    } else if let Some(rest) = line
         .get(8..)
         .filter(|_| later(line.get(..8).unwrap_or(&[])))
     {
+        // A status line starts with it.
         out.put(b"HTTP/1.1")?;
         return out.put(rest);
-    }
-    let cut = line.len().saturating_sub(8);
-    if let (Some(start), Some(v)) = (line.get(..cut), line.get(cut..)) {
-        if later(v) && start.ends_with(b" ") {
-            out.put(start)?;
-            return out.put(b"HTTP/1.1");
-        }
     }
     out.put(line)
 }
@@ -483,6 +485,16 @@ Connection: keep-alive\r\n\r\n"
         rewrite_request(head, &req(Version::Http11), &FWD, &mut out).unwrap();
         assert!(
             s(&out).starts_with("GET /HTTP/1.2 HTTP/1.1\r\nHost: a\r\n"),
+            "{}",
+            s(&out)
+        );
+        let head = b"HTTP/1.1 204 HTTP/1.2\r\n\r\n";
+        out.clear();
+        let r = resp(204, BodyKind::None);
+        let mods = HdrMods::default();
+        rewrite_response(head, &req(Version::Http11), &r, b"tfw", &mods, &mut out).unwrap();
+        assert!(
+            s(&out).starts_with("HTTP/1.1 204 HTTP/1.2\r\n"),
             "{}",
             s(&out)
         );

@@ -65,7 +65,11 @@ pub fn inverse_weights(rtt: &[u64], out: &mut [u32]) {
 /// Most seconds of history `predict` keeps (`past=` is at most 120 in Tempesta FW).
 pub const MAX_PAST: usize = 120;
 
-/// One server's last values of the statistic, one a second.
+/// Fewer values than this are no trend: [`History::predict`] gives their mean.
+const MIN_TREND: i64 = 3;
+
+/// One server's last values of the statistic, one a second (seconds without responses add
+/// none).
 #[derive(Clone, Copy, Debug)]
 pub struct History {
     v: [u32; MAX_PAST],
@@ -104,7 +108,10 @@ impl History {
     }
 
     /// The value the least-squares line through the history predicts `ahead` seconds after
-    /// the last one (at least 1); 0 without history.
+    /// the last one; 0 without history. With fewer than [`MIN_TREND`] values it is the mean (two
+    /// seconds are no trend), and it never falls below the smallest value seen: a falling line
+    /// extrapolated far enough reaches 0 ms, which would make every other server look
+    /// infinitely slower.
     pub fn predict(&self, ahead: u32) -> u64 {
         let n = self.len;
         if n == 0 {
@@ -117,18 +124,19 @@ impl History {
         let values = older.iter().chain(newer.iter());
         // x centred and doubled so that it is an integer: X_i = 2i - (n - 1); sum(X_i) = 0.
         let n = n as i64;
-        let (mut sum_y, mut sxx, mut sxy) = (0i64, 0i64, 0i64);
+        let (mut sum_y, mut sxx, mut sxy, mut min) = (0i64, 0i64, 0i64, i64::MAX);
         for (i, &y) in values.enumerate() {
             let x = (i as i64)
                 .saturating_mul(2)
                 .saturating_sub(n.saturating_sub(1));
             let y = i64::from(y);
+            min = min.min(y);
             sum_y = sum_y.saturating_add(y);
             sxx = sxx.saturating_add(x.saturating_mul(x));
             sxy = sxy.saturating_add(x.saturating_mul(y));
         }
         let mean = sum_y.checked_div(n).unwrap_or(0);
-        if sxx == 0 {
+        if sxx == 0 || n < MIN_TREND {
             return mean.max(1) as u64;
         }
         // The target's X: 2(n - 1 + ahead) - (n - 1).
@@ -136,7 +144,7 @@ impl History {
             .saturating_sub(1)
             .saturating_add(i64::from(ahead).saturating_mul(2));
         let p = mean.saturating_add(sxy.saturating_mul(xt).checked_div(sxx).unwrap_or(0));
-        p.max(1) as u64
+        p.max(min).max(1) as u64
     }
 }
 
@@ -192,7 +200,12 @@ mod tests {
         for v in [50, 40, 30, 20, 10] {
             h.push(v, 30);
         }
-        assert_eq!(h.predict(15), 1);
+        assert_eq!(h.predict(15), 10);
+        // Two values are no trend: 100 then 50 is 75, not an extrapolation to 0.
+        let mut h = History::new();
+        h.push(100, 30);
+        h.push(50, 30);
+        assert_eq!(h.predict(15), 75);
     }
 
     #[test]

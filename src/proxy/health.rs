@@ -55,6 +55,8 @@ pub(super) struct Probe {
     /// CRC-32 of the body bytes so far (as received: a chunked body's framing included).
     pub(super) crc: u32,
     pub(super) body_len: u64,
+    /// The body is chunked (`body_len` counts its framing: `0\r\n\r\n` is empty).
+    pub(super) chunked: bool,
     /// The connection may stay after the response (else it is closed, see
     /// [`GroupHealth::keep_alive`]).
     pub(super) keep_alive: bool,
@@ -243,6 +245,7 @@ impl Proxy {
                 status: 0,
                 crc: 0,
                 body_len: 0,
+                chunked: false,
                 keep_alive: gh.keep_alive,
             });
         }
@@ -266,7 +269,9 @@ impl Proxy {
         let Some(h) = srv.health.as_deref_mut() else {
             return;
         };
-        let body = (probe.body_len > 0).then_some(probe.crc);
+        // An empty chunked body is its last chunk alone: `0\r\n\r\n`.
+        let empty = probe.body_len == 0 || (probe.chunked && probe.body_len == 5);
+        let body = (!empty).then_some(probe.crc);
         let change = h.state.probe_done(&monitor, probe.status, body);
         changed(&g.name, srv, change, probe.status);
         if change == Change::Alive {
