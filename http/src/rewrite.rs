@@ -488,26 +488,21 @@ Connection: keep-alive\r\n\r\n"
             "{}",
             s(&out)
         );
-        let head = b"HTTP/1.1 204 HTTP/1.2\r\n\r\n";
-        out.clear();
+        // A status line's version, not its reason phrase.
         let r = resp(204, BodyKind::None);
         let mods = HdrMods::default();
-        rewrite_response(head, &req(Version::Http11), &r, b"tfw", &mods, &mut out).unwrap();
-        assert!(
-            s(&out).starts_with("HTTP/1.1 204 HTTP/1.2\r\n"),
-            "{}",
-            s(&out)
-        );
-        let head = b"HTTP/1.9 204 HTTP/1.2\r\n\r\n";
-        out.clear();
-        let r = resp(204, BodyKind::None);
-        let mods = HdrMods::default();
-        rewrite_response(head, &req(Version::Http11), &r, b"tfw", &mods, &mut out).unwrap();
-        assert!(
-            s(&out).starts_with("HTTP/1.1 204 HTTP/1.2\r\n"),
-            "{}",
-            s(&out)
-        );
+        for head in [
+            b"HTTP/1.1 204 HTTP/1.2\r\n\r\n",
+            b"HTTP/1.9 204 HTTP/1.2\r\n\r\n",
+        ] {
+            out.clear();
+            rewrite_response(head, &req(Version::Http11), &r, b"tfw", &mods, &mut out).unwrap();
+            assert!(
+                s(&out).starts_with("HTTP/1.1 204 HTTP/1.2\r\n"),
+                "{}",
+                s(&out)
+            );
+        }
         // 1.0 and 1.1 stay as they are.
         let head = b"GET / HTTP/1.0\r\n\r\n";
         out.clear();
