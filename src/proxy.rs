@@ -892,7 +892,8 @@ impl Proxy {
             (None, None) => self.fw = None,
         }
         self.block = cfg.block;
-        let old = core::mem::replace(&mut self.groups, groups);
+        let mut old = core::mem::replace(&mut self.groups, groups);
+        health::carry_over(&mut old, &mut self.groups);
         self.via = via;
         self.vhost = vhost;
         self.log_to = LogTo::of(cfg);

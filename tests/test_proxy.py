@@ -752,16 +752,17 @@ def proxy_health_monitor():
     upstream(8101, "a")
     upstream(8102, "b")
     crc = zlib.crc32(b"ok\n")
-    proxy("server_failover_http 500 3 10;\n"
-          "health_check hm {\n"
-          '  request "GET /hc HTTP/1.1\\r\\n\\r\\n";\n'
-          '  request_url "/hc";\n'
-          "  resp_code 200;\n"
-          f"  resp_crc32 0x{crc:08x};\n"
-          "  timeout 2;\n}\n"
-          "srv_group g {\n server 127.0.0.1:8101 conns_n=2;\n server 127.0.0.1:8102 conns_n=2;\n"
-          " health hm;\n}\n"
-          "vhost v { proxy_pass g; }\nhttp_chain { -> v; }\n")
+    cfg = ("server_failover_http 500 3 10;\n"
+           "health_check hm {\n"
+           '  request "GET /hc HTTP/1.1\\r\\n\\r\\n";\n'
+           '  request_url "/hc";\n'
+           "  resp_code 200;\n"
+           f"  resp_crc32 0x{crc:08x};\n"
+           "  timeout 2;\n}\n"
+           "srv_group g {\n server 127.0.0.1:8101 conns_n=2;\n server 127.0.0.1:8102 conns_n=2;\n"
+           " health hm;\n}\n"
+           "vhost v { proxy_pass g; }\nhttp_chain { -> v; }\n")
+    proxy(cfg)
     expect("HTTP health monitor is enabled\t: 1" in server_file("g", 8101), server_file("g", 8101))
 
     def names(n):
@@ -788,6 +789,13 @@ def proxy_health_monitor():
     after = names(10)
     expect(all(x == (200, "b") for x in after), f"a suspended, b answers all: {after}")
     expect("suspended, too many 500 responses" in sh("dmesg | tail -50")[1], "no log line")
+    # A reload keeps the suspension of a server that stays in its group.
+    write_cfg(f"listen {PORT};\n{cfg}")
+    start()
+    wait_servers_up()
+    expect(suspended("g", 8101), f"a suspended after a reload: {server_file('g', 8101)}")
+    after = names(6)
+    expect(all(x == (200, "b") for x in after), f"after the reload, b answers all: {after}")
 
     # Well again: the next probe's 200 with the right body brings it back.
     direct(8101, "/_sick?on=0")
@@ -808,6 +816,11 @@ def proxy_health_monitor():
     expect(r.status == 502, f"all suspended: {r.status}")
     direct(8101, "/_sick?on=0")
     direct(8102, "/_sick?on=0")
+    # (A reload keeps suspensions: let the probes bring both back first.)
+    t = time.monotonic() + 15
+    while (suspended("g", 8101) or suspended("g", 8102)) and time.monotonic() < t:
+        time.sleep(0.2)
+    expect(not suspended("g", 8101) and not suspended("g", 8102), "not back after healing")
 
     # `health auto`: GET / HTTP/1.0 every 10 s, 200 with the body it first had. The upstream
     # closes after answering a 1.0 request: the probe's connection is not reused.

@@ -160,6 +160,13 @@ impl Health {
         }
     }
 
+    /// Takes over what a reload must not forget from the same server's previous state: whether
+    /// it is suspended, and the checksum `auto` learned (the counts start over).
+    pub fn carry_from(&mut self, old: &Health) {
+        self.suspended = old.suspended;
+        self.learned = old.learned;
+    }
+
     /// Whether the scheduler must skip the server.
     pub fn suspended(&self) -> bool {
         self.suspended
@@ -385,6 +392,20 @@ mod tests {
         assert!(h.suspended());
         assert_eq!(h.probe_done(&m, 200, Some(8)), Change::None);
         assert_eq!(h.probe_done(&m, 200, Some(7)), Change::Alive);
+    }
+
+    #[test]
+    fn a_reload_keeps_the_suspension() {
+        let m = mon(Crc::Auto);
+        let mut old = Health::new(0, &m);
+        let mut w = [Window::default(); MAX_RULES];
+        let rules = [R4XX];
+        old.status(&mut w, &rules, 0, 404);
+        old.status(&mut w, &rules, 0, 404);
+        let mut new = Health::new(5000, &m);
+        new.carry_from(&old);
+        assert!(new.suspended());
+        assert_eq!(new.probe_done(&m, 200, Some(3)), Change::Alive);
     }
 
     #[test]

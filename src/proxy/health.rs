@@ -326,3 +326,35 @@ pub(super) fn probe_body(probe: &mut Option<Probe>, bytes: &[u8]) {
         p.body_len = p.body_len.saturating_add(bytes.len() as u64);
     }
 }
+
+/// A reload builds the groups anew: a server that stays (same group name, same address) keeps
+/// its response times (the dynamic scheduler's input) and its weight, its `predict` history,
+/// and whether it is suspended, so that a reload does not send traffic to a server known to be
+/// failing. Nothing here allocates.
+pub(super) fn carry_over(old: &mut [Group], new: &mut [Group]) {
+    for g in new.iter_mut() {
+        let Some(og) = old.iter_mut().find(|o| o.name.eq_ignore_ascii_case(&g.name)) else {
+            continue;
+        };
+        for (si, srv) in g.servers.iter_mut().enumerate() {
+            let Some(oi) = og.servers.iter().position(|o| o.addr == srv.addr) else {
+                continue;
+            };
+            let Some(os) = og.servers.get_mut(oi) else {
+                continue;
+            };
+            core::mem::swap(&mut srv.apm, &mut os.apm);
+            if let (Some(h), Some(oh)) = (&mut srv.history, &mut os.history) {
+                core::mem::swap(h, oh);
+            }
+            if let (Some(h), Some(oh)) = (&mut srv.health, &os.health) {
+                h.state.carry_from(&oh.state);
+            }
+            if let (Some(_), Some(slot), Some(os)) =
+                (g.dynamic, g.sched.get_mut(si), og.sched.get(oi))
+            {
+                slot.set_weight(os.weight());
+            }
+        }
+    }
+}
