@@ -231,8 +231,8 @@ struct Group {
     hash: bool,
     /// The servers' health monitor (`health`).
     health: Option<KBox<health::GroupHealth>>,
-    /// `sched ratio dynamic|predict`: weights from response times (see [`Proxy::reweigh`]).
-    dynamic: Option<config::upstream::Dynamic>,
+    /// `sched ratio dynamic|predict`: weights from response times (see [`publish_times`]).
+    dynamic: Option<Dynamic>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -713,7 +713,7 @@ fn build_groups(cfg: &Config) -> Result<KVec<Group>> {
             retry_nonidempotent: g.retry_nonidempotent,
             hash: g.hash,
             health: g.health.as_ref().map(health::GroupHealth::of).transpose()?,
-            dynamic: g.dynamic,
+            dynamic: g.dynamic.map(Dynamic::of),
         };
         grp.name.extend_from_slice(&g.name, GFP_KERNEL)?;
         let now = now_ms();
@@ -743,32 +743,53 @@ fn build_groups(cfg: &Config) -> Result<KVec<Group>> {
     Ok(groups)
 }
 
-/// `sched ratio dynamic|predict`, once a second: the group's weights from its servers' response
-/// times over the last minute (see [`sched::dynamic`]).
-fn reweigh(g: &mut Group, now: u64) {
-    let Some(d) = g.dynamic else {
-        return;
-    };
-    let stat = match d.stat {
-        config::upstream::RttStat::Minimum => sched::dynamic::RttStat::Min,
-        config::upstream::RttStat::Maximum => sched::dynamic::RttStat::Max,
-        config::upstream::RttStat::Average => sched::dynamic::RttStat::Avg,
-        config::upstream::RttStat::Percentile(p) => sched::dynamic::RttStat::Pct(
-            sched::apm::PERCENTILES
-                .iter()
-                .position(|&q| q == u32::from(p))
-                .unwrap_or(2),
-        ),
-    };
+/// `sched ratio dynamic|predict` of a group, its statistic resolved once.
+#[derive(Clone, Copy)]
+struct Dynamic {
+    stat: sched::dynamic::RttStat,
+    predict: Option<config::upstream::Predict>,
+}
+
+impl Dynamic {
+    fn of(d: config::upstream::Dynamic) -> Self {
+        use config::upstream::RttStat as C;
+        use sched::dynamic::RttStat as S;
+        let stat = match d.stat {
+            C::Minimum => S::Min,
+            C::Maximum => S::Max,
+            C::Average => S::Avg,
+            C::Percentile(p) => S::Pct(
+                sched::apm::PERCENTILES
+                    .iter()
+                    .position(|&q| q == u32::from(p))
+                    .unwrap_or(2),
+            ),
+        };
+        Dynamic {
+            stat,
+            predict: d.predict,
+        }
+    }
+}
+
+/// Once a second: publishes each server's response times over the last minute to its
+/// `/proc/tempesta/servers` file and, with `sched ratio dynamic|predict`, sets the group's
+/// weights from them (see [`sched::dynamic`]). One summary per server serves both.
+fn publish_times(g: &mut Group, now: u64) {
     let mut rtt = [0u64; 64];
     for (r, srv) in rtt.iter_mut().zip(g.servers.iter_mut()) {
+        let summary = srv.apm.summary(now);
+        srv.stat.set_rt(&summary);
+        let Some(d) = g.dynamic else {
+            continue;
+        };
         if !health::usable(srv) {
             // Suspended: not chosen anyway, and a server that answers errors fast must not
             // set the scale for the others.
             *r = u64::MAX;
             continue;
         }
-        let v = stat.of(&srv.apm.summary(now));
+        let v = d.stat.of(&summary);
         *r = match (d.predict, srv.history.as_deref_mut()) {
             (Some(p), Some(h)) => {
                 // Only measured seconds: a server without responses yet has no trend.
@@ -779,6 +800,9 @@ fn reweigh(g: &mut Group, now: u64) {
             }
             _ => v,
         };
+    }
+    if g.dynamic.is_none() {
+        return;
     }
     let n = g.servers.len().min(rtt.len());
     let mut w = [0u32; 64];
@@ -1325,10 +1349,7 @@ impl Proxy {
         if now.saturating_sub(self.apm_published_ms) >= 1000 {
             self.apm_published_ms = now;
             for g in self.groups.iter_mut() {
-                for srv in g.servers.iter() {
-                    srv.stat.set_rt(&srv.apm.summary(now));
-                }
-                reweigh(g, now);
+                publish_times(g, now);
             }
         }
         self.health_tick(now);
