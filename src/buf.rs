@@ -11,6 +11,8 @@ use core::mem::MaybeUninit;
 
 use kernel::prelude::*;
 
+use crate::sock::gfp;
+
 /// Receive buffers grow by this much at a time.
 const GROW: usize = 8192;
 
@@ -60,7 +62,7 @@ impl Buf {
         if self.start > 0 && self.start >= self.v.len() / 2 {
             self.compact();
         }
-        self.v.extend_from_slice(b, GFP_KERNEL)?;
+        self.v.extend_from_slice(b, gfp())?;
         Ok(())
     }
 
@@ -86,7 +88,7 @@ impl Buf {
         self.compact();
         let room = max.saturating_sub(self.v.len());
         let want = room.min(GROW);
-        if want > 0 && self.v.reserve(want, GFP_KERNEL).is_err() {
+        if want > 0 && self.v.reserve(want, gfp()).is_err() {
             return &mut [];
         }
         let spare = self.v.spare_capacity_mut();
@@ -109,7 +111,7 @@ impl Buf {
 /// A kernel copy of `b` (process context: configuration loading).
 pub(crate) fn copy(b: &[u8]) -> Result<KVec<u8>> {
     let mut v = KVec::new();
-    v.extend_from_slice(b, GFP_KERNEL)?;
+    v.extend_from_slice(b, gfp())?;
     Ok(v)
 }
 

@@ -14,6 +14,7 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 use crate::buf::clear;
+use crate::sock::gfp;
 use crate::cache::cc::CcIgnore;
 use crate::cache::config::{CacheMode, SetCookie};
 use crate::cache::fresh::{stale_on_error, StaleCodes};
@@ -70,17 +71,17 @@ fn body_limit(size: u64) -> usize {
 
 impl Policy {
     fn copy(&self) -> Result<Policy> {
-        let mut rules = KVec::with_capacity(self.rules.len(), GFP_KERNEL)?;
+        let mut rules = KVec::with_capacity(self.rules.len(), gfp())?;
         for r in self.rules.iter() {
             let mut arg = KVec::new();
-            arg.extend_from_slice(&r.arg, GFP_KERNEL)?;
+            arg.extend_from_slice(&r.arg, gfp())?;
             rules.push(
                 RuleCfg {
                     op: r.op,
                     arg,
                     fulfill: r.fulfill,
                 },
-                GFP_KERNEL,
+                gfp(),
             )?;
         }
         Ok(Policy {
@@ -96,10 +97,10 @@ impl CacheCfg {
     /// A copy for the proxy (the configuration it came from is freed after loading).
     pub(crate) fn copy(&self) -> Result<CacheCfg> {
         let mut acl = KVec::new();
-        acl.extend_from_slice(&self.acl, GFP_KERNEL)?;
-        let mut vhosts = KVec::with_capacity(self.vhosts.len(), GFP_KERNEL)?;
+        acl.extend_from_slice(&self.acl, gfp())?;
+        let mut vhosts = KVec::with_capacity(self.vhosts.len(), gfp())?;
         for p in self.vhosts.iter() {
-            vhosts.push(p.copy()?, GFP_KERNEL)?;
+            vhosts.push(p.copy()?, gfp())?;
         }
         Ok(CacheCfg {
             mode: self.mode,
@@ -311,7 +312,7 @@ pub(crate) fn now_s() -> u64 {
 impl Cache {
     pub(crate) fn new(cfg: CacheCfg) -> Result<Cache> {
         let store = Store::new(cfg.size);
-        let filling = Arc::new(AtomicU64::new(0), GFP_KERNEL)?;
+        let filling = Arc::new(AtomicU64::new(0), gfp())?;
         Ok(Cache {
             cfg,
             store,
@@ -388,8 +389,8 @@ impl Cache {
         // Remember the key: the response may be stored, or invalidate entries.
         if !method.is_safe() || (method == Method::Get && !hints.disable) {
             clear(&mut ctx.key);
-            if ctx.key.extend_from_slice(key.host, GFP_KERNEL).is_err()
-                || ctx.key.extend_from_slice(key.path, GFP_KERNEL).is_err()
+            if ctx.key.extend_from_slice(key.host, gfp()).is_err()
+                || ctx.key.extend_from_slice(key.path, gfp()).is_err()
             {
                 return Answer::Forward;
             }
@@ -485,7 +486,7 @@ impl Cache {
             let n = self.store.remove(&key);
             let s = &mut self.store.stats;
             s.invalidated = s.invalidated.saturating_add(n as u64);
-            new.and_then(|n| Arc::new(n, GFP_KERNEL).map_err(Into::into))
+            new.and_then(|n| Arc::new(n, gfp()).map_err(Into::into))
                 .unwrap_or(obj)
         };
         Some((obj, renewed))
@@ -611,7 +612,7 @@ impl Cache {
         let variant = vary::variant_hash(self.store.seed(), &resp_fields, &req_fields);
         let mut obj = Obj::new(&key, limit).ok()?;
         obj.status_text
-            .extend_from_slice(wire::status_text(head), GFP_KERNEL)
+            .extend_from_slice(wire::status_text(head), gfp())
             .ok()?;
         self.cfg
             .with_hdr_del(ctx.vhost, cfg, |cfg| {
@@ -631,7 +632,7 @@ impl Cache {
                 },
                 limit: self.cfg.size,
             },
-            GFP_KERNEL,
+            gfp(),
         )
         .ok()
     }

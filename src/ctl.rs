@@ -2,8 +2,8 @@
 
 //! Control of the running state: `sysctl net.tempesta.state=start|stop` and its readers.
 //!
-//! glue.c calls [`tfw_rs_ctl_state`] and [`tfw_rs_state_str`] with its control mutex held, so
-//! the state here is only ever touched by one task at a time, in process context.
+//! glue.c calls [`tfw_rs_ctl_state`] and [`tfw_rs_state_str`] with its data lock held, as a
+//! task (process context): the state here is only ever touched by one holder at a time.
 //!
 //! Semantics, as operators of Tempesta FW know them:
 //! - `start` while stopped reads and validates the configuration, then opens the listeners;
@@ -39,7 +39,7 @@ struct Ctl {
 
 struct CtlCell(UnsafeCell<Ctl>);
 
-// SAFETY: the cell is only accessed through `ctl()`, whose callers hold glue.c's control mutex
+// SAFETY: the cell is only accessed through `ctl()`, whose callers hold glue.c's data lock
 // or run from module exit after the control interfaces are unregistered: never concurrently.
 unsafe impl Sync for CtlCell {}
 
@@ -51,7 +51,7 @@ static CTL: CtlCell = CtlCell(UnsafeCell::new(Ctl {
 
 /// # Safety
 ///
-/// The caller holds glue.c's control mutex, or no control handler can run (module exit), and
+/// The caller holds glue.c's data lock, or no control handler can run (module exit), and
 /// drops the reference before releasing it.
 unsafe fn ctl() -> &'static mut Ctl {
     // SAFETY: exclusive access is the caller's contract (see above).
@@ -74,7 +74,7 @@ pub(crate) fn cfg_path_display() -> &'static str {
 ///
 /// # Safety
 ///
-/// Called by glue.c only, with the control mutex held; `cmd` points to `len` readable bytes.
+/// Called by glue.c only, with the data lock held; `cmd` points to `len` readable bytes.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn tfw_rs_ctl_state(
     cmd: *const kernel::ffi::c_char,
@@ -82,7 +82,7 @@ pub(crate) unsafe extern "C" fn tfw_rs_ctl_state(
 ) -> i32 {
     // SAFETY: glue.c passes its sysctl buffer and the length of the string in it.
     let cmd = unsafe { core::slice::from_raw_parts(cmd.cast::<u8>(), len) };
-    // SAFETY: the control mutex is held (our contract).
+    // SAFETY: the data lock is held (our contract).
     let ctl = unsafe { ctl() };
     let r = match cmd.trim_ascii() {
         b"start" => ctl.start(),
@@ -109,13 +109,13 @@ pub(crate) unsafe extern "C" fn tfw_rs_ctl_state(
 ///
 /// # Safety
 ///
-/// Called by glue.c only, with the control mutex held; `buf` points to `len` writable bytes.
+/// Called by glue.c only, with the data lock held; `buf` points to `len` writable bytes.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn tfw_rs_state_str(
     buf: *mut kernel::ffi::c_char,
     len: usize,
 ) -> usize {
-    // SAFETY: the control mutex is held (our contract).
+    // SAFETY: the data lock is held (our contract).
     let ctl = unsafe { ctl() };
     let s: &[u8] = match (&ctl.running, ctl.failed_reconfig) {
         (None, _) => b"stop",
@@ -135,18 +135,19 @@ pub(crate) unsafe extern "C" fn tfw_rs_state_str(
     n
 }
 
-/// Stops everything. Called by glue.c at module exit, with the control mutex held, after the
+/// Stops everything. Called by glue.c at module exit, with the data lock held, after the
 /// control interfaces are unregistered.
 #[no_mangle]
 pub(crate) extern "C" fn tfw_rs_shutdown() {
-    // SAFETY: glue.c holds the control mutex.
+    // SAFETY: glue.c holds the data lock.
     unsafe { ctl() }.stop();
 }
 
-/// Socket events for connection `id` (glue.c's work item, control mutex held).
+/// Socket events for connection `id`: from glue.c's work item, or from the connection's
+/// `sk_data_ready` in softirq (`sock::atomic()`); the data lock is held.
 #[no_mangle]
 pub(crate) extern "C" fn tfw_rs_event(id: u64, events: kernel::ffi::c_ulong) {
-    // SAFETY: glue.c holds the control mutex.
+    // SAFETY: glue.c holds the data lock.
     let ctl = unsafe { ctl() };
     let Some(r) = &mut ctl.running else { return };
     if id & proxy::LISTENER_ID != 0 {
@@ -158,10 +159,20 @@ pub(crate) extern "C" fn tfw_rs_event(id: u64, events: kernel::ffi::c_ulong) {
     r.proxy.event(id, events as u64);
 }
 
-/// Periodic timeouts (glue.c's tick work, control mutex held).
+/// Work the softirq path left to a task (glue.c's work item, data lock held).
+#[no_mangle]
+pub(crate) extern "C" fn tfw_rs_deferred() {
+    // SAFETY: glue.c holds the data lock.
+    let ctl = unsafe { ctl() };
+    if let Some(r) = &mut ctl.running {
+        r.proxy.run_deferred();
+    }
+}
+
+/// Periodic timeouts (glue.c's tick work, data lock held).
 #[no_mangle]
 pub(crate) extern "C" fn tfw_rs_tick() {
-    // SAFETY: glue.c holds the control mutex.
+    // SAFETY: glue.c holds the data lock.
     let ctl = unsafe { ctl() };
     if let Some(r) = &mut ctl.running {
         r.proxy.tick();
@@ -173,7 +184,7 @@ pub(crate) extern "C" fn tfw_rs_tick() {
 ///
 /// # Safety
 ///
-/// Called by glue.c only, with the control mutex held; `buf` points to `len` writable bytes.
+/// Called by glue.c only, with the data lock held; `buf` points to `len` writable bytes.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn tfw_rs_perfstat(
     buf: *mut kernel::ffi::c_char,
@@ -185,7 +196,7 @@ pub(crate) unsafe extern "C" fn tfw_rs_perfstat(
     // SAFETY: `buf` has `len` writable bytes (our contract).
     let out = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), len) };
     let mut w = SliceWriter { buf: out, pos: 0 };
-    // SAFETY: the control mutex is held (our contract).
+    // SAFETY: the data lock is held (our contract).
     let ctl = unsafe { ctl() };
     let _ = match &ctl.running {
         Some(r) => r.proxy.perfstat(&mut w),
@@ -247,7 +258,7 @@ impl Ctl {
         // touching anything else. A ring the new configuration turns off is freed at the end.
         if cfg.access_log.stream {
             let size = usize::try_from(cfg.access_log.buffer).map_err(|_| EINVAL)?;
-            // SAFETY: process context, control mutex held (glue.c calls us with it).
+            // SAFETY: process context, data lock held (glue.c calls us with it).
             let r = unsafe { sys::tfw_glue_alog_setup(size) };
             if r < 0 {
                 pr_err!("cannot allocate the access log buffer ({} bytes)\n", size);
@@ -355,7 +366,7 @@ impl Ctl {
         if let Some(mut r) = self.running.take() {
             r.proxy.unpublish();
             drop(r);
-            // SAFETY: process context, control mutex held; nothing writes the log any more.
+            // SAFETY: process context, data lock held; nothing writes the log any more.
             unsafe { sys::tfw_glue_alog_setup(0) };
             pr_info!("stopped\n");
         }

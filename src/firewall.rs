@@ -4,9 +4,8 @@
 //!
 //! The logic is the `filter/` crate's (sliding windows, the bounded client table, the request
 //! checks); this module owns the table's memory, feeds it the proxy's events and turns a
-//! refusal into Tempesta's actions. It runs in the proxy's work item with the control mutex
-//! held, like the proxy: one table, no locks (the table is designed for per-CPU shards behind
-//! spinlocks once the receive path moves to softirq).
+//! refusal into Tempesta's actions. It runs with glue.c's data lock held, like the proxy (in
+//! softirq or the work item): one table, no locks of its own.
 //!
 //! A refused connection is reset (`drop`) or closed (`reply`: there is no request to answer
 //! yet); a refused request gets 403 then a close (`reply`) or a reset without a response
@@ -17,6 +16,7 @@
 use kernel::prelude::*;
 
 use crate::cfgfile::Config;
+use crate::sock::gfp;
 
 use crate::config::{self, frang::METHODS};
 use crate::filter::{
@@ -114,7 +114,7 @@ impl Prepared {
             limits: cfg.frang.as_ref().map_or(FrangLimits::NONE, limits_of),
             ct_vals: crate::cfgfile::copy_vals(&cfg.ct_vals)?,
         };
-        let mut vhosts = KVec::with_capacity(cfg.vhosts.len(), GFP_KERNEL)?;
+        let mut vhosts = KVec::with_capacity(cfg.vhosts.len(), gfp())?;
         for v in cfg.vhosts.iter() {
             let l = match &v.frang {
                 Some(f) => Some(Limits {
@@ -123,7 +123,7 @@ impl Prepared {
                 }),
                 None => None,
             };
-            vhosts.push(l, GFP_KERNEL)?;
+            vhosts.push(l, gfp())?;
         }
         Ok(Some(Prepared {
             limits,
@@ -184,7 +184,7 @@ impl Firewall {
         // seen idle ones; live ones are never evicted (see `filter/`).
         // SAFETY: reads a module parameter.
         let n = unsafe { crate::sys::tfw_glue_frang_clients() } as usize;
-        let slots = KVVec::from_elem(ClientSlot::EMPTY, n, GFP_KERNEL)?;
+        let slots = KVVec::from_elem(ClientSlot::EMPTY, n, gfp())?;
         let mut key = [0u8; 16];
         // SAFETY: `key` has 16 writable bytes.
         unsafe { crate::sys::tfw_glue_random(key.as_mut_ptr().cast(), key.len()) };

@@ -17,6 +17,7 @@
 #include <net/ipv6.h>
 #include <net/sock.h>
 #include <net/tcp_states.h>
+#include <net/tcp.h>
 #include <linux/tcp.h>
 #include <linux/net.h>
 #include <linux/workqueue.h>
@@ -37,8 +38,64 @@ module_param(frang_clients, uint, 0444);
 MODULE_PARM_DESC(frang_clients,
 		 "Clients (addresses) frang_limits tracks; 272 bytes each, read on start");
 
-/* Serializes every control operation: sysctl writes and reads, /proc reads. */
+static bool tfw_softirq = true;
+module_param(tfw_softirq, bool, 0444);
+MODULE_PARM_DESC(tfw_softirq,
+		 "Handle received data in the socket callback (softirq); off: always in the work item");
+
+/*
+ * ---- The data lock -------------------------------------------------------------------------
+ *
+ * Everything the Rust side owns (running configuration, connections, cache index) belongs to
+ * whoever holds this lock. There are two kinds of holders:
+ *
+ *  - tasks: the work item, the tick, sysctl writes and reads, /proc readers and module exit.
+ *    They take tfw_ctl_mutex (which orders them among themselves), then wait for the lock, and
+ *    may sleep while holding it (sock_create_kern, kernel_accept, sock_release, GFP_KERNEL).
+ *  - a socket's sk_data_ready in softirq (tfw_sk_data_ready): it only *tries* the lock. A held
+ *    lock means a task or another CPU is at work, and the event goes to the work item instead.
+ *
+ * A softirq holder never waits for anything a task holds (it only spins on other sockets'
+ * bh locks, which no task holds while it waits here), so a task's wait is bounded by one
+ * event; tfw_task_waiting keeps a stream of softirq holders from starving it. While the
+ * softirq path holds the lock, tfw_atomic is set: the socket helpers below then use the
+ * non-sleeping variants, the Rust side allocates with GFP_ATOMIC and defers what must sleep
+ * (connects, socket releases). Lockdep does not know this lock; nothing else depends on it.
+ */
 static DEFINE_MUTEX(tfw_ctl_mutex);
+static atomic_t tfw_owner = ATOMIC_INIT(0);	/* 0 free, 1 softirq, 2 task */
+static atomic_t tfw_task_waiting = ATOMIC_INIT(0);
+static bool tfw_atomic;			/* the holder is the softirq path */
+static struct sock *tfw_cur_sk;		/* whose bh lock that softirq path already holds */
+
+static void tfw_lock(void)
+{
+	mutex_lock(&tfw_ctl_mutex);
+	atomic_inc(&tfw_task_waiting);
+	while (atomic_cmpxchg_acquire(&tfw_owner, 0, 2) != 0)
+		cpu_relax();
+	atomic_dec(&tfw_task_waiting);
+}
+
+static void tfw_unlock(void)
+{
+	atomic_set_release(&tfw_owner, 0);
+	mutex_unlock(&tfw_ctl_mutex);
+}
+
+static bool tfw_trylock_softirq(void)
+{
+	if (atomic_read(&tfw_task_waiting))
+		return false;
+	return atomic_cmpxchg_acquire(&tfw_owner, 0, 1) == 0;
+}
+
+/* Whether the current holder of the data lock is the softirq path (Rust: allocation flags,
+ * deferring what sleeps). */
+bool tfw_glue_atomic(void)
+{
+	return READ_ONCE(tfw_atomic);
+}
 
 #define TFW_CTL_BUF 64
 
@@ -52,7 +109,7 @@ static int tfw_ctl_state(const struct ctl_table *ctl, int write, void *buffer, s
 	tmp.data = buf;
 	tmp.maxlen = sizeof(buf);
 
-	mutex_lock(&tfw_ctl_mutex);
+	tfw_lock();
 	if (write) {
 		r = proc_dostring(&tmp, write, buffer, lenp, ppos);
 		if (!r)
@@ -61,7 +118,7 @@ static int tfw_ctl_state(const struct ctl_table *ctl, int write, void *buffer, s
 		tfw_rs_state_str(buf, sizeof(buf));
 		r = proc_dostring(&tmp, write, buffer, lenp, ppos);
 	}
-	mutex_unlock(&tfw_ctl_mutex);
+	tfw_unlock();
 	return r;
 }
 
@@ -81,9 +138,9 @@ static int tfw_proc_state_show(struct seq_file *m, void *v)
 {
 	char buf[TFW_CTL_BUF] = {};
 
-	mutex_lock(&tfw_ctl_mutex);
+	tfw_lock();
 	tfw_rs_state_str(buf, sizeof(buf));
-	mutex_unlock(&tfw_ctl_mutex);
+	tfw_unlock();
 	seq_printf(m, "%s\n", buf);
 	return 0;
 }
@@ -91,23 +148,37 @@ static int tfw_proc_state_show(struct seq_file *m, void *v)
 /*
  * ---- Socket events -----------------------------------------------------------------------
  *
- * The data path runs in one work item, tfw_work, holding tfw_ctl_mutex: socket callbacks
- * (softirq) only mark what happened on a watched socket and queue that socket on tfw_ready;
- * the work drains the queue and hands each socket's events to tfw_rs_event(). One task owning
- * all proxy state means the Rust side needs no locks at all, and start/stop/reconfigure
- * (which take the same mutex) never race with traffic.
+ * Received data is handled where it arrives: a watched connection's sk_data_ready, in
+ * softirq with the socket's bh lock held, takes the data lock if it is free and hands the
+ * event to tfw_rs_event() at once (the Rust side reads with tcp_read_sock and writes with
+ * tcp_sendmsg_locked, see the helpers below). Everything else goes through one work item,
+ * tfw_work: callbacks mark what happened on a watched socket and queue it on tfw_ready, and
+ * the work, holding the data lock as a task, hands each socket's events over. Listeners
+ * (kernel_accept sleeps), state changes and write space always take that route, and so does
+ * received data when the lock is busy. One holder at a time means the Rust side needs no
+ * locks of its own, and start/stop/reconfigure never race with traffic.
  */
 struct tfw_watch {
-	struct list_head ready;		/* on tfw_ready while events are pending */
+	struct list_head ready;		/* on tfw_ready while events are pending, then tfw_dead */
 	unsigned long events;		/* TFW_EV_* bits, set by callbacks */
 	struct sock *sk;
+	struct socket *sock;		/* on tfw_dead: to release */
 	u64 id;				/* the Rust side's name for this socket */
+	bool fast;			/* received data may be handled in softirq */
 	void (*data_ready)(struct sock *sk);
 	void (*state_change)(struct sock *sk);
 	void (*write_space)(struct sock *sk);
 };
 
 static LIST_HEAD(tfw_ready);
+/* Sockets the softirq path dropped, released by the work item (sock_release sleeps). */
+static LIST_HEAD(tfw_dead);
+/* The softirq path left work that must sleep to the work item (tfw_rs_deferred()). */
+static bool tfw_deferred;
+/* Socket events handed over in softirq and by the work item (data lock held), and received
+ * data that went to the work item because the lock was busy (/proc/tempesta/perfstat). */
+static u64 tfw_ev_softirq, tfw_ev_work;
+static atomic_long_t tfw_ev_busy = ATOMIC_LONG_INIT(0);
 static DEFINE_SPINLOCK(tfw_ready_lock);
 static struct workqueue_struct *tfw_wq;
 static struct work_struct tfw_work;
@@ -152,9 +223,42 @@ static void tfw_sk_event(struct sock *sk, int ev)
 	read_unlock_bh(&sk->sk_callback_lock);
 }
 
+/*
+ * Received data. In softirq, with the socket's bh lock held by TCP and no task owning it, the
+ * event is handled here if the data lock is free; the lock is tried with the callback lock
+ * held, so the watch cannot be dropped between the look-up and the lock (dropping it needs
+ * the data lock). A call from process context (release_sock() running the backlog of a socket
+ * a task owns) always queues.
+ */
 static void tfw_sk_data_ready(struct sock *sk)
 {
-	tfw_sk_event(sk, TFW_EV_READ);
+	struct tfw_watch *w;
+	bool here = false;
+	u64 id = 0;
+
+	read_lock_bh(&sk->sk_callback_lock);
+	w = tfw_watch_of(sk);
+	if (w) {
+		if (w->fast && READ_ONCE(tfw_softirq) && in_serving_softirq() &&
+		    !sock_owned_by_user(sk) && tfw_trylock_softirq()) {
+			here = true;
+			id = w->id;
+		} else {
+			if (w->fast && READ_ONCE(tfw_softirq) && in_serving_softirq())
+				atomic_long_inc(&tfw_ev_busy);
+			tfw_kick(w, TFW_EV_READ);
+		}
+	}
+	read_unlock_bh(&sk->sk_callback_lock);
+	if (!here)
+		return;
+	tfw_ev_softirq++;
+	WRITE_ONCE(tfw_atomic, true);
+	tfw_cur_sk = sk;
+	tfw_rs_event(id, BIT(TFW_EV_READ));
+	tfw_cur_sk = NULL;
+	WRITE_ONCE(tfw_atomic, false);
+	atomic_set_release(&tfw_owner, 0);
 }
 
 static void tfw_sk_state_change(struct sock *sk)
@@ -180,11 +284,30 @@ static void tfw_sk_write_space(struct sock *sk)
 		orig(sk);
 }
 
+/* Releases the sockets the softirq path dropped. Process context, data lock not held. */
+static void tfw_release_dead(void)
+{
+	struct tfw_watch *w, *tmp;
+	LIST_HEAD(dead);
+
+	spin_lock_bh(&tfw_ready_lock);
+	list_splice_init(&tfw_dead, &dead);
+	spin_unlock_bh(&tfw_ready_lock);
+	list_for_each_entry_safe(w, tmp, &dead, ready) {
+		list_del(&w->ready);
+		sock_release(w->sock);
+		kfree(w);
+	}
+}
+
 static void tfw_work_fn(struct work_struct *work)
 {
 	int n;
 
-	mutex_lock(&tfw_ctl_mutex);
+	tfw_release_dead();
+	tfw_lock();
+	if (xchg(&tfw_deferred, false))
+		tfw_rs_deferred();
 	for (n = 0; n < TFW_BATCH; n++) {
 		struct tfw_watch *w;
 		unsigned long ev;
@@ -197,19 +320,23 @@ static void tfw_work_fn(struct work_struct *work)
 		if (!w)
 			break;
 		ev = xchg(&w->events, 0);
+		/* A half-close the softirq path could not do (tfw_glue_shutdown_wr). */
+		if (ev & BIT(TFW_EV_SHUT))
+			kernel_sock_shutdown(w->sk->sk_socket, SHUT_WR);
 		/* May unwatch and free any watch, this one included: w is not used after. */
+		tfw_ev_work++;
 		tfw_rs_event(w->id, ev);
 	}
-	mutex_unlock(&tfw_ctl_mutex);
+	tfw_unlock();
 	if (n == TFW_BATCH)
 		queue_work(tfw_wq, &tfw_work);
 }
 
 static void tfw_tick_fn(struct work_struct *work)
 {
-	mutex_lock(&tfw_ctl_mutex);
+	tfw_lock();
 	tfw_rs_tick();
-	mutex_unlock(&tfw_ctl_mutex);
+	tfw_unlock();
 	if (!READ_ONCE(tfw_exiting))
 		queue_delayed_work(tfw_wq, &tfw_tick, HZ / 4);
 }
@@ -229,6 +356,7 @@ struct tfw_watch *tfw_glue_watch(struct socket *sock, u64 id, struct tfw_watch *
 	INIT_LIST_HEAD(&w->ready);
 	w->sk = sk;
 	w->id = id;
+	w->fast = sk->sk_state != TCP_LISTEN;
 
 	/* Writes from the work item never sleep for memory, and never use the task's frag. */
 	sk->sk_allocation = GFP_ATOMIC;
@@ -262,10 +390,10 @@ struct tfw_watch *tfw_glue_watch(struct socket *sock, u64 id, struct tfw_watch *
 }
 
 /*
- * Stops watching and frees @w. After the callback lock is taken for writing no callback runs
- * with @w, and taking it off the ready list leaves no reference: the memory can go.
+ * Stops watching. After the callback lock is taken for writing no callback runs with @w, and
+ * taking it off the ready list leaves no reference to it.
  */
-void tfw_glue_unwatch(struct tfw_watch *w)
+static void tfw_unwatch(struct tfw_watch *w)
 {
 	struct sock *sk = w->sk;
 
@@ -279,7 +407,66 @@ void tfw_glue_unwatch(struct tfw_watch *w)
 	spin_lock_bh(&tfw_ready_lock);
 	list_del_init(&w->ready);
 	spin_unlock_bh(&tfw_ready_lock);
-	kfree(w);
+}
+
+/*
+ * Stops watching @sock (if @w) and releases it. The softirq path cannot release a socket
+ * (tcp_close takes the socket lock, which sleeps): the socket goes to tfw_dead, with @w as
+ * its list entry, and the work item releases it.
+ */
+void tfw_glue_release(struct socket *sock, struct tfw_watch *w)
+{
+	if (w)
+		tfw_unwatch(w);
+	if (!READ_ONCE(tfw_atomic)) {
+		kfree(w);
+		sock_release(sock);
+		return;
+	}
+	if (!w) {
+		w = kzalloc(sizeof(*w), GFP_ATOMIC);
+		if (!w) {
+			/* Every socket the softirq path sees is watched: this does not happen. */
+			pr_warn_once("tempesta_fw: no memory to release a socket; leaked\n");
+			return;
+		}
+	}
+	w->sock = sock;
+	spin_lock_bh(&tfw_ready_lock);
+	list_add_tail(&w->ready, &tfw_dead);
+	spin_unlock_bh(&tfw_ready_lock);
+	queue_work(tfw_wq, &tfw_work);
+}
+
+/* Asks the work item to call tfw_rs_deferred() (the softirq path's work that sleeps). */
+void tfw_glue_defer(void)
+{
+	WRITE_ONCE(tfw_deferred, true);
+	queue_work(tfw_wq, &tfw_work);
+}
+
+/*
+ * The softirq path works on other sockets than the one whose callback it runs in: it takes
+ * their bh lock (subclass 0; TCP's receive path holds the callback's socket with subclass
+ * SINGLE_DEPTH_NESTING, so the order is always that one, then another). Only the data lock's
+ * holder takes a second socket lock, so two CPUs never wait for each other's. False (nothing
+ * locked) when a task owns the socket: the caller leaves the work to the work item.
+ */
+static bool tfw_sk_enter(struct sock *sk)
+{
+	if (sk == tfw_cur_sk)
+		return true;
+	bh_lock_sock(sk);
+	if (!sock_owned_by_user(sk))
+		return true;
+	bh_unlock_sock(sk);
+	return false;
+}
+
+static void tfw_sk_exit(struct sock *sk)
+{
+	if (sk != tfw_cur_sk)
+		bh_unlock_sock(sk);
 }
 
 /* Queues an event as if a callback had seen it (the Rust side re-polls a socket). */
@@ -294,13 +481,73 @@ int tfw_glue_accept(struct socket *lsock, struct socket **out)
 	return kernel_accept(lsock, out, O_NONBLOCK);
 }
 
-/* Returns bytes read, 0 at EOF, or -EAGAIN / another negative errno. */
+static int tfw_read_actor(read_descriptor_t *desc, struct sk_buff *skb, unsigned int off,
+			  size_t len)
+{
+	size_t n = min(len, desc->count);
+
+	if (!n || skb_copy_bits(skb, off, desc->arg.data, n))
+		return 0;
+	desc->arg.data += n;
+	desc->count -= n;
+	desc->written += n;
+	return n;
+}
+
+/*
+ * Returns bytes read, 0 at EOF, or -EAGAIN / another negative errno. In softirq the socket's
+ * queue is read with tcp_read_sock() under its bh lock (as kTLS and strparser do), and the
+ * end of the stream is told apart the way tcp_recvmsg() does: data first, then a pending
+ * error, then the peer's FIN.
+ */
 int tfw_glue_recv(struct socket *sock, void *buf, size_t len)
 {
 	struct msghdr msg = { .msg_flags = MSG_DONTWAIT };
 	struct kvec iov = { .iov_base = buf, .iov_len = len };
+	read_descriptor_t desc = { .arg.data = buf, .count = len };
+	struct sock *sk = sock->sk;
+	int r;
 
-	return kernel_recvmsg(sock, &msg, &iov, 1, len, MSG_DONTWAIT);
+	if (!READ_ONCE(tfw_atomic))
+		return kernel_recvmsg(sock, &msg, &iov, 1, len, MSG_DONTWAIT);
+	if (!tfw_sk_enter(sk)) {
+		tfw_sk_event(sk, TFW_EV_READ);
+		return -EAGAIN;
+	}
+	r = tcp_read_sock(sk, &desc, tfw_read_actor);
+	if (r == 0) {
+		r = sock_error(sk);
+		if (!r) {
+			if (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN)
+				r = 0;
+			else if (sk->sk_state == TCP_CLOSE)
+				r = -ENOTCONN;
+			else
+				r = -EAGAIN;
+		}
+	}
+	tfw_sk_exit(sk);
+	return r;
+}
+
+/*
+ * tcp_sendmsg() without the sleeping socket lock, for the softirq path: the socket's bh lock
+ * with no task owning it is what tcp_sendmsg_locked() needs (as espintcp does from softirq);
+ * with MSG_DONTWAIT it never waits, and sk_allocation is GFP_ATOMIC (tfw_glue_watch). When a
+ * task owns the socket, nothing is sent and a write event tells the work item to retry.
+ */
+static int tfw_send_atomic(struct socket *sock, struct msghdr *msg, size_t len)
+{
+	struct sock *sk = sock->sk;
+	int r;
+
+	if (!tfw_sk_enter(sk)) {
+		tfw_sk_event(sk, TFW_EV_WRITE);
+		return -EAGAIN;
+	}
+	r = tcp_sendmsg_locked(sk, msg, len);
+	tfw_sk_exit(sk);
+	return r;
 }
 
 /* Returns bytes queued (maybe fewer than @len), -EAGAIN when the send buffer is full. */
@@ -309,7 +556,10 @@ int tfw_glue_send(struct socket *sock, const void *buf, size_t len, bool more)
 	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL | (more ? MSG_MORE : 0) };
 	struct kvec iov = { .iov_base = (void *)buf, .iov_len = len };
 
-	return kernel_sendmsg(sock, &msg, &iov, 1, len);
+	if (!READ_ONCE(tfw_atomic))
+		return kernel_sendmsg(sock, &msg, &iov, 1, len);
+	iov_iter_kvec(&msg.msg_iter, ITER_SOURCE, &iov, 1, len);
+	return tfw_send_atomic(sock, &msg, len);
 }
 
 /*
@@ -341,6 +591,8 @@ int tfw_glue_send_pages(struct socket *sock, void *const *pages, unsigned int n,
 		off = 0;
 	}
 	iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, bv, i, len - left);
+	if (READ_ONCE(tfw_atomic))
+		return tfw_send_atomic(sock, &msg, len - left);
 	return sock_sendmsg(sock, &msg);
 }
 
@@ -399,23 +651,50 @@ void tfw_glue_random(void *buf, size_t len)
 	get_random_bytes(buf, len);
 }
 
-/* Resets the connection on close instead of lingering: for connections the proxy aborts. */
+/*
+ * Resets the connection on close instead of lingering: for connections the proxy aborts.
+ * What sock_no_linger() does without its socket lock (any context): only tcp_close(), later,
+ * reads the two fields.
+ */
 void tfw_glue_abort(struct socket *sock)
 {
-	sock_no_linger(sock->sk);
+	WRITE_ONCE(sock->sk->sk_lingertime, 0);
+	sock_set_flag(sock->sk, SOCK_LINGER);
 }
 
-/* Half-close: the FIN follows what is queued; reads go on (process context). */
+/*
+ * Half-close: the FIN follows what is queued; reads go on. In softirq, what inet_shutdown()
+ * does for a connected socket, under the bh lock; any other case (connecting, owned by a
+ * task) is left to the work item.
+ */
 void tfw_glue_shutdown_wr(struct socket *sock)
 {
-	kernel_sock_shutdown(sock, SHUT_WR);
+	struct sock *sk = sock->sk;
+
+	if (!READ_ONCE(tfw_atomic)) {
+		kernel_sock_shutdown(sock, SHUT_WR);
+		return;
+	}
+	if (tfw_sk_enter(sk)) {
+		if (!((1 << sk->sk_state) & (TCPF_LISTEN | TCPF_SYN_SENT | TCPF_CLOSE))) {
+			WRITE_ONCE(sk->sk_shutdown, sk->sk_shutdown | SEND_SHUTDOWN);
+			sk->sk_prot->shutdown(sk, SEND_SHUTDOWN);
+			sk->sk_state_change(sk);
+			tfw_sk_exit(sk);
+			return;
+		}
+		tfw_sk_exit(sk);
+	}
+	tfw_sk_event(sk, TFW_EV_SHUT);
 }
 
 /* Segments go out as soon as they are queued: responses are written whole, so Nagle only
- * delays the tail of one behind the ACK of the previous (process context). */
+ * delays the tail of one behind the ACK of the previous. Process context (accepted and new
+ * sockets only). */
 void tfw_glue_nodelay(struct socket *sock)
 {
-	tcp_sock_set_nodelay(sock->sk);
+	if (!READ_ONCE(tfw_atomic))
+		tcp_sock_set_nodelay(sock->sk);
 }
 
 /* The socket's netfilter mark. An accepted socket has its SYN's mark when
@@ -425,10 +704,20 @@ u32 tfw_glue_mark(struct socket *sock)
 	return READ_ONCE(sock->sk->sk_mark);
 }
 
-/* Marks the packets the socket sends from now on (process context: takes the socket lock). */
+/* Marks the packets the socket sends from now on. In softirq, what sock_set_mark() does
+ * without its (sleeping) socket lock: the mark, and the cached route that depends on it. */
 void tfw_glue_set_mark(struct socket *sock, u32 mark)
 {
-	sock_set_mark(sock->sk, mark);
+	struct sock *sk = sock->sk;
+
+	if (!READ_ONCE(tfw_atomic)) {
+		sock_set_mark(sk, mark);
+		return;
+	}
+	if (mark != READ_ONCE(sk->sk_mark)) {
+		WRITE_ONCE(sk->sk_mark, mark);
+		sk_dst_reset(sk);
+	}
 }
 
 /* Whether accepted sockets inherit their SYN's mark in the initial namespace. */
@@ -535,13 +824,19 @@ void tfw_glue_proc_servers_clear(void)
 static int tfw_proc_perfstat_show(struct seq_file *m, void *v)
 {
 	char *buf = kvzalloc(TFW_PERFSTAT_BUF, GFP_KERNEL);
+	u64 softirq, work;
 
 	if (!buf)
 		return -ENOMEM;
-	mutex_lock(&tfw_ctl_mutex);
+	tfw_lock();
 	tfw_rs_perfstat(buf, TFW_PERFSTAT_BUF);
-	mutex_unlock(&tfw_ctl_mutex);
+	softirq = tfw_ev_softirq;
+	work = tfw_ev_work;
+	tfw_unlock();
 	seq_puts(m, buf);
+	seq_printf(m, "Socket events in softirq\t: %llu\n", softirq);
+	seq_printf(m, "Socket events in work item\t: %llu\n", work);
+	seq_printf(m, "Received data deferred (busy)\t: %lu\n", atomic_long_read(&tfw_ev_busy));
 	kvfree(buf);
 	return 0;
 }
@@ -592,9 +887,12 @@ void tfw_glue_exit(void)
 	unregister_net_sysctl_table(tfw_sysctl_hdr);
 	tfw_sysctl_hdr = NULL;
 
-	mutex_lock(&tfw_ctl_mutex);
+	tfw_lock();
 	tfw_rs_shutdown();
-	mutex_unlock(&tfw_ctl_mutex);
+	tfw_unlock();
+	/* Callbacks that looked at a watch before it went may still be running (softirq is an
+	 * RCU read-side section): wait for them before the module's text goes. */
+	synchronize_rcu();
 	/* After the shutdown: it removes the server files, which live in this directory. Blocked
 	 * access log readers are woken to return first: removal waits for them. */
 	tfw_glue_alog_close();

@@ -37,6 +37,7 @@ struct tfw_srv_stat {
 #define TFW_EV_READ	0	/* data, a connection to accept, or EOF */
 #define TFW_EV_WRITE	1	/* send buffer space */
 #define TFW_EV_STATE	2	/* TCP state change: connected, reset, closed */
+#define TFW_EV_SHUT	3	/* glue.c only: a half-close left to the work item */
 
 /* Exported by glue.c to Rust. */
 int tfw_glue_init(void);
@@ -47,7 +48,9 @@ int tfw_glue_read_file(const char *path, size_t max, void **buf, size_t *len);
 void tfw_glue_free_file(void *buf);
 void tfw_glue_sock_set_v6only(struct socket *sock);
 struct tfw_watch *tfw_glue_watch(struct socket *sock, u64 id, struct tfw_watch *parent);
-void tfw_glue_unwatch(struct tfw_watch *w);
+void tfw_glue_release(struct socket *sock, struct tfw_watch *w);
+bool tfw_glue_atomic(void);
+void tfw_glue_defer(void);
 void tfw_glue_kick(struct tfw_watch *w, int ev);
 int tfw_glue_accept(struct socket *lsock, struct socket **out);
 int tfw_glue_recv(struct socket *sock, void *buf, size_t len);
@@ -86,11 +89,12 @@ int tfw_glue_alog_init(struct proc_dir_entry *dir);
 void tfw_glue_alog_close(void);
 void tfw_glue_alog_exit(void);
 
-/* Exported by the Rust crate to glue.c; called with the control mutex held. */
+/* Exported by the Rust crate to glue.c; called with the data lock held (glue.c). */
 int tfw_rs_ctl_state(const char *cmd, size_t len);
 size_t tfw_rs_state_str(char *buf, size_t len);
 void tfw_rs_event(u64 id, unsigned long events);
 void tfw_rs_tick(void);
+void tfw_rs_deferred(void);
 void tfw_rs_shutdown(void);
 size_t tfw_rs_perfstat(char *buf, size_t len);
 

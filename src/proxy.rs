@@ -3,9 +3,12 @@
 //! The reverse proxy: client connections, upstream connection pools, and the exchanges
 //! between them.
 //!
-//! Everything here runs in glue.c's work item (or the control path) with the control mutex
-//! held, so the proxy is plain single-owner state without locks. Socket callbacks only queue
-//! events (see glue.c); [`Proxy::event`] handles them.
+//! Everything here runs with glue.c's data lock held, so the proxy is plain single-owner
+//! state without locks: from a connection's `sk_data_ready` in softirq when the lock is free
+//! (received data is handled where it arrives), else from glue.c's work item, and from the
+//! control path. [`Proxy::event`] handles a socket's events. In softirq nothing may sleep:
+//! allocations use [`gfp`], sockets are released by the work item, and connects are deferred
+//! to it ([`Proxy::connect`]).
 //!
 //! An exchange, top to bottom:
 //!
@@ -44,7 +47,7 @@ use crate::http::{self, alog, Fwd, Reader, ReqInfo, Step};
 use crate::parser::Limits;
 use crate::sched;
 use crate::sched::apm::{Summary, Window};
-use crate::sock::{now_ms, Recv, Sock, TCP_ESTABLISHED, TCP_SYN_SENT};
+use crate::sock::{gfp, now_ms, Recv, Sock, TCP_ESTABLISHED, TCP_SYN_SENT};
 use crate::store::Obj;
 use crate::tables::Tables;
 use kernel::sync::Arc;
@@ -532,6 +535,8 @@ pub(crate) struct Proxy {
     cache: Option<Cache>,
     /// Requests on their way upstream that others for the same URI wait for.
     collapsing: KVec<Pending>,
+    /// Upstream connections to open, wanted in softirq (see [`Proxy::connect`]).
+    deferred: KVec<Id>,
     pub(crate) stats: Stats,
     /// `server_failover_http`.
     failover: KVec<sched::health::Rule>,
@@ -663,12 +668,12 @@ fn req_limits(cfg: &Config) -> Limits {
 
 /// The groups and servers of `cfg`, without connections.
 fn build_vhosts(cfg: &Config) -> Result<KVec<Vhost>> {
-    let mut out = KVec::with_capacity(cfg.vhosts.len(), GFP_KERNEL)?;
+    let mut out = KVec::with_capacity(cfg.vhosts.len(), gfp())?;
     for v in cfg.vhosts.iter() {
         let name = crate::buf::copy(&v.name)?;
-        let mut locations = KVec::with_capacity(v.locations.len(), GFP_KERNEL)?;
+        let mut locations = KVec::with_capacity(v.locations.len(), gfp())?;
         for l in v.locations.iter() {
-            locations.push((l.op, crate::buf::copy(&l.arg)?, l.scope), GFP_KERNEL)?;
+            locations.push((l.op, crate::buf::copy(&l.arg)?, l.scope), gfp())?;
         }
         out.push(
             Vhost {
@@ -679,14 +684,14 @@ fn build_vhosts(cfg: &Config) -> Result<KVec<Vhost>> {
                 req_mods: v.req_mods.copy()?,
                 resp_mods: v.resp_mods.copy()?,
                 nonidempotent: {
-                    let mut n = KVec::with_capacity(v.nonidempotent.len(), GFP_KERNEL)?;
+                    let mut n = KVec::with_capacity(v.nonidempotent.len(), gfp())?;
                     for l in v.nonidempotent.iter() {
-                        n.push(l.copy()?, GFP_KERNEL)?;
+                        n.push(l.copy()?, gfp())?;
                     }
                     n
                 },
             },
-            GFP_KERNEL,
+            gfp(),
         )?;
     }
     Ok(out)
@@ -715,7 +720,7 @@ fn build_groups(cfg: &Config) -> Result<KVec<Group>> {
             health: g.health.as_ref().map(health::GroupHealth::of).transpose()?,
             dynamic: g.dynamic.map(Dynamic::of),
         };
-        grp.name.extend_from_slice(&g.name, GFP_KERNEL)?;
+        grp.name.extend_from_slice(&g.name, gfp())?;
         let now = now_ms();
         for s in g.servers.iter() {
             grp.servers.push(
@@ -727,18 +732,18 @@ fn build_groups(cfg: &Config) -> Result<KVec<Group>> {
                     },
                     conns: KVec::new(),
                     stat: SrvStat(core::ptr::null_mut()),
-                    apm: KBox::new(Window::new(), GFP_KERNEL)?,
+                    apm: KBox::new(Window::new(), gfp())?,
                     health: health::server_health(grp.health.as_deref(), cfg.failover.len(), now)?,
                     history: match g.dynamic.and_then(|d| d.predict) {
-                        Some(_) => Some(KBox::new(sched::dynamic::History::new(), GFP_KERNEL)?),
+                        Some(_) => Some(KBox::new(sched::dynamic::History::new(), gfp())?),
                         None => None,
                     },
                 },
-                GFP_KERNEL,
+                gfp(),
             )?;
-            grp.sched.push(sched::Slot::new(s.weight), GFP_KERNEL)?;
+            grp.sched.push(sched::Slot::new(s.weight), gfp())?;
         }
-        groups.push(grp, GFP_KERNEL)?;
+        groups.push(grp, gfp())?;
     }
     Ok(groups)
 }
@@ -827,7 +832,7 @@ impl Proxy {
             via: KVec::new(),
             vhost: KVec::new(),
             log_to: LogTo::of(cfg),
-            apm: KBox::new(Window::new(), GFP_KERNEL)?,
+            apm: KBox::new(Window::new(), gfp())?,
             apm_published_ms: 0,
             fw: match firewall::Prepared::of(cfg)? {
                 Some(p) => Some(Firewall::new(p, cfg.block)?),
@@ -843,14 +848,15 @@ impl Proxy {
                 _ => Some(Cache::new(cfg.cache.copy()?)?),
             },
             collapsing: KVec::new(),
+            deferred: KVec::new(),
             stats: Stats::default(),
             failover: KVec::new(),
             grace_ms: u64::from(cfg.grace_shutdown).saturating_mul(1000),
         };
-        p.failover.extend_from_slice(&cfg.failover, GFP_KERNEL)?;
-        p.whitelist.extend_from_slice(&cfg.whitelist, GFP_KERNEL)?;
-        p.via.extend_from_slice(&cfg.via, GFP_KERNEL)?;
-        p.vhost.extend_from_slice(&cfg.vhost, GFP_KERNEL)?;
+        p.failover.extend_from_slice(&cfg.failover, gfp())?;
+        p.whitelist.extend_from_slice(&cfg.whitelist, gfp())?;
+        p.via.extend_from_slice(&cfg.via, gfp())?;
+        p.vhost.extend_from_slice(&cfg.vhost, gfp())?;
         let mut groups = build_groups(cfg)?;
         p.add_pools(cfg, &mut groups)?;
         p.groups = groups;
@@ -863,14 +869,14 @@ impl Proxy {
     /// and busy ones after their response. On error nothing changed.
     pub(crate) fn reconfigure(&mut self, cfg: &Config) -> Result {
         let mut via = KVec::new();
-        via.extend_from_slice(&cfg.via, GFP_KERNEL)?;
+        via.extend_from_slice(&cfg.via, gfp())?;
         let mut vhost = KVec::new();
-        vhost.extend_from_slice(&cfg.vhost, GFP_KERNEL)?;
+        vhost.extend_from_slice(&cfg.vhost, gfp())?;
         let vhosts = build_vhosts(cfg)?;
         let mut whitelist = KVec::new();
-        whitelist.extend_from_slice(&cfg.whitelist, GFP_KERNEL)?;
+        whitelist.extend_from_slice(&cfg.whitelist, gfp())?;
         let mut failover = KVec::new();
-        failover.extend_from_slice(&cfg.failover, GFP_KERNEL)?;
+        failover.extend_from_slice(&cfg.failover, gfp())?;
         // A firewall newly configured gets its table now (the one step here that allocates
         // much); a running one keeps its clients' accounting.
         let limits = firewall::Prepared::of(cfg)?;
@@ -940,7 +946,7 @@ impl Proxy {
             }
             for &cid in g.wait.get(g.wait_head..).unwrap_or(&[]) {
                 // Without memory the request times out in the queue (504) instead.
-                let _ = waiting.push(cid, GFP_KERNEL);
+                let _ = waiting.push(cid, gfp());
             }
         }
         // A client keeps its group if the new configuration has one of that name (it was
@@ -993,7 +999,7 @@ impl Proxy {
                             break 'all;
                         }
                     };
-                    if let Err(e) = srv.conns.push(id, GFP_KERNEL) {
+                    if let Err(e) = srv.conns.push(id, gfp()) {
                         self.remove(id);
                         r = Err(e.into());
                         break 'all;
@@ -1079,7 +1085,7 @@ impl Proxy {
             if name.contains(&b'/') {
                 continue;
             }
-            // SAFETY: `name` is NUL-terminated; control mutex held (our caller's context).
+            // SAFETY: `name` is NUL-terminated; data lock held (our caller's context).
             let dir = unsafe { crate::sys::tfw_glue_proc_group(name.as_ptr().cast()) };
             if dir.is_null() {
                 continue;
@@ -1130,12 +1136,12 @@ impl Proxy {
                 role,
                 last_ms: now_ms(),
             },
-            GFP_KERNEL,
+            gfp(),
         )?;
         let index = match pop(&mut self.free) {
             Some(i) => i as usize,
             None => {
-                self.slots.push(Slot { gen: 0, conn: None }, GFP_KERNEL)?;
+                self.slots.push(Slot { gen: 0, conn: None }, gfp())?;
                 self.slots.len().saturating_sub(1)
             }
         };
@@ -1230,7 +1236,7 @@ impl Proxy {
             s.conn = None;
             s.gen = s.gen.wrapping_add(1);
             // Without room the slot is leaked until the proxy is dropped, never reused.
-            let _ = self.free.push(index as u32, GFP_KERNEL);
+            let _ = self.free.push(index as u32, gfp());
         }
     }
 
@@ -1727,7 +1733,7 @@ impl Proxy {
                 };
                 if self.log_to.on()
                     && (c.log.capacity() >= alog::LINE_MAX
-                        || c.log.reserve(alog::LINE_MAX, GFP_KERNEL).is_ok())
+                        || c.log.reserve(alog::LINE_MAX, gfp()).is_ok())
                 {
                     let peer = c.peer.get(..c.peer_len).unwrap_or(b"-");
                     if alog::begin(&mut VecOut(&mut c.log), peer, vhost, head).is_err() {
@@ -1853,7 +1859,7 @@ impl Proxy {
                                 Some(i) => {
                                     let parked = self.collapsing.get_mut(i).is_some_and(|p| {
                                         p.waiters.len() < MAX_WAITERS
-                                            && p.waiters.push(id, GFP_KERNEL).is_ok()
+                                            && p.waiters.push(id, gfp()).is_ok()
                                     });
                                     if parked {
                                         c.st = CState::Parked;
@@ -1867,7 +1873,7 @@ impl Proxy {
                                     };
                                     // Without memory the next request for the URI is simply
                                     // forwarded too.
-                                    let _ = self.collapsing.push(p, GFP_KERNEL);
+                                    let _ = self.collapsing.push(p, gfp());
                                 }
                             }
                         }
@@ -2168,7 +2174,7 @@ impl Proxy {
         let len = vars
             .saturating_mul(host.len().max(f.target.len()))
             .saturating_add(url.len());
-        let Ok(mut loc) = KVec::from_elem(0u8, len, GFP_KERNEL) else {
+        let Ok(mut loc) = KVec::from_elem(0u8, len, gfp()) else {
             return Next::Fail(Status::InternalError);
         };
         let Ok(n) = filter::expand_redirect(url, host, f.target, &mut loc) else {
@@ -2264,7 +2270,7 @@ impl Proxy {
                 return;
             };
             let queued = g.wait.len().saturating_sub(g.wait_head);
-            if queued >= g.queue_size || g.wait.push(cid, GFP_KERNEL).is_err() {
+            if queued >= g.queue_size || g.wait.push(cid, gfp()).is_err() {
                 self.fail_client(cid, Status::Unavailable);
             }
             return;
@@ -2579,8 +2585,38 @@ impl Proxy {
 
     // ---- upstreams ---------------------------------------------------------------------
 
-    /// Opens (again) upstream connection `id`.
+    /// Opens the connections the softirq path wanted opened (work item).
+    pub(crate) fn run_deferred(&mut self) {
+        let ids = core::mem::take(&mut self.deferred);
+        for &id in ids.iter() {
+            let down = matches!(
+                self.get(id),
+                Some(Conn { role: Role::Upstream(u), sock: None, .. }) if u.st == UState::Down
+            );
+            if down {
+                self.connect(id);
+            }
+        }
+    }
+
+    /// Opens (again) upstream connection `id`. Creating a socket sleeps: in softirq the
+    /// connection stays down and the work item opens it ([`Proxy::run_deferred`]; without
+    /// memory for the note, the tick does, as it does for every connection down and due).
     fn connect(&mut self, id: Id) {
+        if crate::sock::atomic() {
+            if let Some(Conn {
+                role: Role::Upstream(u),
+                ..
+            }) = self.get(id)
+            {
+                u.st = UState::Down;
+                u.retry_at = u.retry_at.min(now_ms());
+            }
+            if self.deferred.push(id, gfp()).is_ok() {
+                crate::sock::defer();
+            }
+            return;
+        }
         let addr = {
             let Some(Conn {
                 role: Role::Upstream(u),

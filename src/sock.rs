@@ -1,15 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A TCP socket the proxy owns, with its events routed to the proxy's work item.
+//! A TCP socket the proxy owns, with its events routed to the proxy.
 //!
-//! Every call here happens in the work item or the control path (process context, glue.c's
-//! control mutex held): `sock_create_kern`, `kernel_accept` and `sock_release` may sleep, and
-//! reads and writes are `MSG_DONTWAIT`, so nothing waits for the network.
+//! Every call here happens with glue.c's data lock held, either by a task (the work item or
+//! the control path) or by a connection's `sk_data_ready` in softirq ([`atomic`] is then
+//! true). Reads and writes are `MSG_DONTWAIT`, so nothing waits for the network; in softirq
+//! glue.c reads with `tcp_read_sock` and writes with `tcp_sendmsg_locked` under the socket's
+//! bh lock, and releases dropped sockets later from the work item. What always sleeps
+//! (`sock_create_kern`, `kernel_accept`, `kernel_connect`) is only called by tasks: the
+//! proxy defers connects it wants in softirq ([`defer`]).
 
 use core::mem::MaybeUninit;
 use core::net::SocketAddr;
 use core::ptr;
 
+use kernel::alloc::Flags;
 use kernel::prelude::*;
 
 use crate::sys;
@@ -51,15 +56,18 @@ impl Sock {
         }
     }
 
-    /// A new TCP socket for `addr`'s family.
+    /// A new TCP socket for `addr`'s family. Tasks only (`EAGAIN` in softirq).
     pub(crate) fn tcp(addr: &SocketAddr) -> Result<Self> {
+        if atomic() {
+            return Err(EAGAIN);
+        }
         let family = match addr {
             SocketAddr::V4(_) => sys::AF_INET,
             SocketAddr::V6(_) => sys::AF_INET6,
         };
         let mut sock: *mut sys::socket = ptr::null_mut();
         // SAFETY: `init_net` is the kernel's static initial namespace; `sock` is a valid out
-        // pointer; process context.
+        // pointer; a task (checked above).
         let r = unsafe {
             sys::sock_create_kern(
                 &raw mut sys::init_net,
@@ -89,13 +97,16 @@ impl Sock {
     }
 
     /// Routes the socket's events to `tfw_rs_event(id)`. `parent` is the listener's watch for
-    /// an accepted socket.
+    /// an accepted socket. Tasks only (`EAGAIN` in softirq).
     pub(crate) fn watch(&mut self, id: u64, parent: *mut sys::tfw_watch) -> Result {
         if !self.watch.is_null() {
             return Ok(());
         }
+        if atomic() {
+            return Err(EAGAIN);
+        }
         // SAFETY: the socket is live and ours; `parent` is null or the live watch of the
-        // listener this socket came from. Process context.
+        // listener this socket came from. A task (checked above).
         let w = unsafe { sys::tfw_glue_watch(self.sock, id, parent) };
         if w.is_null() {
             return Err(ENOMEM);
@@ -114,6 +125,9 @@ impl Sock {
 
     /// Accepts one pending connection, `None` when there is none (or on error).
     pub(crate) fn accept(&self) -> Option<Sock> {
+        if atomic() {
+            return None;
+        }
         let mut s: *mut sys::socket = ptr::null_mut();
         // SAFETY: a live listening socket of ours; `s` is a valid out pointer.
         let r = unsafe { sys::tfw_glue_accept(self.sock, &mut s) };
@@ -127,6 +141,9 @@ impl Sock {
     /// Starts connecting to `addr` without waiting. `Ok` when the connection is established or
     /// in progress.
     pub(crate) fn connect(&self, addr: &SocketAddr) -> Result {
+        if atomic() {
+            return Err(EAGAIN);
+        }
         let (ss, len) = sockaddr(addr);
         // SAFETY: a live socket of ours and an address of `len` valid bytes.
         let r = unsafe { sys::tfw_glue_connect(self.sock, &ss, len as i32) };
@@ -226,13 +243,14 @@ impl Sock {
 
     /// Half-closes: a FIN follows what is queued, and the socket can still be read.
     pub(crate) fn shutdown_write(&self) {
-        // SAFETY: a live socket of ours; process context (the shutdown takes the socket lock).
+        // SAFETY: a live socket of ours; glue.c picks the variant for the context.
         unsafe { sys::tfw_glue_shutdown_wr(self.sock) };
     }
 
     /// Turns Nagle's algorithm off.
     pub(crate) fn set_nodelay(&self) {
-        // SAFETY: a live socket of ours; process context (the option takes the socket lock).
+        // SAFETY: a live socket of ours; glue.c does nothing in softirq (only accepted and
+        // new sockets, in the work item, get here).
         unsafe { sys::tfw_glue_nodelay(self.sock) };
     }
 
@@ -246,7 +264,7 @@ impl Sock {
     /// Marks the packets this socket sends from now on (`http_chain ... -> mark = N`), for
     /// iptables/nftables rules to match.
     pub(crate) fn set_mark(&self, mark: u32) {
-        // SAFETY: a live socket of ours; process context (sock_set_mark takes the socket lock).
+        // SAFETY: a live socket of ours; glue.c picks the variant for the context.
         unsafe { sys::tfw_glue_set_mark(self.sock, mark) };
     }
 
@@ -259,13 +277,32 @@ impl Sock {
 
 impl Drop for Sock {
     fn drop(&mut self) {
-        if !self.watch.is_null() {
-            // SAFETY: the watch came from tfw_glue_watch and is freed once, here.
-            unsafe { sys::tfw_glue_unwatch(self.watch) };
-        }
-        // SAFETY: the socket is ours and released once, here, in process context.
-        unsafe { sys::sock_release(self.sock) };
+        // SAFETY: the socket is ours and the watch null or from tfw_glue_watch for it; both
+        // are given up once, here (glue.c releases at once from a task, later from softirq).
+        unsafe { sys::tfw_glue_release(self.sock, self.watch) };
     }
+}
+
+/// Whether the data lock's holder is the softirq path: nothing may sleep (no
+/// `sock_create_kern`, no `GFP_KERNEL`).
+pub(crate) fn atomic() -> bool {
+    // SAFETY: reads a flag; the data lock is held (our module's contract).
+    unsafe { sys::tfw_glue_atomic() }
+}
+
+/// Allocation flags for the data path: `GFP_ATOMIC` in softirq, `GFP_KERNEL` in a task.
+pub(crate) fn gfp() -> Flags {
+    if atomic() {
+        GFP_ATOMIC
+    } else {
+        GFP_KERNEL
+    }
+}
+
+/// Has the work item call `tfw_rs_deferred` soon (work the softirq path cannot do).
+pub(crate) fn defer() {
+    // SAFETY: sets a flag and queues the work item; any context.
+    unsafe { sys::tfw_glue_defer() };
 }
 
 /// `addr` as a kernel socket address and its length.

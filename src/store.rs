@@ -4,8 +4,9 @@
 //! of their URI, bounded by `cache_size` with least-recently-used eviction.
 //!
 //! The policy (what is stored, for how long, what a hit answers) is the `cache/` crate's;
-//! this module only keeps bytes and metadata. It runs where the proxy runs, in the proxy's
-//! work item with the control mutex held, so the store is single-owner state without locks.
+//! this module only keeps bytes and metadata. It runs where the proxy runs, with glue.c's data
+//! lock held (a hit is answered in the client's `sk_data_ready`, in softirq, when the lock is
+//! free), so the store is single-owner state without locks of its own.
 //!
 //! * An [`Obj`] is immutable once published and shared by reference count: a client still
 //!   sending an entry that was evicted or replaced keeps it alive until the send is done.
@@ -26,7 +27,7 @@ use kernel::sync::Arc;
 
 use crate::cache::wire::{Full, Sink};
 use crate::cache::{vary, Entry, Fields, Key, Seed};
-use crate::sock::Sock;
+use crate::sock::{gfp, Sock};
 use crate::sys;
 
 /// Bookkeeping bytes charged to each object besides its data.
@@ -73,7 +74,7 @@ impl Pages {
         while !b.is_empty() {
             let off = self.len % PAGE_SIZE;
             if off == 0 && self.len / PAGE_SIZE == self.pages.len() {
-                self.pages.push(Page::alloc_page(GFP_KERNEL)?, GFP_KERNEL)?;
+                self.pages.push(Page::alloc_page(gfp())?, gfp())?;
             }
             let page = self.pages.get(self.len / PAGE_SIZE).ok_or(EINVAL)?;
             let n = b.len().min(PAGE_SIZE.saturating_sub(off));
@@ -129,7 +130,7 @@ pub(crate) struct VecSink<'a>(pub(crate) &'a mut KVec<u8>);
 impl Sink for VecSink<'_> {
     fn put(&mut self, bytes: &[u8]) -> core::result::Result<(), Full> {
         self.0
-            .extend_from_slice(bytes, GFP_KERNEL)
+            .extend_from_slice(bytes, gfp())
             .map_err(|_| Full)
     }
 }
@@ -167,7 +168,7 @@ impl NewObj {
             path: self.path,
             status_text: self.status_text,
             fields: self.fields,
-            body: Arc::new(self.body, GFP_KERNEL)?,
+            body: Arc::new(self.body, gfp())?,
         })
     }
 }
@@ -175,7 +176,7 @@ impl NewObj {
 /// A copy of `b`.
 fn copied(b: &[u8]) -> Result<KVec<u8>> {
     let mut v = KVec::new();
-    v.extend_from_slice(b, GFP_KERNEL)?;
+    v.extend_from_slice(b, gfp())?;
     Ok(v)
 }
 
@@ -330,8 +331,8 @@ impl Store {
         });
         while self.stats.bytes.saturating_add(size as u64) > self.limit && self.evict_one() {}
         let seq = self.next_seq;
-        let node = RBTreeNode::new(seq, hash, GFP_KERNEL)?;
-        let obj = Arc::new(obj, GFP_KERNEL)?;
+        let node = RBTreeNode::new(seq, hash, gfp())?;
+        let obj = Arc::new(obj, gfp())?;
         let slot = Slot {
             obj,
             entry,
@@ -340,11 +341,11 @@ impl Store {
             size,
         };
         match self.map.get_mut(&hash) {
-            Some(slots) => slots.push(slot, GFP_KERNEL)?,
+            Some(slots) => slots.push(slot, gfp())?,
             None => {
                 let mut slots = KVec::new();
-                slots.push(slot, GFP_KERNEL)?;
-                self.map.try_create_and_insert(hash, slots, GFP_KERNEL)?;
+                slots.push(slot, gfp())?;
+                self.map.try_create_and_insert(hash, slots, gfp())?;
             }
         }
         self.lru.insert(node);
@@ -371,7 +372,7 @@ impl Store {
     /// now stored (the new one, or `old` when it could not be replaced).
     pub(crate) fn refresh(&mut self, old: &Arc<Obj>, new: Result<Obj>, entry: Entry) -> Arc<Obj> {
         let hash = old.key().hash(self.seed);
-        let new = new.and_then(|o| Arc::new(o, GFP_KERNEL).map_err(Into::into));
+        let new = new.and_then(|o| Arc::new(o, gfp()).map_err(Into::into));
         let Some(s) = self
             .map
             .get_mut(&hash)

@@ -90,7 +90,7 @@ impl kernel::Module for TempestaFw {
 impl Drop for TempestaFw {
     fn drop(&mut self) {
         // SAFETY: paired with the successful `tfw_glue_init()` in `init`. It stops everything
-        // (`ctl::tfw_rs_shutdown` under the control mutex) and returns when no handler, socket
+        // (`ctl::tfw_rs_shutdown` under the data lock) and returns when no handler, socket
         // callback or work item can run any more.
         unsafe { sys::tfw_glue_exit() };
         pr_info!("unloaded\n");

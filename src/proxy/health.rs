@@ -41,7 +41,7 @@ impl GroupHealth {
                 url: crate::buf::copy(&cfg.url)?,
                 monitor: cfg.monitor,
             },
-            GFP_KERNEL,
+            gfp(),
         )?)
     }
 }
@@ -91,9 +91,9 @@ pub(super) fn server_health(
     let Some(gh) = gh else {
         return Ok(None);
     };
-    let windows = KVec::from_elem(Window::default(), rules, GFP_KERNEL)?;
+    let windows = KVec::from_elem(Window::default(), rules, gfp())?;
     let state = Health::new(now, &gh.monitor);
-    Ok(Some(KBox::new(ServerHealth { state, windows }, GFP_KERNEL)?))
+    Ok(Some(KBox::new(ServerHealth { state, windows }, gfp())?))
 }
 
 /// Shows a freshly published server file that the server is monitored.
