@@ -419,8 +419,11 @@ void tfw_glue_release(struct socket *sock, struct tfw_watch *w)
 	if (w)
 		tfw_unwatch(w);
 	if (!READ_ONCE(tfw_atomic)) {
-		kfree(w);
+		/* In this order: a listener's children not accepted yet still point at the
+		 * listener's watch (sk_clone_lock copies sk_user_data) until the release has
+		 * stopped them (inet_csk_listen_stop). */
 		sock_release(sock);
+		kfree(w);
 		return;
 	}
 	if (!w) {
@@ -496,9 +499,11 @@ static int tfw_read_actor(read_descriptor_t *desc, struct sk_buff *skb, unsigned
 
 /*
  * Returns bytes read, 0 at EOF, or -EAGAIN / another negative errno. In softirq the socket's
- * queue is read with tcp_read_sock() under its bh lock (as kTLS and strparser do), and the
- * end of the stream is told apart the way tcp_recvmsg() does: data first, then a pending
- * error, then the peer's FIN.
+ * queue is read with tcp_read_sock() under its bh lock (as kTLS and strparser do), and with
+ * nothing read the cases are told apart in tcp_recvmsg()'s order: the peer's FIN read
+ * (SOCK_DONE), a pending error, a shut-down receive side, a closed socket. tcp_read_sock()
+ * stops at urgent data and leaves it there; tcp_recvmsg() steps over it, so a connection with
+ * urgent data pending is read by the work item.
  */
 int tfw_glue_recv(struct socket *sock, void *buf, size_t len)
 {
@@ -514,17 +519,23 @@ int tfw_glue_recv(struct socket *sock, void *buf, size_t len)
 		tfw_sk_event(sk, TFW_EV_READ);
 		return -EAGAIN;
 	}
+	if (unlikely(READ_ONCE(tcp_sk(sk)->urg_data))) {
+		tfw_sk_exit(sk);
+		tfw_sk_event(sk, TFW_EV_READ);
+		return -EAGAIN;
+	}
 	r = tcp_read_sock(sk, &desc, tfw_read_actor);
 	if (r == 0) {
-		r = sock_error(sk);
-		if (!r) {
-			if (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN)
-				r = 0;
-			else if (sk->sk_state == TCP_CLOSE)
-				r = -ENOTCONN;
-			else
-				r = -EAGAIN;
-		}
+		if (sock_flag(sk, SOCK_DONE))
+			r = 0;
+		else if (sk->sk_err)
+			r = sock_error(sk);
+		else if (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN)
+			r = 0;
+		else if (sk->sk_state == TCP_CLOSE)
+			r = -ENOTCONN;
+		else
+			r = -EAGAIN;
 	}
 	tfw_sk_exit(sk);
 	return r;

@@ -14,6 +14,7 @@ use core::mem::MaybeUninit;
 use core::net::SocketAddr;
 use core::ptr;
 
+use kernel::alloc::flags::{GFP_NOWAIT, __GFP_NOWARN};
 use kernel::alloc::Flags;
 use kernel::prelude::*;
 
@@ -294,6 +295,17 @@ pub(crate) fn atomic() -> bool {
 pub(crate) fn gfp() -> Flags {
     if atomic() {
         GFP_ATOMIC
+    } else {
+        GFP_KERNEL
+    }
+}
+
+/// Allocation flags for bulk memory that may be refused (cache pages): in softirq
+/// `GFP_NOWAIT` without a warning, so that filling the cache never draws on the reserves
+/// the network stack's own atomic allocations need.
+pub(crate) fn gfp_bulk() -> Flags {
+    if atomic() {
+        GFP_NOWAIT | __GFP_NOWARN
     } else {
         GFP_KERNEL
     }

@@ -27,7 +27,7 @@ use kernel::sync::Arc;
 
 use crate::cache::wire::{Full, Sink};
 use crate::cache::{vary, Entry, Fields, Key, Seed};
-use crate::sock::{gfp, Sock};
+use crate::sock::{gfp, gfp_bulk, Sock};
 use crate::sys;
 
 /// Bookkeeping bytes charged to each object besides its data.
@@ -74,7 +74,7 @@ impl Pages {
         while !b.is_empty() {
             let off = self.len % PAGE_SIZE;
             if off == 0 && self.len / PAGE_SIZE == self.pages.len() {
-                self.pages.push(Page::alloc_page(gfp())?, gfp())?;
+                self.pages.push(Page::alloc_page(gfp_bulk())?, gfp())?;
             }
             let page = self.pages.get(self.len / PAGE_SIZE).ok_or(EINVAL)?;
             let n = b.len().min(PAGE_SIZE.saturating_sub(off));

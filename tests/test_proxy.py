@@ -415,6 +415,26 @@ def proxy_edge_requests():
     out = raw(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
               b"0\r\nAuthorization: Basic eDp5\r\n\r\n")
     expect(out.startswith(b"HTTP/1.1 400 "), f"Authorization trailer: {out[:80]!r}")
+    # Urgent (MSG_OOB) data in a request is stepped over, as a socket reader does
+    # (tcp_recvmsg without SO_OOBINLINE), and does not stall the connection.
+    s = socket.create_connection(("127.0.0.1", PORT), timeout=10)
+    try:
+        s.sendall(b"GET /oob HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(0.2)
+        s.send(b"!", socket.MSG_OOB)
+        time.sleep(0.2)
+        s.sendall(b"Connection: close\r\n\r\n")
+        out = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            out += b
+    except socket.timeout:
+        pass
+    finally:
+        s.close()
+    expect(out.startswith(b"HTTP/1.1 200 ") and b"/oob" in out, f"urgent byte: {out[:120]!r}")
     # The proxy still serves after all of these.
     r, _ = request("GET", "/after")
     expect(r.status == 200, f"after the edge cases: {r.status}")
