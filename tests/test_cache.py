@@ -8,7 +8,7 @@ import threading
 import time
 import urllib.parse
 
-from test_proxy import PORT, perfstat, proxy, raw, request, upstream
+from test_proxy import PORT, perfstat, proxy, raw, recv_all, request, upstream
 from tfw import rmmod, start, stop, write_cfg
 from vmtest import expect, test
 
@@ -107,12 +107,7 @@ def cache_rfc_behaviour():
     # HTTP/1.0 client gets the hit and a close.
     s = socket.create_connection(("127.0.0.1", PORT), timeout=20)
     s.sendall(f"GET {p} HTTP/1.0\r\nHost: 127.0.0.1:{PORT}\r\n\r\n".encode())
-    out = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        out += b
+    out = recv_all(s)
     s.close()
     expect(out.startswith(b"HTTP/1.1 200") and out.endswith(d1), f"HTTP/1.0 hit: {out[:200]!r}")
     expect(count(p) == 1, "the HTTP/1.0 hit reached the upstream")

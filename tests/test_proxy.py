@@ -73,6 +73,20 @@ def request(method, path, body=None, headers=None, c=None, chunked=False):
             c.close()
 
 
+def recv_all(s):
+    """Everything `s` receives until the peer closes (or the socket's timeout)."""
+    out = b""
+    while True:
+        try:
+            b = s.recv(65536)
+        except socket.timeout:
+            break
+        if not b:
+            break
+        out += b
+    return out
+
+
 def raw(data, timeout=30, shut=True):
     """Sends raw bytes, returns everything received until the proxy closes (or timeout)."""
     s = socket.create_connection(("127.0.0.1", PORT), timeout=timeout)
@@ -85,16 +99,7 @@ def raw(data, timeout=30, shut=True):
                 # ENOTCONN: the proxy already reset the connection (block_action ... drop);
                 # recv() below reports the reset to the caller.
                 pass
-        out = b""
-        while True:
-            try:
-                b = s.recv(65536)
-            except socket.timeout:
-                break
-            if not b:
-                break
-            out += b
-        return out
+        return recv_all(s)
     finally:
         s.close()
 
@@ -241,12 +246,7 @@ def proxy_byte_by_byte():
     for b in req:
         s.send(bytes([b]))
         time.sleep(0.002)
-    out = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        out += d
+    out = recv_all(s)
     s.close()
     body = out.split(b"\r\n\r\n", 1)[1]
     j = json.loads(body)
@@ -424,14 +424,7 @@ def proxy_edge_requests():
         s.send(b"!", socket.MSG_OOB)
         time.sleep(0.2)
         s.sendall(b"Connection: close\r\n\r\n")
-        out = b""
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            out += b
-    except socket.timeout:
-        pass
+        out = recv_all(s)
     finally:
         s.close()
     expect(out.startswith(b"HTTP/1.1 200 ") and b"/oob" in out, f"urgent byte: {out[:120]!r}")
