@@ -1460,12 +1460,12 @@ impl Proxy {
             self.close_client(id);
             return;
         }
-        let (st, tx_empty, server) = match self.get(id) {
+        let (st, tx_empty) = match self.get(id) {
             Some(Conn {
                 role: Role::Client(c),
                 tx,
                 ..
-            }) => (c.st, tx.is_empty(), c.server),
+            }) => (c.st, tx.is_empty()),
             _ => return,
         };
         if st == CState::Closing {
@@ -1473,14 +1473,6 @@ impl Proxy {
                 self.linger(id);
             }
             return;
-        }
-        // The response may have been waiting for room in our send queue.
-        if let Some(sid) = server {
-            if let Some(s) = self.get(sid) {
-                if let Some(sock) = &s.sock {
-                    sock.kick();
-                }
-            }
         }
         if !self.receive(id) {
             self.close_client(id);
@@ -1537,13 +1529,56 @@ impl Proxy {
 
     /// Sends what is queued; false if the connection failed.
     fn flush(&mut self, id: Id) -> bool {
-        self.get(id).map_or(true, |c| {
-            send_queued(c.sock.as_ref(), &mut c.tx, false).is_ok()
-        })
+        let Some(c) = self.get(id) else { return true };
+        let before = c.tx.len();
+        let ok = send_queued(c.sock.as_ref(), &mut c.tx, false).is_ok();
+        if before >= TX_HIGH && c.tx.len() < TX_HIGH {
+            self.wake_feeder(id);
+        }
+        ok
+    }
+
+    /// `id`'s send queue fell below [`TX_HIGH`]: the reader that feeds it, stopped at that
+    /// mark, goes on (a client's request body into its upstream, an upstream's response into
+    /// its client). Only then: waking it on every event made the two ends wake each other
+    /// for as long as an exchange lasted.
+    fn wake_feeder(&mut self, id: Id) {
+        let feeder = match self.get(id) {
+            Some(Conn {
+                role: Role::Client(c),
+                ..
+            }) => c.server,
+            Some(Conn {
+                role: Role::Upstream(u),
+                ..
+            }) => u.client,
+            None => None,
+        };
+        if let Some(Conn { sock: Some(s), .. }) = feeder.and_then(|f| self.get(f)) {
+            s.kick();
+        }
     }
 
     /// Runs the client's reader as far as the exchange allows.
     fn client_process(&mut self, id: Id) {
+        self.client_steps(id);
+        self.read_on(id);
+    }
+
+    /// A receive buffer that was full left bytes in the socket, and the socket does not
+    /// announce them again: once processing has made room, the connection is read again.
+    fn read_on(&mut self, id: Id) {
+        if let Some(conn) = self.get(id) {
+            if conn.rx_stalled && conn.rx.len() < RX_CAP {
+                conn.rx_stalled = false;
+                if let Some(s) = &conn.sock {
+                    s.kick();
+                }
+            }
+        }
+    }
+
+    fn client_steps(&mut self, id: Id) {
         loop {
             let Some(mut conn) = self.take(id) else {
                 return;
@@ -2699,12 +2734,6 @@ impl Proxy {
             self.upstream_failed(id);
             return;
         }
-        // Our send queue drained: the client may go on with its body.
-        if let Some(cid) = self.client_of(id) {
-            if let Some(Conn { sock: Some(s), .. }) = self.get(cid) {
-                s.kick();
-            }
-        }
         let alive = self.receive(id);
         self.upstream_process(id);
         if !alive {
@@ -2721,6 +2750,11 @@ impl Proxy {
 
     /// Runs the upstream's response reader as far as the client's send queue allows.
     fn upstream_process(&mut self, id: Id) {
+        self.upstream_steps(id);
+        self.read_on(id);
+    }
+
+    fn upstream_steps(&mut self, id: Id) {
         loop {
             let Some(mut conn) = self.take(id) else {
                 return;
@@ -3020,8 +3054,12 @@ impl Proxy {
                     c.since_ms = now_ms();
                     c.st = if close { CState::Closing } else { CState::Idle };
                     conn.last_ms = now_ms();
-                    if let Some(s) = &conn.sock {
-                        s.kick();
+                    // The client goes on: with a pipelined request already read, or to
+                    // close. Otherwise its next bytes wake it.
+                    if close || !conn.rx.is_empty() {
+                        if let Some(s) = &conn.sock {
+                            s.kick();
+                        }
                     }
                 }
             }
