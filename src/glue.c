@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * C glue of tempesta-rs: module parameter, sysctl net.tempesta.*, /proc/tempesta, file reading
- * and the static inline helpers Rust cannot call. No policy here: every decision is taken by the
- * Rust side (tfw_rs_*), which the glue calls with tfw_ctl_mutex held, so the Rust control state
- * is only ever touched by one task at a time.
+ * C glue of tempesta-rs: module parameters, sysctl net.tempesta.*, /proc/tempesta, file
+ * reading, socket callbacks and the static inline helpers Rust cannot call. No policy here:
+ * every decision is taken by the Rust side (tfw_rs_*), which the glue calls with its data lock
+ * held (see "The data lock"), so the Rust state is only ever touched by one holder at a time.
  */
 #include <linux/module.h>
 #include <linux/moduleparam.h>
