@@ -239,12 +239,13 @@ static void tfw_sk_data_ready(struct sock *sk)
 	read_lock_bh(&sk->sk_callback_lock);
 	w = tfw_watch_of(sk);
 	if (w) {
-		if (w->fast && READ_ONCE(tfw_softirq) && in_serving_softirq() &&
-		    !sock_owned_by_user(sk) && tfw_trylock_softirq()) {
+		bool fast = w->fast && READ_ONCE(tfw_softirq) && in_serving_softirq();
+
+		if (fast && !sock_owned_by_user(sk) && tfw_trylock_softirq()) {
 			here = true;
 			id = w->id;
 		} else {
-			if (w->fast && READ_ONCE(tfw_softirq) && in_serving_softirq())
+			if (fast)
 				atomic_long_inc(&tfw_ev_busy);
 			tfw_kick(w, TFW_EV_READ);
 		}

@@ -225,15 +225,8 @@ impl Proxy {
                 src.last_ms = now;
             }
         }
-        // A full receive buffer stopped reading the socket, which may hold more: read again
-        // now that there is room.
-        if src.rx_stalled && src.rx.len() < RX_CAP {
-            src.rx_stalled = false;
-            if let Some(s) = &src.sock {
-                s.kick();
-            }
-        }
         self.put(from, src);
+        self.read_on(from);
         ok
     }
 
