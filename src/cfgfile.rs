@@ -343,6 +343,8 @@ pub(crate) struct Config {
     pub(crate) ws_timeout: u32,
     /// `http_max_header_list_size` bytes (0: no limit).
     pub(crate) header_list_size: u32,
+    /// `client_mem`.
+    pub(crate) client_mem: config::ClientMem,
     /// The `Via` agent name.
     pub(crate) via: KVec<u8>,
     /// The default vhost's name (access log lines name it).
@@ -547,6 +549,7 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
     let grace_shutdown =
         config::upstream::grace_shutdown_time(&tree).map_err(|e| report(path, &e))?;
     let header_list_size = config::max_header_list_size(&tree).map_err(|e| report(path, &e))?;
+    let client_mem = config::client_mem(&tree).map_err(|e| report(path, &e))?;
     let mut via = KVec::new();
     match config::hdr_via(&tree).map_err(|e| report(path, &e))? {
         Some(v) => via.extend_from_slice(v.as_bytes(), GFP_KERNEL)?,
@@ -581,6 +584,7 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
         keepalive_timeout,
         ws_timeout,
         header_list_size,
+        client_mem,
         via,
         vhost,
         access_log,

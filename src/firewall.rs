@@ -26,6 +26,14 @@ use crate::filter::{
 use crate::http::facts;
 use crate::parser::Version;
 
+/// A secret key for a table of client addresses (see `filter::hash`).
+pub(crate) fn random_key() -> [u8; 16] {
+    let mut key = [0u8; 16];
+    // SAFETY: `key` has 16 writable bytes.
+    unsafe { crate::sys::tfw_glue_random(key.as_mut_ptr().cast(), key.len()) };
+    key
+}
+
 /// At most one log line per client per this period.
 const LOG_PERIOD_MS: u64 = 1000;
 
@@ -185,9 +193,7 @@ impl Firewall {
         // SAFETY: reads a module parameter.
         let n = unsafe { crate::sys::tfw_glue_frang_clients() } as usize;
         let slots = KVVec::from_elem(ClientSlot::EMPTY, n, gfp())?;
-        let mut key = [0u8; 16];
-        // SAFETY: `key` has 16 writable bytes.
-        unsafe { crate::sys::tfw_glue_random(key.as_mut_ptr().cast(), key.len()) };
+        let key = random_key();
         let ipb = match p.ip_block {
             true => Some(IpBlock::register()?),
             false => None,

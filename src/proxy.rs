@@ -40,8 +40,8 @@ use crate::cache::wire;
 use crate::cached::{self, Answer, Cache, Fill, ReqCtx, TableHints};
 use crate::cfgfile::{Config, ModsCfg, NipCfg};
 use crate::config;
-use crate::filter::{self, Route};
-use crate::firewall::{self, Firewall, Progress, Verdict};
+use crate::filter::{self, HashKey, MemSlot, MemTable, Route};
+use crate::firewall::{self, random_key, Firewall, Progress, Verdict};
 use crate::http::status::Status;
 use crate::http::{self, alog, Fwd, Reader, ReqInfo, Step};
 use crate::parser::Limits;
@@ -72,6 +72,9 @@ const RETRY_MAX: usize = 64 * 1024;
 /// by one step, request copy), typically a few KiB; a WebSocket tunnel twice that (its
 /// upstream connection has the same buffers), plus a socket for the pool's new connection.
 const MAX_CLIENTS: usize = 16384;
+/// Slots of the `client_mem` table at start; it doubles as clients arrive (at most 2 per
+/// client connection, see `filter::mem`).
+const MEM_SLOTS_MIN: usize = 256;
 /// A connection closing after its last response gets this long to take it.
 const CLOSE_GRACE_MS: u64 = 5000;
 /// Upstream reconnect backoff: first delay and ceiling.
@@ -125,6 +128,8 @@ pub(crate) struct Stats {
     pub(crate) tunnels: u64,
     /// Requests sent to a busy upstream connection behind another.
     pub(crate) pipelined: u64,
+    /// Client connections refused for `client_mem` (the hard limit).
+    pub(crate) mem_exceeded: u64,
 }
 
 struct Server {
@@ -320,6 +325,10 @@ struct Client {
     release_waiters: bool,
     /// The current request is forwarded as a WebSocket upgrade: a 101 opens a tunnel.
     upgrade: bool,
+    /// Bytes this connection is charged in the `client_mem` table (see [`Proxy::settle`]).
+    charged: u64,
+    /// Reading stopped: the client is above the `client_mem` soft limit.
+    mem_paused: bool,
 }
 
 /// Most requests waiting for one URI; more are forwarded.
@@ -542,6 +551,11 @@ pub(crate) struct Proxy {
     failover: KVec<sched::health::Rule>,
     /// `grace_shutdown_time`, ms.
     grace_ms: u64,
+    /// `client_mem`, and the bytes held for each client address.
+    client_mem: config::ClientMem,
+    mem: MemTable<KVVec<MemSlot>>,
+    /// When a `client_mem` refusal was last logged (one line a second at most).
+    mem_logged_ms: u64,
 }
 
 /// A vhost or a location of one (see [`crate::cfgfile::VhostCfg`]): its name (the tables route
@@ -852,6 +866,12 @@ impl Proxy {
             stats: Stats::default(),
             failover: KVec::new(),
             grace_ms: u64::from(cfg.grace_shutdown).saturating_mul(1000),
+            client_mem: cfg.client_mem,
+            mem: MemTable::new(
+                KVVec::from_elem(MemSlot::EMPTY, MEM_SLOTS_MIN, gfp())?,
+                HashKey::new(random_key()),
+            ),
+            mem_logged_ms: 0,
         };
         p.failover.extend_from_slice(&cfg.failover, gfp())?;
         p.whitelist.extend_from_slice(&cfg.whitelist, gfp())?;
@@ -937,6 +957,8 @@ impl Proxy {
         self.keepalive_ms = u64::from(cfg.keepalive_timeout).saturating_mul(1000);
         self.ws_ms = u64::from(cfg.ws_timeout).saturating_mul(1000);
         self.req_limits = req_limits(cfg);
+        // Live clients keep their totals; the new limits apply from their next step.
+        self.client_mem = cfg.client_mem;
         let mut waiting: KVec<Id> = KVec::new();
         for g in old.iter() {
             for srv in g.servers.iter() {
@@ -1319,8 +1341,20 @@ impl Proxy {
                 reval_hit: None,
                 release_waiters: false,
                 upgrade: false,
+                charged: 0,
+                mem_paused: false,
             };
+            if !self.mem_connect(&addr) {
+                if counted {
+                    if let Some(fw) = &mut self.fw {
+                        fw.close(&addr);
+                    }
+                }
+                sock.abort_on_close();
+                continue;
+            }
             let Ok(id) = self.insert(Role::Client(client)) else {
+                self.mem.close(&addr, 0);
                 if counted {
                     if let Some(fw) = &mut self.fw {
                         fw.close(&addr);
@@ -1337,6 +1371,7 @@ impl Proxy {
                     self.stats.clients_open = self.stats.clients_open.saturating_add(1);
                 }
                 _ => {
+                    self.mem.close(&addr, 0);
                     if counted {
                         if let Some(fw) = &mut self.fw {
                             fw.close(&addr);
@@ -1364,7 +1399,13 @@ impl Proxy {
                 break;
             };
             let id = id_of(index, slot.gen);
-            let Some(conn) = slot.conn.as_deref() else {
+            // A reader stopped above the `client_mem` soft limit reads on once its client is
+            // under it (the client's other connections may have freed what held it).
+            if matches!(slot.conn.as_deref(), Some(Conn { role: Role::Client(c), .. }) if c.mem_paused)
+            {
+                self.mem_ok(id);
+            }
+            let Some(conn) = self.slots.get(index).and_then(|s| s.conn.as_deref()) else {
                 continue;
             };
             let v = match (&mut self.fw, &conn.role) {
@@ -1478,6 +1519,9 @@ impl Proxy {
             self.close_client(id);
             return;
         }
+        if !self.mem_ok(id) {
+            return;
+        }
         self.client_process(id);
     }
 
@@ -1488,6 +1532,15 @@ impl Proxy {
             return false;
         };
         let Some(sock) = &conn.sock else { return false };
+        // Above the `client_mem` soft limit a client's connections stop reading (TCP pushes
+        // back), except in the middle of what is already buffered.
+        if let Role::Client(c) = &mut conn.role {
+            let soft = self.client_mem.soft;
+            if soft != 0 && conn.rx.is_empty() && self.mem.total(&c.addr) >= soft {
+                c.mem_paused = true;
+                return true;
+            }
+        }
         loop {
             let spare = conn.rx.spare(RX_CAP);
             conn.rx_stalled = spare.is_empty();
@@ -1562,7 +1615,9 @@ impl Proxy {
     /// Runs the client's reader as far as the exchange allows.
     fn client_process(&mut self, id: Id) {
         self.client_steps(id);
-        self.read_on(id);
+        if self.mem_ok(id) {
+            self.read_on(id);
+        }
     }
 
     /// A receive buffer that was full left bytes in the socket, and the socket does not
@@ -1575,6 +1630,88 @@ impl Proxy {
                     s.kick();
                 }
             }
+        }
+    }
+
+    // ---- client_mem ------------------------------------------------------------------
+
+    /// Enters a new connection of `addr` in the `client_mem` table, doubling the table first
+    /// when it is half full (accept runs in the work item, where allocations may sleep).
+    /// False if there is no room: the connection is refused.
+    fn mem_connect(&mut self, addr: &filter::Addr) -> bool {
+        if self.mem.wants_room() {
+            let cap = self.mem.capacity().saturating_mul(2);
+            if let Ok(bigger) = KVVec::from_elem(MemSlot::EMPTY, cap, gfp()) {
+                drop(self.mem.move_into(bigger));
+            }
+        }
+        self.mem.connect(addr)
+    }
+
+    /// Charges client connection `id` with what it holds now: the bytes received and not yet
+    /// passed on, the responses queued for it, the request kept for a re-send. Returns its
+    /// client's total over all of its connections.
+    fn settle(&mut self, id: Id) -> u64 {
+        let Some(conn) = conn_mut(&mut self.slots, id) else {
+            return 0;
+        };
+        let bufs = conn.rx.len().saturating_add(conn.tx.len());
+        let Role::Client(c) = &mut conn.role else {
+            return 0;
+        };
+        let held = bufs.saturating_add(c.req_copy.len()) as u64;
+        let total = self.mem.charge(&c.addr, c.charged, held);
+        c.charged = held;
+        total
+    }
+
+    /// `client_mem` once client `id`'s buffers changed: above the hard limit the connection
+    /// is refused (false); back under the soft limit, a reader that stopped reads on.
+    fn mem_ok(&mut self, id: Id) -> bool {
+        let total = self.settle(id);
+        let cm = self.client_mem;
+        if cm.hard != 0 && total > cm.hard {
+            self.over_mem(id);
+            return false;
+        }
+        if let Some(conn) = conn_mut(&mut self.slots, id) {
+            if let Role::Client(c) = &mut conn.role {
+                if c.mem_paused && (cm.soft == 0 || total < cm.soft) {
+                    c.mem_paused = false;
+                    if let Some(s) = &conn.sock {
+                        s.kick();
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// Client `id` took its client past the `client_mem` hard limit: counted, logged (one
+    /// line a second at most, unless `nolog`) and refused as `block_action attack` says: 403
+    /// then close (just the close if its response already started), or a reset.
+    fn over_mem(&mut self, id: Id) {
+        self.stats.mem_exceeded = self.stats.mem_exceeded.saturating_add(1);
+        let now = now_ms();
+        if !self.block.attack.nolog && now.saturating_sub(self.mem_logged_ms) >= 1000 {
+            self.mem_logged_ms = now;
+            let hard = self.client_mem.hard;
+            if let Some(Conn {
+                role: Role::Client(c),
+                ..
+            }) = self.conn_ref(id)
+            {
+                pr_warn!(
+                    "client_mem: {} holds more than {} bytes, connection refused\n",
+                    core::str::from_utf8(c.peer()).unwrap_or("?"),
+                    hard
+                );
+            }
+        }
+        if self.block.attack.drop {
+            self.drop_client(id);
+        } else {
+            self.fail_client(id, Status::Forbidden);
         }
     }
 
@@ -2597,6 +2734,13 @@ impl Proxy {
             return;
         }
         self.stats.clients_open = self.stats.clients_open.saturating_sub(1);
+        if let Some(Conn {
+            role: Role::Client(c),
+            ..
+        }) = conn_mut(&mut self.slots, id)
+        {
+            self.mem.close(&c.addr, core::mem::take(&mut c.charged));
+        }
         let counted = match self.get(id) {
             Some(Conn {
                 role: Role::Client(c),
@@ -2770,8 +2914,16 @@ impl Proxy {
             };
             self.put(id, conn);
             if let Some(cid) = client {
+                if let UNext::MemExceeded = next {
+                    // Refused before any of the response went to it (the upstream
+                    // connection, mid-response, is reset).
+                    self.over_mem(cid);
+                    return;
+                }
                 if !self.flush(cid) {
                     self.close_client(cid);
+                } else if !self.mem_ok(cid) {
+                    return;
                 } else if let Some(Conn {
                     role: Role::Client(c),
                     ..
@@ -2804,6 +2956,8 @@ impl Proxy {
                     self.open_tunnel(id, head_end);
                     return;
                 }
+                // Only with a client (handled above).
+                UNext::MemExceeded => return,
             }
         }
     }
@@ -2901,6 +3055,21 @@ impl Proxy {
                         if switch && (!c.upgrade || !http::tunnel::websocket_response(head)) {
                             c.retriable = false;
                             return UNext::Broken;
+                        }
+                        // `client_mem`: what was read of the response counts before any of
+                        // it is queued for the client, so that a refusal is still a 403.
+                        let hard = self.client_mem.hard;
+                        if hard != 0 && !skip && !switch {
+                            let here = match resp.body {
+                                crate::parser::BodyKind::Length(n) => {
+                                    (head.len() as u64).saturating_add(n)
+                                }
+                                _ => data.len() as u64,
+                            }
+                            .min(data.len() as u64);
+                            if self.mem.total(&c.addr).saturating_add(here) > hard {
+                                return UNext::MemExceeded;
+                            }
                         }
                         if !skip {
                             c.resp_started = true;
@@ -3309,6 +3478,7 @@ impl Proxy {
         writeln!(out, "Server connections up\t\t\t: {}/{}", up, total)?;
         writeln!(out, "Access log lines dropped\t\t: {}", dropped)?;
         writeln!(out, "Client connections blocked\t\t: {}", s.clients_blocked)?;
+        writeln!(out, "Client memory limit exceeded\t\t: {}", s.mem_exceeded)?;
         writeln!(out, "Requests pipelined to servers\t\t: {}", s.pipelined)?;
         writeln!(out, "WebSocket tunnels opened\t\t: {}", s.tunnels)?;
         writeln!(out, "WebSocket tunnels open\t\t\t: {}", tunnels)?;
@@ -3362,6 +3532,8 @@ enum UNext {
     Tunnel {
         head_end: u64,
     },
+    /// The response would take its client past the `client_mem` hard limit.
+    MemExceeded,
 }
 
 fn backoff(fails: u32) -> u64 {

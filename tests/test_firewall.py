@@ -5,11 +5,12 @@ import http.client
 import os
 import re
 import socket
+import threading
 import time
 
-from test_proxy import PORT, perfstat, proxy, raw, request, upstream, wait_servers_up
-from tfw import insmod, start, stop
-from vmtest import KernelLog, expect, test
+from test_proxy import PORT, events, perfstat, proxy, raw, request, upstream, wait_servers_up
+from tfw import insmod, start, stop, write_cfg
+from vmtest import KernelLog, at_cleanup, expect, test
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(ROOT, "config", "tests", "data", "tempesta_fw.conf")
@@ -404,3 +405,86 @@ def resp_code_block_closes_and_blocks():
     expect(re.search(r"Frang refused \(http_resp_code_block limit\)\s*: 1", f), f)
     lines = [l for l in log.new().splitlines() if "frang:" in l]
     expect(any("http_resp_code_block limit exceeded for 127.0.0.3" in l for l in lines), f"{lines}")
+
+
+def one_write_upstream(port):
+    """An upstream that writes each response in one send(): `GET /big` gets 10000 bytes of
+    body, anything else "ok". The whole response reaches the proxy at once, as from a server
+    that buffers its output."""
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", port))
+    srv.listen(64)
+    at_cleanup(srv.close)
+
+    def serve(c):
+        buf = b""
+        with c:
+            while True:
+                try:
+                    d = c.recv(65536)
+                except OSError:
+                    return
+                if not d:
+                    return
+                buf += d
+                while b"\r\n\r\n" in buf:
+                    head, _, rest = buf.partition(b"\r\n\r\n")
+                    m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+                    n = int(m.group(1)) if m else 0
+                    if len(rest) < n:
+                        break
+                    buf = rest[n:]
+                    body = b"a" * 10000 if head.split(b" ")[1] == b"/big" else b"ok"
+                    try:
+                        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
+                                  % (len(body), body))
+                    except OSError:
+                        return
+
+    def accept():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(c,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+
+
+@test
+def client_mem_limits():
+    # Tempesta's client_mem semantics (its test suite's cases): a request or a response that
+    # takes the client past the hard limit gets 403 (block_action attack reply) and a close.
+    one_write_upstream(8131)
+    base = ("server 127.0.0.1:8131 conns_n=2;\nblock_action attack reply;\n"
+            "block_action error reply;\n")
+    proxy(base + "client_mem 5000 10000;\n")
+    log = KernelLog()
+    expect(status(get("/small")) == 200, "a small exchange is served")
+    post = b"POST / HTTP/1.1\r\nHost: example.com\r\nContent-Length: 30000\r\n\r\n" + b"a" * 30000
+    out = raw(post, shut=False)
+    expect(out.startswith(b"HTTP/1.1 403 "), f"30000-byte request: {out[:80]!r}")
+    out = raw(b"GET /big HTTP/1.1\r\nHost: example.com\r\n\r\n", shut=False)
+    expect(out.startswith(b"HTTP/1.1 403 ") and b"aaaa" not in out,
+           f"10000-byte response: {out[:80]!r}")
+    expect(status(get("/small")) == 200, "the client is served after the refusals")
+    expect(events("Client memory limit exceeded") >= 2, perfstat())
+    expect(any("client_mem: 127.0.0.1 holds more than 10000 bytes" in l
+               for l in log.new().splitlines()), log.new())
+    # The soft limit only slows a client down: a large upload above it still goes through.
+    write_cfg(f"listen {PORT};\n" + base + "client_mem 4000 1M;\n")
+    start()
+    big = b"POST / HTTP/1.1\r\nHost: example.com\r\nContent-Length: 300000\r\n\r\n" + b"b" * 300000
+    out = raw(big + b"GET /small HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n",
+              shut=False)
+    expect(out.count(b"HTTP/1.1 200 ") == 2, f"upload over the soft limit: {out[:200]!r}")
+    # Reconfigured without limits (client_mem 0): the same exchanges pass.
+    write_cfg(f"listen {PORT};\n" + base + "client_mem 0;\n")
+    start()
+    out = raw(b"GET /big HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n", shut=False)
+    expect(out.startswith(b"HTTP/1.1 200 ") and out.endswith(b"a" * 10000), f"{out[:80]!r}")
+    out = raw(post.replace(b"Content-Length", b"Connection: close\r\nContent-Length"),
+              shut=False)
+    expect(out.startswith(b"HTTP/1.1 200 "), f"{out[:80]!r}")

@@ -134,9 +134,9 @@ pub use self::tree::{
 };
 #[allow(unused_imports)]
 pub use self::upstream::{
-    default_vhost, hdr_via, keepalive_timeout, max_header_list_size, servers, srv_groups, vhosts,
-    ws_timeout, GroupParams, Sched, Server, SrvGroup, SrvGroups, Vhost, DEFAULT_GROUP,
-    DEFAULT_VHOST, MAX_GROUPS, MAX_SERVERS, MAX_SERVER_CONNS,
+    client_mem, default_vhost, hdr_via, keepalive_timeout, max_header_list_size, servers,
+    srv_groups, vhosts, ws_timeout, ClientMem, GroupParams, Sched, Server, SrvGroup, SrvGroups,
+    Vhost, DEFAULT_GROUP, DEFAULT_VHOST, MAX_GROUPS, MAX_SERVERS, MAX_SERVER_CONNS,
 };
 #[allow(unused_imports)]
 pub use self::validate::Options;

@@ -254,7 +254,7 @@ pub static DIRECTIVES: &[DirectiveSpec] = &[
         .supported(),
     d("keepalive_timeout", C::G, 1, 1).supported(), // 75
     d("max_concurrent_streams", C::G, 1, 1),        // 100
-    d("client_mem", C::G, 1, 2),                    // 500M 1G
+    d("client_mem", C::G, 1, 2).supported(),        // 500M 1G
     d("http_max_header_list_size", C::G, 1, 1).supported(), // 16384
     d("client_ws_timeout", C::G, 1, 1).supported(), // 3600
     // --- Server groups and schedulers (sock_srv.c) ---
@@ -446,6 +446,7 @@ mod tests {
             [
                 "listen",
                 "keepalive_timeout",
+                "client_mem",
                 "http_max_header_list_size",
                 "client_ws_timeout",
                 "srv_group",

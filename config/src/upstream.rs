@@ -1048,6 +1048,66 @@ pub(crate) fn parse_max_header_list_size<'s>(
     super::values::parse_u32_in(a.text, 0, u32::MAX).map_err(|k| tree.error(node, k))
 }
 
+/// Tempesta's default `client_mem`: 500 MiB soft, 1 GiB hard.
+pub const DEFAULT_CLIENT_MEM: ClientMem = ClientMem {
+    soft: 500 << 20,
+    hard: 1 << 30,
+};
+
+/// `client_mem <soft> [<hard>]`: the bytes the proxy may hold for one client address, summed
+/// over its connections. Above `soft` the client's connections stop reading; above `hard` the
+/// connection is refused (`block_action error`). 0 turns a limit off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientMem {
+    /// Bytes; 0: no soft limit.
+    pub soft: u64,
+    /// Bytes; 0: no hard limit.
+    pub hard: u64,
+}
+
+/// The global `client_mem`, or Tempesta's default.
+pub fn client_mem<'s>(tree: &Tree<'s, '_>) -> Result<ClientMem, Error<'s>> {
+    match tree.top_level().find(|n| is_dir(tree, n, b"client_mem")) {
+        Some(n) => parse_client_mem(tree, n),
+        None => Ok(DEFAULT_CLIENT_MEM),
+    }
+}
+
+/// Parses a `client_mem` node: sizes as `memparse` takes them (`500M`); without `<hard>`, the
+/// hard limit is twice the soft one (the ratio of Tempesta's defaults); `<soft>` above a
+/// non-zero `<hard>` is an error.
+pub(crate) fn parse_client_mem<'s>(
+    tree: &Tree<'s, '_>,
+    node: &Node,
+) -> Result<ClientMem, Error<'s>> {
+    let size = |i: usize| -> Result<Option<u64>, Error<'s>> {
+        match tree.arg(node, i) {
+            Some(a) => super::values::parse_size(a.text)
+                .map(Some)
+                .map_err(|k| tree.error(node, k)),
+            None => Ok(None),
+        }
+    };
+    let Some(soft) = size(0)? else {
+        return Err(tree.error(
+            node,
+            ErrorKind::ArgCount {
+                min: 1,
+                max: 2,
+                got: 0,
+            },
+        ));
+    };
+    let hard = size(1)?.unwrap_or(soft.saturating_mul(2));
+    if hard != 0 && soft > hard {
+        return Err(tree.error(
+            node,
+            ErrorKind::Message("the soft limit is above the hard limit"),
+        ));
+    }
+    Ok(ClientMem { soft, hard })
+}
+
 /// Parses the `client_ws_timeout` node.
 pub(crate) fn parse_ws_timeout<'s>(tree: &Tree<'s, '_>, node: &Node) -> Result<u32, Error<'s>> {
     arg_secs(tree, node, MAX_INT)
@@ -1719,6 +1779,45 @@ mod tests {
         assert_eq!(
             strict("http_max_header_list_size 16k;"),
             Err("line 1: directive 'http_max_header_list_size': invalid integer '16k'".into())
+        );
+    }
+
+    #[test]
+    fn client_mem_limits() {
+        with("listen 80;", |t| {
+            assert_eq!(client_mem(t), Ok(DEFAULT_CLIENT_MEM))
+        });
+        let cm = |src: &str| with(src, |t| client_mem(t).map_err(|e| e.to_string()));
+        assert_eq!(
+            cm("client_mem 5000 10000;"),
+            Ok(ClientMem {
+                soft: 5000,
+                hard: 10000
+            })
+        );
+        assert_eq!(
+            cm("client_mem 1M;"),
+            Ok(ClientMem {
+                soft: 1 << 20,
+                hard: 2 << 20
+            })
+        );
+        assert_eq!(cm("client_mem 0;"), Ok(ClientMem { soft: 0, hard: 0 }));
+        assert_eq!(cm("client_mem 10 0;"), Ok(ClientMem { soft: 10, hard: 0 }));
+        assert_eq!(strict("client_mem 500M 1G;"), Ok(()));
+        // The invalid forms Tempesta's own tests try.
+        for bad in [
+            "client_mem;",
+            "client_mem 1 3 5;",
+            "client_mem 1 b=3;",
+            "client_mem 11aa;",
+            "client_mem 10 1;",
+        ] {
+            assert!(strict(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            strict("client_mem 10 1;"),
+            Err("line 1: directive 'client_mem': the soft limit is above the hard limit".into())
         );
     }
 

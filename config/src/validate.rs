@@ -236,6 +236,9 @@ fn check_semantics<'s>(
         "http_max_header_list_size" => {
             upstream::parse_max_header_list_size(tree, node)?;
         }
+        "client_mem" => {
+            upstream::parse_client_mem(tree, node)?;
+        }
         "client_ws_timeout" => {
             upstream::parse_ws_timeout(tree, node)?;
         }

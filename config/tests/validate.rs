@@ -87,7 +87,7 @@ const BAD: &[(&str, Options, &str)] = &[
     // --- schema ---
     ("listen 80;\nfoo 1;", STRICT, "line 2: directive 'foo': unknown directive"),
     ("Listen 80;", STRICT, "line 1: directive 'Listen': unknown directive"),
-    ("client_mem 500M 1G;", STRICT, "line 1: directive 'client_mem': not supported by tempesta-rs yet"),
+    ("max_concurrent_streams 100;", STRICT, "line 1: directive 'max_concurrent_streams': not supported by tempesta-rs yet"),
     (
         "health_check h { timeout 1; }",
         STRICT,

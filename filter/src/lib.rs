@@ -10,6 +10,7 @@
 //! * [`client`]: the bounded, sharded table of clients: connection, request, TLS and response
 //!   code accounting, `ip_block`, log rate limiting.
 //! * [`limits`]: `frang_limits` and the checks on one request's head and body.
+//! * [`mem`]: `client_mem`, the bytes held for each client address.
 //! * [`tables`]: `http_chain` rules and their evaluation.
 //! * [`action`]: `block_action` and the class of each refusal.
 //!
@@ -86,6 +87,7 @@ pub mod action;
 pub mod client;
 pub mod hash;
 pub mod limits;
+pub mod mem;
 pub mod tables;
 pub mod window;
 
@@ -101,6 +103,8 @@ pub use self::limits::{
     CodeSet, FrangLimits, HeadProgress, HttpVersion, Method, MethodSet, RequestFacts,
     RespCodeBlock,
 };
+#[allow(unused_imports)]
+pub use self::mem::{MemSlot, MemTable};
 #[allow(unused_imports)]
 pub use self::tables::{
     cookies, evaluate, expand_redirect, validate, Action, Chain, Cond, Outcome, Overflow, Pattern,
