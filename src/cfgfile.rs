@@ -345,6 +345,8 @@ pub(crate) struct Config {
     pub(crate) header_list_size: u32,
     /// `client_mem`.
     pub(crate) client_mem: config::ClientMem,
+    /// `response_body` pages (`None`: error responses have no body).
+    pub(crate) pages: Option<Arc<ErrPages>>,
     /// The `Via` agent name.
     pub(crate) via: KVec<u8>,
     /// The default vhost's name (access log lines name it).
@@ -371,12 +373,16 @@ struct FileBuf {
 
 impl FileBuf {
     fn read(path: &CStr) -> Result<Self> {
+        Self::read_max(path, MAX_FILE)
+    }
+
+    /// Reads `path` whole if it has at most `max` bytes (`EFBIG` otherwise).
+    fn read_max(path: &CStr, max: usize) -> Result<Self> {
         let mut ptr = core::ptr::null_mut();
         let mut len = 0usize;
         // SAFETY: `path` is NUL-terminated; `ptr` and `len` are valid out pointers. Process
         // context, as kernel_read_file_from_path requires.
-        let r =
-            unsafe { sys::tfw_glue_read_file(path.as_char_ptr(), MAX_FILE, &mut ptr, &mut len) };
+        let r = unsafe { sys::tfw_glue_read_file(path.as_char_ptr(), max, &mut ptr, &mut len) };
         if r < 0 {
             return Err(Error::from_errno(r));
         }
@@ -397,6 +403,42 @@ impl Drop for FileBuf {
         // SAFETY: `ptr` came from tfw_glue_read_file (vmalloc, or NULL) and is freed once.
         unsafe { sys::tfw_glue_free_file(self.ptr) };
     }
+}
+
+/// Largest `response_body` page: it is copied into the send queue of each error response.
+const MAX_PAGE: usize = 64 * 1024;
+
+/// The `response_body` pages: the statuses each is for and its bytes, in file order.
+pub(crate) struct ErrPages {
+    pub(crate) pages: KVec<(config::errpage::PageKey, KVVec<u8>)>,
+}
+
+/// Reads the files of the `response_body` directives (a file that cannot be read, or is over
+/// [`MAX_PAGE`], is an error naming its directive).
+fn err_pages(path: &str, tree: &config::Tree<'_, '_>) -> Result<Option<Arc<ErrPages>>> {
+    use config::errpage::{response_bodies, ResponseBody, MAX_RESPONSE_BODIES};
+    let mut dirs = KVec::from_elem(ResponseBody::EMPTY, MAX_RESPONSE_BODIES, GFP_KERNEL)?;
+    let n = response_bodies(tree, &mut dirs).map_err(|e| report(path, &e))?;
+    if n == 0 {
+        return Ok(None);
+    }
+    let mut pages = KVec::with_capacity(n, GFP_KERNEL)?;
+    for d in dirs.iter().take(n) {
+        let mut cpath = KVec::with_capacity(d.path.len().saturating_add(1), GFP_KERNEL)?;
+        cpath.extend_from_slice(d.path, GFP_KERNEL)?;
+        cpath.push(0, GFP_KERNEL)?;
+        let file = CStr::from_bytes_with_nul(&cpath)
+            .map_err(|_| EINVAL)
+            .and_then(|c| FileBuf::read_max(c, MAX_PAGE))
+            .map_err(|e| {
+                let kind = config::ErrorKind::ReadFile(d.path, e.to_errno());
+                report(path, &tree.error(&d.node, kind))
+            })?;
+        let mut body = KVVec::with_capacity(file.bytes().len(), GFP_KERNEL)?;
+        body.extend_from_slice(file.bytes(), GFP_KERNEL)?;
+        pages.push((d.key, body), GFP_KERNEL)?;
+    }
+    Ok(Some(Arc::new(ErrPages { pages }, GFP_KERNEL)?))
 }
 
 /// Logs one configuration error the way operators grep for it and returns EINVAL.
@@ -550,6 +592,7 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
         config::upstream::grace_shutdown_time(&tree).map_err(|e| report(path, &e))?;
     let header_list_size = config::max_header_list_size(&tree).map_err(|e| report(path, &e))?;
     let client_mem = config::client_mem(&tree).map_err(|e| report(path, &e))?;
+    let pages = err_pages(path, &tree)?;
     let mut via = KVec::new();
     match config::hdr_via(&tree).map_err(|e| report(path, &e))? {
         Some(v) => via.extend_from_slice(v.as_bytes(), GFP_KERNEL)?,
@@ -585,6 +628,7 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
         ws_timeout,
         header_list_size,
         client_mem,
+        pages,
         via,
         vhost,
         access_log,

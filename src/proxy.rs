@@ -38,7 +38,7 @@ use crate::buf::{clear, Buf};
 use crate::cache::rules::MatchOp;
 use crate::cache::wire;
 use crate::cached::{self, Answer, Cache, Fill, ReqCtx, TableHints};
-use crate::cfgfile::{Config, ModsCfg, NipCfg};
+use crate::cfgfile::{Config, ErrPages, ModsCfg, NipCfg};
 use crate::config;
 use crate::filter::{self, HashKey, MemSlot, MemTable, Route};
 use crate::firewall::{self, random_key, Firewall, Progress, Verdict};
@@ -556,6 +556,8 @@ pub(crate) struct Proxy {
     mem: MemTable<KVVec<MemSlot>>,
     /// When a `client_mem` refusal was last logged (one line a second at most).
     mem_logged_ms: u64,
+    /// `response_body`: the bodies of the error responses the proxy makes.
+    pages: Option<Arc<ErrPages>>,
 }
 
 /// A vhost or a location of one (see [`crate::cfgfile::VhostCfg`]): its name (the tables route
@@ -872,6 +874,7 @@ impl Proxy {
                 HashKey::new(random_key()),
             ),
             mem_logged_ms: 0,
+            pages: cfg.pages.clone(),
         };
         p.failover.extend_from_slice(&cfg.failover, gfp())?;
         p.whitelist.extend_from_slice(&cfg.whitelist, gfp())?;
@@ -959,6 +962,7 @@ impl Proxy {
         self.req_limits = req_limits(cfg);
         // Live clients keep their totals; the new limits apply from their next step.
         self.client_mem = cfg.client_mem;
+        self.pages = cfg.pages.clone();
         let mut waiting: KVec<Id> = KVec::new();
         for g in old.iter() {
             for srv in g.servers.iter() {
@@ -2158,7 +2162,10 @@ impl Proxy {
     /// refused, 504 for `only-if-cached` with nothing stored.
     fn cache_status(&mut self, c: &mut Client, tx: &mut Buf, status: Status) -> Next {
         let close = !c.req.keep_alive || has_body(&c.req);
-        if status.write(close, &http_date(), tx).is_err() {
+        if status
+            .write_page(close, &http_date(), page(&self.pages, status, &c.req), tx)
+            .is_err()
+        {
             return Next::Fail(Status::InternalError);
         }
         self.stats.requests = self.stats.requests.saturating_add(1);
@@ -2664,12 +2671,15 @@ impl Proxy {
     /// already started (then the access log gets that one).
     fn finish_client(&mut self, id: Id, status: Option<Status>) {
         let log_to = self.log_to;
-        let Some(conn) = self.get(id) else { return };
+        let Some(conn) = conn_mut(&mut self.slots, id) else {
+            return;
+        };
         let Role::Client(c) = &mut conn.role else {
             return;
         };
         if let (false, Some(status)) = (c.resp_started, status) {
-            let _ = status.write(true, &http_date(), &mut conn.tx);
+            let body = page(&self.pages, status, &c.req);
+            let _ = status.write_page(true, &http_date(), body, &mut conn.tx);
             log_to.write(&c.log, status.code(), 0, None);
         } else {
             // The response broke off: its status went out, with this much of its body.
@@ -3039,8 +3049,9 @@ impl Proxy {
                             c.resp_started = true;
                             c.status = Status::BadGateway.code();
                             let close = !c.req.keep_alive;
+                            let body = page(&self.pages, Status::BadGateway, &c.req);
                             if Status::BadGateway
-                                .write(close, &http_date(), &mut cl.tx)
+                                .write_page(close, &http_date(), body, &mut cl.tx)
                                 .is_err()
                             {
                                 return UNext::Broken;
@@ -3534,6 +3545,17 @@ enum UNext {
     },
     /// The response would take its client past the `client_mem` hard limit.
     MemExceeded,
+}
+
+/// The `response_body` page for an error `status` answering `req` (none for HEAD).
+fn page<'a>(pages: &'a Option<Arc<ErrPages>>, status: Status, req: &ReqInfo) -> &'a [u8] {
+    if req.method == Method::Head {
+        return &[];
+    }
+    pages
+        .as_deref()
+        .and_then(|p| config::errpage::lookup(&p.pages, status.code()))
+        .map_or(&[], |b| &b[..])
 }
 
 fn backoff(fails: u32) -> u64 {

@@ -72,6 +72,11 @@ BAD = [
      "1: directive 'access_log': access_log 'off' must be the only value"),
     ("mmap_log_buffer_size 5000;\n", "1: directive 'mmap_log_buffer_size': "
      "mmap_log_buffer_size must be a multiple of 4K"),
+    ("client_mem 10 1;\n", "1: directive 'client_mem': the soft limit is above the hard limit"),
+    ("client_mem 11aa;\n", "1: directive 'client_mem': invalid size '11aa'"),
+    ("listen 8080;\nresponse_body 4* /tmp/tfw-tests/no-such-page.html;\n",
+     "2: directive 'response_body': cannot read '/tmp/tfw-tests/no-such-page.html': error -2"),
+    ("response_body 200 /tmp/x.html;\n", "1: directive 'response_body': invalid status code '200'"),
     # Known to Tempesta FW, not implemented yet: named, never ignored.
     ("cache_db /opt/tempesta/db;\n", "1: directive 'cache_db': not supported by tempesta-rs yet"),
     ("cache 3;\n", "1: directive 'cache': value '3' out of range [0, 2]"),

@@ -285,6 +285,46 @@ def proxy_errors():
 
 
 @test
+def proxy_error_pages():
+    """`response_body 4*|5*|CODE FILE`: the proxy's own error responses carry the file (a
+    code's page wins over its class's), not for HEAD; a reload re-reads the files."""
+    pages = {}
+    for name, text in (("4xx", "<h1>client error</h1>"), ("502", "<h1>no upstream</h1>"),
+                       ("5xx", "<h1>server error</h1>")):
+        pages[name] = write_cfg(text, f"{name}.html")
+    cfg = ("srv_group dead { server 127.0.0.1:8109 conns_n=1; }\n"
+           "vhost dead { proxy_pass dead; }\nhttp_chain { uri == \"/blocked*\" -> block;\n"
+           "-> dead; }\nblock_action attack reply;\n"
+           f"response_body 4* {pages['4xx']};\nresponse_body 5* {pages['5xx']};\n"
+           f"response_body 502 {pages['502']};\n")
+    proxy(cfg, wait_up=False)
+    time.sleep(1)
+
+    def body_of(out):
+        head, _, body = out.partition(b"\r\n\r\n")
+        m = re.search(rb"\r\nContent-Length: (\d+)\r\n", head)
+        expect(m and int(m.group(1)) == len(body), f"length: {out[:300]!r}")
+        return head, body
+
+    head, body = body_of(raw(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+    expect(head.startswith(b"HTTP/1.1 502 ") and body == b"<h1>no upstream</h1>", f"{head!r} {body!r}")
+    expect(b"\r\nContent-Type: text/html" in head, head)
+    head, body = body_of(raw(b"GET /blocked HTTP/1.1\r\nHost: x\r\n\r\n"))
+    expect(head.startswith(b"HTTP/1.1 403 ") and body == b"<h1>client error</h1>", f"{head!r} {body!r}")
+    head, body = body_of(raw(b"GET / HTTP/1.1\nHost: x\n\n"))
+    expect(head.startswith(b"HTTP/1.1 400 ") and body == b"<h1>client error</h1>", f"{head!r} {body!r}")
+    # HEAD: the status without the page.
+    out = raw(b"HEAD /blocked HTTP/1.1\r\nHost: x\r\n\r\n")
+    expect(out.startswith(b"HTTP/1.1 403 ") and out.endswith(b"\r\n\r\n"), f"HEAD: {out!r}")
+    # A reload reads the files again.
+    write_cfg("<h1>changed</h1>", "502.html")
+    write_cfg(f"listen {PORT};\n{cfg}")
+    start()
+    head, body = body_of(raw(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+    expect(body == b"<h1>changed</h1>", f"after reload: {body!r}")
+
+
+@test
 def proxy_backup_group():
     """`proxy_pass MAIN backup=SPARE`: while no server of MAIN is up, requests go to SPARE;
     when MAIN comes back, they return to it."""

@@ -143,6 +143,8 @@ pub enum ErrorKind<'s> {
     /// A reference to something defined further down (Tempesta FW reads the file once, in
     /// order): `WHAT 'NAME' must be defined before it is used`.
     DefinedLater(&'static str, &'s [u8]),
+    /// A file the directive names could not be read: `cannot read 'PATH': error ERRNO`.
+    ReadFile(&'s [u8], i32),
     /// A fixed message for rarer semantic errors (the text is the reason).
     Message(&'static str),
 }
@@ -200,6 +202,7 @@ impl fmt::Display for ErrorKind<'_> {
             }
             ErrorKind::InvalidRule(d) => write!(f, "invalid rule: {d}"),
             ErrorKind::Conflict(d) => f.write_str(d),
+            ErrorKind::ReadFile(p, e) => write!(f, "cannot read '{}': error {e}", Excerpt(p)),
             ErrorKind::BufferTooSmall(w) => write!(f, "internal error: {w} buffer too small"),
             ErrorKind::UnknownDirective => f.write_str("unknown directive"),
             ErrorKind::NotAllowed(c) => write!(f, "not allowed in {}", c.name()),

@@ -82,6 +82,7 @@
 pub mod access_log;
 pub mod cache;
 mod error;
+pub mod errpage;
 pub mod frang;
 pub mod hdrmod;
 pub mod health;

@@ -295,7 +295,7 @@ pub static DIRECTIVES: &[DirectiveSpec] = &[
     d("timeout", C::HC, 1, 1).supported(),
     // --- HTTP processing (http.c) ---
     d("block_action", C::G, 2, 3).repeat().supported(),
-    d("response_body", C::G, 2, 2).repeat(),
+    d("response_body", C::G, 2, 2).repeat().supported(),
     d("whitelist_mark", C::G, 1, MANY).repeat().supported(),
     d("http_uri_brange", C::G, 1, MANY),
     d("http_token_brange", C::G, 1, MANY),
@@ -467,6 +467,7 @@ mod tests {
                 "resp_crc32",
                 "timeout",
                 "block_action",
+                "response_body",
                 "whitelist_mark",
                 "access_log",
                 "mmap_log_buffer_size",

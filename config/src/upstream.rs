@@ -232,7 +232,7 @@ pub struct Vhost<'s> {
 // ---------------------------------------------------------------------------------------------
 // Small helpers over the tree.
 
-fn is_dir(tree: &Tree<'_, '_>, node: &Node, name: &[u8]) -> bool {
+pub(crate) fn is_dir(tree: &Tree<'_, '_>, node: &Node, name: &[u8]) -> bool {
     !node.is_rule() && tree.name(node) == name
 }
 

@@ -239,6 +239,9 @@ fn check_semantics<'s>(
         "client_mem" => {
             upstream::parse_client_mem(tree, node)?;
         }
+        "response_body" => {
+            super::errpage::parse_response_body(tree, node)?;
+        }
         "client_ws_timeout" => {
             upstream::parse_ws_timeout(tree, node)?;
         }

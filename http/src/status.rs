@@ -81,15 +81,34 @@ impl Status {
     /// the origin of this response, RFC 9110 section 6.6.1; empty: no Date), `Server`, an
     /// empty body; `close` adds `Connection: close` (the caller then closes).
     pub fn write(self, close: bool, date: &[u8], out: &mut dyn Out) -> Result<(), Overflow> {
+        self.write_page(close, date, &[], out)
+    }
+
+    /// [`write`](Self::write) with `page` as the body (a `response_body` file, sent as HTML);
+    /// an empty page is no body.
+    pub fn write_page(
+        self,
+        close: bool,
+        date: &[u8],
+        page: &[u8],
+        out: &mut dyn Out,
+    ) -> Result<(), Overflow> {
         out.put(b"HTTP/1.1 ")?;
         out.put(self.line())?;
         out.put(b"\r\n")?;
         put_date(date, out)?;
-        out.put(b"Server: Tempesta FW (tempesta-rs)\r\nContent-Length: 0\r\n")?;
+        out.put(b"Server: Tempesta FW (tempesta-rs)\r\n")?;
+        if !page.is_empty() {
+            out.put(b"Content-Type: text/html; charset=utf-8\r\n")?;
+        }
+        out.put(b"Content-Length: ")?;
+        super::rewrite::put_decimal(out, page.len() as u64)?;
+        out.put(b"\r\n")?;
         if close {
             out.put(b"Connection: close\r\n")?;
         }
-        out.put(b"\r\n")
+        out.put(b"\r\n")?;
+        out.put(page)
     }
 }
 
@@ -161,6 +180,25 @@ mod tests {
         assert_eq!(Status::for_parse_error(&E::BodyTooLarge).code(), 413);
         assert_eq!(Status::for_parse_error(&E::UnsupportedVersion).code(), 505);
         assert_eq!(Status::for_parse_error(&E::UnexpectedEof).code(), 400);
+    }
+
+    #[test]
+    fn error_pages() {
+        let mut v = std::vec::Vec::new();
+        Status::Forbidden.write(false, b"", &mut v).unwrap();
+        assert_eq!(
+            v,
+            b"HTTP/1.1 403 Forbidden\r\nServer: Tempesta FW (tempesta-rs)\r\nContent-Length: 0\r\n\r\n"
+        );
+        let mut v = std::vec::Vec::new();
+        Status::BadGateway
+            .write_page(true, b"", b"<p>down</p>", &mut v)
+            .unwrap();
+        let text = std::str::from_utf8(&v).unwrap();
+        assert!(text.starts_with("HTTP/1.1 502 Bad Gateway\r\n"), "{text}");
+        assert!(text.contains("\r\nContent-Type: text/html; charset=utf-8\r\n"));
+        assert!(text.contains("\r\nContent-Length: 11\r\nConnection: close\r\n\r\n"));
+        assert!(text.ends_with("\r\n\r\n<p>down</p>"));
     }
 
     #[test]
