@@ -347,6 +347,13 @@ pub(crate) struct Config {
     pub(crate) client_mem: config::ClientMem,
     /// `response_body` pages (`None`: error responses have no body).
     pub(crate) pages: Option<Arc<ErrPages>>,
+    /// `http_*_brange`.
+    pub(crate) alphabets: crate::filter::brange::Alphabets,
+    /// `client_lru_size` / `client_tbl_size`: the frang client table's addresses.
+    pub(crate) clients: Option<usize>,
+    /// `health_stat` and `health_stat_server`.
+    pub(crate) health_stat: config::health::StatCodes,
+    pub(crate) health_stat_server: config::health::StatCodes,
     /// The `Via` agent name.
     pub(crate) via: KVec<u8>,
     /// The default vhost's name (access log lines name it).
@@ -593,6 +600,42 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
     let header_list_size = config::max_header_list_size(&tree).map_err(|e| report(path, &e))?;
     let client_mem = config::client_mem(&tree).map_err(|e| report(path, &e))?;
     let pages = err_pages(path, &tree)?;
+    let b = config::brange::branges(&tree).map_err(|e| report(path, &e))?;
+    let ct = config::client_table(&tree).map_err(|e| report(path, &e))?;
+    for n in tree.top_level().filter(|n| !n.is_rule()) {
+        if let name @ (b"client_db" | b"cache_db") = tree.name(n) {
+            pr_info!(
+                "{}:{}: {}: tables are kept in memory here; the path is not used\n",
+                path,
+                n.line(),
+                core::str::from_utf8(name).unwrap_or("?")
+            );
+        }
+    }
+    // Tempesta sizes its client table by addresses or by memory; the smaller one wins here.
+    let by_mem = ct
+        .tbl_size
+        .map(|b| b as usize / core::mem::size_of::<crate::filter::ClientSlot>());
+    let clients = match (ct.lru_size.map(|n| n as usize), by_mem) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let health_stat =
+        config::health::stat_codes(&tree, b"health_stat").map_err(|e| report(path, &e))?;
+    let health_stat_server =
+        config::health::stat_codes(&tree, b"health_stat_server").map_err(|e| report(path, &e))?;
+    // In config::brange::DIRECTIVES order.
+    let [uri, token, qetoken, nctl, ctext_vchar, xff, cookie, etag] = b;
+    let alphabets = crate::filter::brange::Alphabets {
+        uri,
+        token,
+        qetoken,
+        nctl,
+        ctext_vchar,
+        xff,
+        cookie,
+        etag,
+    };
     let mut via = KVec::new();
     match config::hdr_via(&tree).map_err(|e| report(path, &e))? {
         Some(v) => via.extend_from_slice(v.as_bytes(), GFP_KERNEL)?,
@@ -629,6 +672,10 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
         header_list_size,
         client_mem,
         pages,
+        alphabets,
+        health_stat,
+        health_stat_server,
+        clients,
         via,
         vhost,
         access_log,

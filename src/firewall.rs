@@ -109,6 +109,8 @@ pub(crate) struct Prepared {
     limits: Limits,
     vhosts: KVec<Option<Limits>>,
     ip_block: bool,
+    /// The client table's size from the configuration (taken when the table is made).
+    clients: Option<usize>,
 }
 
 impl Prepared {
@@ -137,6 +139,7 @@ impl Prepared {
             limits,
             vhosts,
             ip_block: cfg.frang.as_ref().is_some_and(|f| f.ip_block.is_some()),
+            clients: cfg.clients,
         }))
     }
 }
@@ -187,11 +190,15 @@ fn limits_of(f: &config::Frang) -> FrangLimits<'static> {
 
 impl Firewall {
     pub(crate) fn new(p: Prepared, block: config::BlockActions) -> Result<Self> {
-        // Clients (addresses) the table tracks: module parameter `frang_clients`, 16384 by
-        // default (272 bytes each, 4.25 MiB). Addresses beyond this evict the least recently
-        // seen idle ones; live ones are never evicted (see `filter/`).
+        // Clients (addresses) the table tracks: `client_lru_size` / `client_tbl_size`, else
+        // module parameter `frang_clients`, 16384 by default (272 bytes each, 4.25 MiB).
+        // Addresses beyond this evict the least recently seen idle ones; live ones are never
+        // evicted (see `filter/`).
         // SAFETY: reads a module parameter.
-        let n = unsafe { crate::sys::tfw_glue_frang_clients() } as usize;
+        let param = unsafe { crate::sys::tfw_glue_frang_clients() } as usize;
+        // `client_lru_size` / `client_tbl_size` of the configuration, within the bounds of
+        // the module parameter's.
+        let n = p.clients.map_or(param, |c| c.clamp(64, 1 << 22));
         let slots = KVVec::from_elem(ClientSlot::EMPTY, n, gfp())?;
         let key = random_key();
         let ipb = match p.ip_block {

@@ -785,6 +785,10 @@ static int tfw_proc_server_show(struct seq_file *m, void *v)
 	seq_printf(m, "HTTP health monitor is enabled\t: %llu\n", READ_ONCE(s->hm));
 	seq_printf(m, "Suspended\t\t: %llu\n", READ_ONCE(s->suspended));
 	seq_printf(m, "Health probes sent\t: %llu\n", READ_ONCE(s->probes));
+	/* health_stat_server, in Tempesta's form (no time frame here: both are totals). */
+	for (i = 0; i < min_t(u64, READ_ONCE(s->hs_n), ARRAY_SIZE(s->hs_code)); i++)
+		seq_printf(m, "\tHTTP '%llu' code\t: %llu (%llu total)\n", READ_ONCE(s->hs_code[i]),
+			   READ_ONCE(s->hs_count[i]), READ_ONCE(s->hs_count[i]));
 	return 0;
 }
 

@@ -31,6 +31,10 @@ struct tfw_srv_stat {
 	u64 hm;
 	u64 suspended;
 	u64 probes;
+	/* health_stat_server: responses by status (a class N* is N), hs_n of them. */
+	u64 hs_n;
+	u64 hs_code[16];
+	u64 hs_count[16];
 };
 
 /* Socket events, bits of the mask tfw_rs_event() gets. */

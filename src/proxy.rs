@@ -170,6 +170,41 @@ impl SrvStat {
 }
 
 impl SrvStat {
+    /// Sets the statuses `health_stat_server` counts (once, when the file is made).
+    fn set_codes(&self, codes: &config::health::StatCodes) {
+        if self.0.is_null() {
+            return;
+        }
+        let p = self.0;
+        // SAFETY: field addresses of the live struct (see `add`), no reference is created;
+        // the C arrays have 16 elements, as many as `codes.codes`.
+        let (n, code) = unsafe { (&raw mut (*p).hs_n, (&raw mut (*p).hs_code).cast::<u64>()) };
+        for (i, &c) in codes.codes.iter().enumerate().take(codes.n.min(16)) {
+            // SAFETY: `i < 16`: within the array; glue.c reads it with READ_ONCE only.
+            unsafe { core::sync::atomic::AtomicU64::from_ptr(code.add(i)) }
+                .store(u64::from(c), core::sync::atomic::Ordering::Relaxed);
+        }
+        // SAFETY: as above.
+        unsafe { core::sync::atomic::AtomicU64::from_ptr(n) }
+            .store(codes.n.min(16) as u64, core::sync::atomic::Ordering::Release);
+    }
+
+    /// Counts a response with `status` under every `health_stat_server` status covering it.
+    fn count_status(&self, codes: &config::health::StatCodes, status: u16) {
+        if self.0.is_null() || codes.n == 0 {
+            return;
+        }
+        // SAFETY: the address of a field of the live struct (see `add`).
+        let count = unsafe { (&raw mut (*self.0).hs_count).cast::<u64>() };
+        for (i, &c) in codes.codes.iter().enumerate().take(codes.n.min(16)) {
+            if sched::health::covers(c, status) {
+                // SAFETY: `i < 16`: within the array (see `add` for the atomics).
+                unsafe { core::sync::atomic::AtomicU64::from_ptr(count.add(i)) }
+                    .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Publishes a response time summary (the file shows Tempesta's APM lines).
     fn set_rt(&self, s: &Summary) {
         if self.0.is_null() {
@@ -329,6 +364,8 @@ struct Client {
     charged: u64,
     /// Reading stopped: the client is above the `client_mem` soft limit.
     mem_paused: bool,
+    /// The current response was counted in `health_stat`.
+    stat_done: bool,
 }
 
 /// Most requests waiting for one URI; more are forwarded.
@@ -558,6 +595,12 @@ pub(crate) struct Proxy {
     mem_logged_ms: u64,
     /// `response_body`: the bodies of the error responses the proxy makes.
     pages: Option<Arc<ErrPages>>,
+    /// `http_*_brange`.
+    alphabets: filter::brange::Alphabets,
+    /// `health_stat`: responses to clients by status.
+    hstat: sched::health::StatCounts,
+    /// `health_stat_server`: the statuses each server's file counts.
+    srv_codes: config::health::StatCodes,
 }
 
 /// A vhost or a location of one (see [`crate::cfgfile::VhostCfg`]): its name (the tables route
@@ -875,6 +918,9 @@ impl Proxy {
             ),
             mem_logged_ms: 0,
             pages: cfg.pages.clone(),
+            alphabets: cfg.alphabets,
+            hstat: stat_counts(&cfg.health_stat),
+            srv_codes: cfg.health_stat_server,
         };
         p.failover.extend_from_slice(&cfg.failover, gfp())?;
         p.whitelist.extend_from_slice(&cfg.whitelist, gfp())?;
@@ -963,6 +1009,10 @@ impl Proxy {
         // Live clients keep their totals; the new limits apply from their next step.
         self.client_mem = cfg.client_mem;
         self.pages = cfg.pages.clone();
+        self.alphabets = cfg.alphabets;
+        // Counting starts again (as after Tempesta's reconfiguration).
+        self.hstat = stat_counts(&cfg.health_stat);
+        self.srv_codes = cfg.health_stat_server;
         let mut waiting: KVec<Id> = KVec::new();
         for g in old.iter() {
             for srv in g.servers.iter() {
@@ -1101,6 +1151,7 @@ impl Proxy {
     /// Creates `/proc/tempesta/servers/GROUP/IP:PORT` for every server. Called once the proxy
     /// runs (the control path removed the previous proxy's files first).
     pub(crate) fn publish(&mut self) {
+        let codes = self.srv_codes;
         for g in self.groups.iter_mut() {
             let mut name = [0u8; 64];
             let n = g.name.len().min(name.len().saturating_sub(1));
@@ -1128,6 +1179,7 @@ impl Proxy {
                 let stat = unsafe { crate::sys::tfw_glue_proc_server(dir, text.as_ptr().cast()) };
                 srv.stat = SrvStat(stat);
                 srv.stat.add(f_conns, srv.conns.len() as i64);
+                srv.stat.set_codes(&codes);
                 health::publish(srv);
             }
         }
@@ -1347,6 +1399,7 @@ impl Proxy {
                 upgrade: false,
                 charged: 0,
                 mem_paused: false,
+                stat_done: false,
             };
             if !self.mem_connect(&addr) {
                 if counted {
@@ -1879,8 +1932,17 @@ impl Proxy {
                 clear(&mut c.log);
                 c.status = 0;
                 c.body_sent = 0;
+                c.stat_done = false;
                 // Before any refusal below: that answers this request, not the previous one.
                 c.resp_started = false;
+                // The operator's alphabets (`http_*_brange`): a byte outside one is a
+                // malformed request (`block_action error`).
+                if !self.alphabets.is_empty() && self.alphabets.check_request(head).is_err() {
+                    return match self.block.error.drop {
+                        true => Next::Drop,
+                        false => Next::Fail(Status::BadRequest),
+                    };
+                }
                 // The HTTP tables first: the access log names the vhost they pick. What they
                 // decide is done after the firewall's checks.
                 // One scan of the head serves the tables, the firewall and a redirect.
@@ -2153,6 +2215,7 @@ impl Proxy {
         if close {
             return Next::Finish;
         }
+        count_status(&mut self.hstat, c, c.status);
         self.log_to.write(&c.log, c.status, c.body_sent, None);
         clear(&mut c.log);
         Next::Again
@@ -2680,9 +2743,11 @@ impl Proxy {
         if let (false, Some(status)) = (c.resp_started, status) {
             let body = page(&self.pages, status, &c.req);
             let _ = status.write_page(true, &http_date(), body, &mut conn.tx);
+            count_status(&mut self.hstat, c, status.code());
             log_to.write(&c.log, status.code(), 0, None);
         } else {
             // The response broke off: its status went out, with this much of its body.
+            count_status(&mut self.hstat, c, c.status);
             log_to.write(&c.log, c.status, c.body_sent, None);
         }
         clear(&mut c.log);
@@ -3004,6 +3069,10 @@ impl Proxy {
                 };
                 let resp = u.reader.response();
                 if !resp.interim {
+                    if let Some(srv) = self.groups.get(u.group).and_then(|g| g.servers.get(u.server))
+                    {
+                        srv.stat.count_status(&self.srv_codes, resp.code);
+                    }
                     health::response_status(
                         &mut self.groups,
                         &self.failover,
@@ -3212,6 +3281,7 @@ impl Proxy {
                     took = Some(ms);
                     reval = c.reval_hit.take();
                     if reval.is_none() {
+                        count_status(&mut self.hstat, c, c.status);
                         log_to.write(&c.log, c.status, c.body_sent, Some(ms));
                         clear(&mut c.log);
                     }
@@ -3490,6 +3560,12 @@ impl Proxy {
         writeln!(out, "Access log lines dropped\t\t: {}", dropped)?;
         writeln!(out, "Client connections blocked\t\t: {}", s.clients_blocked)?;
         writeln!(out, "Client memory limit exceeded\t\t: {}", s.mem_exceeded)?;
+        if !self.hstat.is_empty() {
+            writeln!(out, "Tempesta health statistics:")?;
+            for (code, n) in self.hstat.iter() {
+                writeln!(out, "\tHTTP '{code}' code\t: {n}")?;
+            }
+        }
         writeln!(out, "Requests pipelined to servers\t\t: {}", s.pipelined)?;
         writeln!(out, "WebSocket tunnels opened\t\t: {}", s.tunnels)?;
         writeln!(out, "WebSocket tunnels open\t\t\t: {}", tunnels)?;
@@ -3556,6 +3632,18 @@ fn page<'a>(pages: &'a Option<Arc<ErrPages>>, status: Status, req: &ReqInfo) -> 
         .as_deref()
         .and_then(|p| config::errpage::lookup(&p.pages, status.code()))
         .map_or(&[], |b| &b[..])
+}
+
+/// Counts the response to `c`'s current request in `health_stat`, once.
+fn count_status(hstat: &mut sched::health::StatCounts, c: &mut Client, code: u16) {
+    if !core::mem::replace(&mut c.stat_done, true) {
+        hstat.count(code);
+    }
+}
+
+/// The counters of `health_stat`.
+fn stat_counts(codes: &config::health::StatCodes) -> sched::health::StatCounts {
+    sched::health::StatCounts::new(codes.codes.get(..codes.n).unwrap_or(&[]))
 }
 
 fn backoff(fails: u32) -> u64 {

@@ -336,12 +336,13 @@ def ip_block_until_restart():
 @test
 def client_table_bounded_over_10000_addresses():
     # 10,000 client addresses (127.1.0.0/16 on the loopback) against a table of 4,096 clients
-    # (module parameter frang_clients): the table stays within its bound by evicting idle
-    # clients, never live ones, and a new client is still accounted and served.
+    # (Tempesta's client_lru_size; the module parameter frang_clients is overridden): the
+    # table stays within its bound by evicting idle clients, never live ones, and a new
+    # client is still accounted and served.
     upstream(8101)
     # (keepalive_timeout: the held connections idle through the flood.)
-    proxy("server 127.0.0.1:8101 conns_n=2;\nkeepalive_timeout 900;\n"
-          "frang_limits { concurrent_tcp_connections 2; }\n", params="frang_clients=4096")
+    proxy("server 127.0.0.1:8101 conns_n=2;\nkeepalive_timeout 900;\nclient_lru_size 4096;\n"
+          "frang_limits { concurrent_tcp_connections 2; }\n", params="frang_clients=65536")
     # A live client: its connections must keep it in the table through the flood.
     held = [socket.create_connection(("127.0.0.1", PORT), timeout=20) for _ in range(2)]
     t = time.monotonic()
@@ -488,3 +489,39 @@ def client_mem_limits():
     out = raw(post.replace(b"Content-Length", b"Connection: close\r\nContent-Length"),
               shut=False)
     expect(out.startswith(b"HTTP/1.1 200 "), f"{out[:80]!r}")
+
+
+@test
+def request_alphabets_brange():
+    # http_*_brange (Tempesta's test-suite cases): a byte outside the operator's alphabet for
+    # its part of the request is a malformed request: 400 (block_action error reply), close.
+    upstream(8132)
+    proxy("server 127.0.0.1:8132 conns_n=2;\n"
+          "http_uri_brange 0x2f 0x41-0x5a 0x61-0x7a 0x30-0x39 0x26 0x3f 0x3a 0x2d 0x2e 0x5f 0x3d;\n"
+          "http_cookie_brange 0x30-0x39 0x61-0x7a;\n"
+          "http_xff_brange 0x30-0x39 0x2e 0x3a 0x61-0x7a;\n"
+          "http_etag_brange 0x61-0x7a;\n"
+          "http_ctext_vchar_brange 0x20-0x7a;\n")
+    c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+    for path in ("/js/prism.min.js", "/a?b=c&d=e"):
+        c.request("GET", path, headers={"User-Agent": "Mozilla/5.0 (X11; Linux)",
+                                        "X-Forwarded-For": "5.10.50.6, 2001:db8::1",
+                                        "Cookie": "ID=qwerty; c2=v2", "If-None-Match": 'W/"abc"'})
+        r = c.getresponse()
+        r.read()
+        expect(r.status == 200, f"{path}: {r.status}")
+    c.close()
+
+    def one(target, field=b""):
+        return raw(b"GET %s HTTP/1.1\r\nHost: example.com\r\n%s\r\n" % (target, field))
+
+    for target, field, what in (
+            (b"/js%a", b"", "a % in the target"),
+            (b"/", b"Referer: /a+b\r\n", "a + in Referer"),
+            (b"/", b"Cookie: id=QWErty\r\n", "upper case in a cookie value"),
+            (b"/", b"X-Forwarded-For: 5,6\r\nX-Forwarded-For: 1_2\r\n", "_ in X-Forwarded-For"),
+            (b"/", b'If-None-Match: "asdfQWErty"\r\n', "upper case in an entity tag"),
+            (b"/", b"User-Agent: curl {x}\r\n", "{ in another field")):
+        out = one(target, field)
+        expect(out.startswith(b"HTTP/1.1 400 ") and b"Connection: close" in out, f"{what}: {out[:120]!r}")
+    expect(status(one(b"/ok")) == 200, "a plain request after the refusals")

@@ -7,7 +7,7 @@ import sys
 import time
 import urllib.request
 
-from test_proxy import conn, perfstat, proxy, request, upstream
+from test_proxy import conn, perfstat, proxy, raw, request, upstream
 from vmtest import KernelLog, at_cleanup, expect, test
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -163,3 +163,25 @@ def prometheus_exporter():
     # Every sample line is NAME[{labels}] INTEGER.
     for l in text.splitlines():
         expect(l.startswith("# TYPE ") or re.match(r"^[a-z0-9_]+(\{[^}]*\})? \d+$", l), f"bad: {l}")
+
+
+@test
+def health_statistics_by_status():
+    # Tempesta's `health_stat` (perfstat: responses to clients by status or class) and
+    # `health_stat_server` (each server's file: its responses by status or class).
+    upstream(8133)
+    proxy("server 127.0.0.1:8133 conns_n=1;\nhealth_stat 2* 4* 404 5*;\n"
+          "health_stat_server 200 4*;\n")
+    for path in ("/a", "/b", "/c", "/status/404", "/status/404"):
+        r, _ = request("GET", path)
+        expect(r.status in (200, 404), f"{path}: {r.status}")
+    out = raw(b"GET / HTTP/1.1\nHost: x\n\n")  # bare LF: 400 from the proxy itself
+    expect(out.startswith(b"HTTP/1.1 400 "), f"{out[:60]!r}")
+    stat = perfstat()
+    for line in ("Tempesta health statistics:", "\tHTTP '2' code\t: 3", "\tHTTP '4' code\t: 3",
+                 "\tHTTP '404' code\t: 2", "\tHTTP '5' code\t: 0"):
+        expect(line in stat.splitlines(), f"{line!r} not in perfstat:\n{stat}")
+    with open("/proc/tempesta/servers/default/127.0.0.1:8133") as fh:
+        srv = fh.read()
+    for line in ("\tHTTP '200' code\t: 3 (3 total)", "\tHTTP '4' code\t: 2 (2 total)"):
+        expect(line in srv.splitlines(), f"{line!r} not in the server file:\n{srv}")

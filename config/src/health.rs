@@ -97,6 +97,44 @@ fn parse_status(arg: &[u8], class: bool) -> Result<u16, ErrorKind<'_>> {
     }
 }
 
+/// Most statuses of one `health_stat` or `health_stat_server`.
+pub const MAX_STAT_CODES: usize = 16;
+
+/// The statuses `health_stat` (`/proc/tempesta/perfstat`) or `health_stat_server` (each
+/// server's file) count responses of: a status 100-599, or a class `N*` stored as N (1-5).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatCodes {
+    /// The statuses, in the directive's order.
+    pub codes: [u16; MAX_STAT_CODES],
+    /// How many of `codes` are used.
+    pub n: usize,
+}
+
+/// Parses one `health_stat` or `health_stat_server` node.
+pub(crate) fn parse_stat_codes<'s>(
+    tree: &Tree<'s, '_>,
+    node: &Node,
+) -> Result<StatCodes, Error<'s>> {
+    let mut s = StatCodes::default();
+    for a in tree.args(node) {
+        let code = parse_status(a.text, true).map_err(|k| tree.error(node, k))?;
+        let Some(slot) = s.codes.get_mut(s.n) else {
+            return Err(tree.error(node, ErrorKind::TooMany("statuses", MAX_STAT_CODES as u64)));
+        };
+        *slot = code;
+        s.n = s.n.saturating_add(1);
+    }
+    Ok(s)
+}
+
+/// The global `name` directive (`health_stat` or `health_stat_server`); none: no statuses.
+pub fn stat_codes<'s>(tree: &Tree<'s, '_>, name: &[u8]) -> Result<StatCodes, Error<'s>> {
+    match tree.top_level().find(|n| is_dir(tree, n, name)) {
+        Some(n) => parse_stat_codes(tree, n),
+        None => Ok(StatCodes::default()),
+    }
+}
+
 /// Parses one `server_failover_http` directive.
 pub fn parse_failover<'s>(tree: &Tree<'s, '_>, node: &Node) -> Result<Failover, Error<'s>> {
     let arg = |i| tree.arg(node, i).map_or(&[][..], |a| a.text);
@@ -338,6 +376,34 @@ fn check_request(raw: &[u8]) -> Result<(), &'static str> {
 mod tests {
     use super::*;
     use crate::test_util::with;
+
+    #[test]
+    fn stat_codes_of_health_stat() {
+        with(
+            "health_stat 3* 4* 5*;\nhealth_stat_server 200 404 5*;\n",
+            |t| {
+                let g = stat_codes(t, b"health_stat").unwrap();
+                assert_eq!(&g.codes[..g.n], &[3, 4, 5]);
+                let s = stat_codes(t, b"health_stat_server").unwrap();
+                assert_eq!(&s.codes[..s.n], &[200, 404, 5]);
+            },
+        );
+        with("listen 80;", |t| {
+            assert_eq!(stat_codes(t, b"health_stat"), Ok(StatCodes::default()))
+        });
+        for bad in [
+            "health_stat 6*;",
+            "health_stat 99;",
+            "health_stat abc;",
+            "health_stat_server 4x;",
+            "health_stat 200 201 202 203 204 205 206 207 208 209 210 211 212 213 214 215 216;",
+        ] {
+            let r = with(bad, |t| {
+                crate::validate(t, &crate::Options::STRICT).map_err(|e| e.to_string())
+            });
+            assert!(r.is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn failover() {

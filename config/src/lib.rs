@@ -80,6 +80,7 @@
 #![deny(missing_docs)]
 
 pub mod access_log;
+pub mod brange;
 pub mod cache;
 mod error;
 pub mod errpage;
@@ -135,9 +136,10 @@ pub use self::tree::{
 };
 #[allow(unused_imports)]
 pub use self::upstream::{
-    client_mem, default_vhost, hdr_via, keepalive_timeout, max_header_list_size, servers,
-    srv_groups, vhosts, ws_timeout, ClientMem, GroupParams, Sched, Server, SrvGroup, SrvGroups,
-    Vhost, DEFAULT_GROUP, DEFAULT_VHOST, MAX_GROUPS, MAX_SERVERS, MAX_SERVER_CONNS,
+    client_mem, client_table, default_vhost, hdr_via, keepalive_timeout, max_header_list_size,
+    servers, srv_groups, vhosts, ws_timeout, ClientMem, ClientTableCfg, GroupParams, Sched, Server,
+    SrvGroup, SrvGroups, Vhost, DEFAULT_GROUP, DEFAULT_VHOST, MAX_GROUPS, MAX_SERVERS,
+    MAX_SERVER_CONNS,
 };
 #[allow(unused_imports)]
 pub use self::validate::Options;

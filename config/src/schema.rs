@@ -255,6 +255,9 @@ pub static DIRECTIVES: &[DirectiveSpec] = &[
     d("keepalive_timeout", C::G, 1, 1).supported(), // 75
     d("max_concurrent_streams", C::G, 1, 1),        // 100
     d("client_mem", C::G, 1, 2).supported(),        // 500M 1G
+    d("client_lru_size", C::G, 1, 1).supported(),   // 8000 (frang_clients here)
+    d("client_tbl_size", C::G, 1, 1).supported(),   // 16M
+    d("client_db", C::G, 1, 1).supported(),         // accepted, not used
     d("http_max_header_list_size", C::G, 1, 1).supported(), // 16384
     d("client_ws_timeout", C::G, 1, 1).supported(), // 3600
     // --- Server groups and schedulers (sock_srv.c) ---
@@ -282,7 +285,8 @@ pub static DIRECTIVES: &[DirectiveSpec] = &[
     // --- Health monitoring (apm.c) ---
     d("apm_stats", C::G, 0, 0).opts(&["window", "scale"]),
     d("server_failover_http", C::G, 3, 3).repeat().supported(),
-    d("health_stat_server", C::G, 1, MANY),
+    d("health_stat", C::G, 1, MANY).supported(),
+    d("health_stat_server", C::G, 1, MANY).supported(),
     d("health_check", C::G, 1, 1)
         .block(Context::HealthCheck)
         .repeat()
@@ -297,14 +301,14 @@ pub static DIRECTIVES: &[DirectiveSpec] = &[
     d("block_action", C::G, 2, 3).repeat().supported(),
     d("response_body", C::G, 2, 2).repeat().supported(),
     d("whitelist_mark", C::G, 1, MANY).repeat().supported(),
-    d("http_uri_brange", C::G, 1, MANY),
-    d("http_token_brange", C::G, 1, MANY),
-    d("http_qetoken_brange", C::G, 1, MANY),
-    d("http_nctl_brange", C::G, 1, MANY),
-    d("http_ctext_vchar_brange", C::G, 1, MANY),
-    d("http_xff_brange", C::G, 1, MANY),
-    d("http_cookie_brange", C::G, 1, MANY),
-    d("http_etag_brange", C::G, 1, MANY),
+    d("http_uri_brange", C::G, 1, MANY).supported(),
+    d("http_token_brange", C::G, 1, MANY).supported(),
+    d("http_qetoken_brange", C::G, 1, MANY).supported(),
+    d("http_nctl_brange", C::G, 1, MANY).supported(),
+    d("http_ctext_vchar_brange", C::G, 1, MANY).supported(),
+    d("http_xff_brange", C::G, 1, MANY).supported(),
+    d("http_cookie_brange", C::G, 1, MANY).supported(),
+    d("http_etag_brange", C::G, 1, MANY).supported(),
     // --- Access log (access_log.c) ---
     d("access_log", C::G, 1, MANY)
         .opts(&["logger_config"])
@@ -315,7 +319,7 @@ pub static DIRECTIVES: &[DirectiveSpec] = &[
     d("cache", C::G, 1, 1).supported(), // 2
     d("cache_methods", C::G, 1, MANY).supported(),
     d("cache_size", C::G, 1, 1).supported(),
-    d("cache_db", C::G, 1, 1),
+    d("cache_db", C::G, 1, 1).supported(), // accepted, not used
     d("cache_ttl", C::G, 1, 1).supported(),
     d("cache_purge", C::G, 0, 1).supported(),
     d("cache_purge_acl", C::G, 1, MANY).repeat().supported(),
@@ -447,6 +451,9 @@ mod tests {
                 "listen",
                 "keepalive_timeout",
                 "client_mem",
+                "client_lru_size",
+                "client_tbl_size",
+                "client_db",
                 "http_max_header_list_size",
                 "client_ws_timeout",
                 "srv_group",
@@ -460,6 +467,8 @@ mod tests {
                 "health",
                 "grace_shutdown_time",
                 "server_failover_http",
+                "health_stat",
+                "health_stat_server",
                 "health_check",
                 "request",
                 "request_url",
@@ -469,11 +478,20 @@ mod tests {
                 "block_action",
                 "response_body",
                 "whitelist_mark",
+                "http_uri_brange",
+                "http_token_brange",
+                "http_qetoken_brange",
+                "http_nctl_brange",
+                "http_ctext_vchar_brange",
+                "http_xff_brange",
+                "http_cookie_brange",
+                "http_etag_brange",
                 "access_log",
                 "mmap_log_buffer_size",
                 "cache",
                 "cache_methods",
                 "cache_size",
+                "cache_db",
                 "cache_ttl",
                 "cache_purge",
                 "cache_purge_acl",

@@ -1108,6 +1108,64 @@ pub(crate) fn parse_client_mem<'s>(
     Ok(ClientMem { soft, hard })
 }
 
+/// Tempesta's client table directives: `client_lru_size` (addresses the table keeps) and
+/// `client_tbl_size` (its memory); `client_db` names Tempesta's database file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientTableCfg {
+    /// `client_lru_size`: addresses.
+    pub lru_size: Option<u32>,
+    /// `client_tbl_size`: bytes.
+    pub tbl_size: Option<u64>,
+}
+
+/// The global client table directives.
+pub fn client_table<'s>(tree: &Tree<'s, '_>) -> Result<ClientTableCfg, Error<'s>> {
+    let mut c = ClientTableCfg::default();
+    for n in tree.top_level() {
+        if is_dir(tree, n, b"client_lru_size") {
+            c.lru_size = Some(parse_client_lru_size(tree, n)?);
+        } else if is_dir(tree, n, b"client_tbl_size") {
+            c.tbl_size = Some(parse_client_tbl_size(tree, n)?);
+        }
+    }
+    Ok(c)
+}
+
+/// Parses `client_lru_size`: 1 or more addresses (Tempesta's range).
+pub(crate) fn parse_client_lru_size<'s>(
+    tree: &Tree<'s, '_>,
+    node: &Node,
+) -> Result<u32, Error<'s>> {
+    let a = tree.single_arg(node)?;
+    super::values::parse_u32_in(a.text, 1, u32::MAX).map_err(|k| tree.error(node, k))
+}
+
+/// Parses `client_tbl_size`: 4K to 1G, a multiple of 4K (Tempesta's range).
+pub(crate) fn parse_client_tbl_size<'s>(
+    tree: &Tree<'s, '_>,
+    node: &Node,
+) -> Result<u64, Error<'s>> {
+    let a = tree.single_arg(node)?;
+    let v = super::values::parse_size_in(a.text, 4096, 1 << 30).map_err(|k| tree.error(node, k))?;
+    if v % 4096 != 0 {
+        return Err(tree.error(
+            node,
+            ErrorKind::Message("the size must be a multiple of 4K"),
+        ));
+    }
+    Ok(v)
+}
+
+/// Checks a database path (`client_db`, `cache_db`): Tempesta keeps those tables in files;
+/// tempesta-rs keeps them in memory, so the path is checked and not used.
+pub(crate) fn check_db_path<'s>(tree: &Tree<'s, '_>, node: &Node) -> Result<(), Error<'s>> {
+    let a = tree.single_arg(node)?;
+    if a.text.is_empty() || a.text.contains(&0) {
+        return Err(tree.error(node, ErrorKind::InvalidValue("path", a.text)));
+    }
+    Ok(())
+}
+
 /// Parses the `client_ws_timeout` node.
 pub(crate) fn parse_ws_timeout<'s>(tree: &Tree<'s, '_>, node: &Node) -> Result<u32, Error<'s>> {
     arg_secs(tree, node, MAX_INT)
@@ -1819,6 +1877,29 @@ mod tests {
             strict("client_mem 10 1;"),
             Err("line 1: directive 'client_mem': the soft limit is above the hard limit".into())
         );
+    }
+
+    #[test]
+    fn client_table_directives() {
+        let ct = |src: &str| with(src, |t| client_table(t).map_err(|e| e.to_string()));
+        assert_eq!(ct("listen 80;"), Ok(ClientTableCfg::default()));
+        assert_eq!(
+            ct("client_lru_size 1;\nclient_tbl_size 16M;\nclient_db /opt/tempesta/db/client.tdb;"),
+            Ok(ClientTableCfg {
+                lru_size: Some(1),
+                tbl_size: Some(16 << 20)
+            })
+        );
+        assert_eq!(strict("cache_db /opt/tempesta/db/cache.tdb;"), Ok(()));
+        for bad in [
+            "client_lru_size 0;",
+            "client_tbl_size 5000;",
+            "client_tbl_size 2G;",
+            "client_db;",
+            "cache_db a b;",
+        ] {
+            assert!(strict(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

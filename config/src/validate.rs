@@ -227,6 +227,9 @@ fn check_semantics<'s>(
         "server_failover_http" => {
             health::parse_failover(tree, node)?;
         }
+        "health_stat" | "health_stat_server" => {
+            health::parse_stat_codes(tree, node)?;
+        }
         "proxy_pass" => {
             upstream::check_proxy_pass(tree, node)?;
         }
@@ -239,8 +242,20 @@ fn check_semantics<'s>(
         "client_mem" => {
             upstream::parse_client_mem(tree, node)?;
         }
+        "client_lru_size" => {
+            upstream::parse_client_lru_size(tree, node)?;
+        }
+        "client_tbl_size" => {
+            upstream::parse_client_tbl_size(tree, node)?;
+        }
+        "client_db" | "cache_db" => {
+            upstream::check_db_path(tree, node)?;
+        }
         "response_body" => {
             super::errpage::parse_response_body(tree, node)?;
+        }
+        n if super::brange::is_brange(n.as_bytes()) => {
+            super::brange::parse_brange(tree, node)?;
         }
         "client_ws_timeout" => {
             upstream::parse_ws_timeout(tree, node)?;

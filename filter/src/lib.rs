@@ -11,6 +11,7 @@
 //!   code accounting, `ip_block`, log rate limiting.
 //! * [`limits`]: `frang_limits` and the checks on one request's head and body.
 //! * [`mem`]: `client_mem`, the bytes held for each client address.
+//! * [`brange`]: `http_*_brange`, the operator's alphabets for the parts of a request.
 //! * [`tables`]: `http_chain` rules and their evaluation.
 //! * [`action`]: `block_action` and the class of each refusal.
 //!
@@ -84,6 +85,7 @@
 )]
 
 pub mod action;
+pub mod brange;
 pub mod client;
 pub mod hash;
 pub mod limits;

@@ -38,7 +38,60 @@ pub struct Rule {
 impl Rule {
     /// Whether `status` is one this rule counts.
     pub fn matches(&self, status: u16) -> bool {
-        self.code == status || (self.code < 10 && status / 100 == self.code)
+        covers(self.code, status)
+    }
+}
+
+/// Whether configured status `code` (100-599, or a class N for `N*`) covers `status`.
+pub fn covers(code: u16, status: u16) -> bool {
+    code == status || (code < 10 && status / 100 == code)
+}
+
+/// Most statuses `health_stat` counts.
+pub const MAX_STAT_CODES: usize = 16;
+
+/// Responses counted by status (`health_stat`: Tempesta's "Tempesta health statistics" of
+/// `/proc/tempesta/perfstat`): every configured status that covers a response's counts it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatCounts {
+    codes: [u16; MAX_STAT_CODES],
+    totals: [u64; MAX_STAT_CODES],
+    n: usize,
+}
+
+impl StatCounts {
+    /// Counters for `codes` (those beyond [`MAX_STAT_CODES`] are ignored).
+    pub fn new(codes: &[u16]) -> Self {
+        let mut s = StatCounts::default();
+        for (slot, &c) in s.codes.iter_mut().zip(codes) {
+            *slot = c;
+            s.n = s.n.saturating_add(1);
+        }
+        s
+    }
+
+    /// Counts a response with `status`.
+    pub fn count(&mut self, status: u16) {
+        for (c, t) in self.codes.iter().zip(self.totals.iter_mut()).take(self.n) {
+            if covers(*c, status) {
+                *t = t.saturating_add(1);
+            }
+        }
+    }
+
+    /// `(code, responses)` in the configured order; a class is its digit (Tempesta prints
+    /// `HTTP '5' code` for `5*`).
+    pub fn iter(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
+        self.codes
+            .iter()
+            .copied()
+            .zip(self.totals.iter().copied())
+            .take(self.n)
+    }
+
+    /// Whether no status is configured.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
     }
 }
 
@@ -294,6 +347,17 @@ mod tests {
         };
         m.allow(200);
         m
+    }
+
+    #[test]
+    fn stat_counts() {
+        let mut s = StatCounts::new(&[3, 4, 404, 5]);
+        for st in [200, 301, 404, 404, 403, 502, 503, 101] {
+            s.count(st);
+        }
+        let v: std::vec::Vec<_> = s.iter().collect();
+        assert_eq!(v, [(3, 1), (4, 3), (404, 2), (5, 2)]);
+        assert!(StatCounts::default().is_empty() && !s.is_empty());
     }
 
     #[test]

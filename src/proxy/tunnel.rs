@@ -54,9 +54,10 @@ impl Proxy {
             }
         }
         let log_to = self.log_to;
-        if let Some(conn) = self.get(cid) {
+        if let Some(conn) = conn_mut(&mut self.slots, cid) {
             conn.last_ms = now;
             if let Role::Client(c) = &mut conn.role {
+                count_status(&mut self.hstat, c, c.status);
                 log_to.write(&c.log, c.status, 0, Some(now.saturating_sub(c.since_ms)));
                 clear(&mut c.log);
                 c.st = CState::Tunnel;
