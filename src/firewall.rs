@@ -165,6 +165,8 @@ fn limits_of(f: &config::Frang) -> FrangLimits<'static> {
         http_body_len: f.http_body_len,
         http_strict_host_checking: f.http_strict_host_checking,
         http_ct_required: f.http_ct_required,
+        http_method_override_allowed: f.method_override_allowed,
+        http_trailer_split_allowed: f.trailer_split_allowed,
         http_methods: methods,
         ip_block: f.ip_block,
         client_header_timeout: f.client_header_timeout,
@@ -377,6 +379,23 @@ impl Firewall {
             idle_ms: progress.ms,
         };
         match filter::check_body(&self.of(vhost).limits, &b) {
+            Ok(()) => Verdict::Pass,
+            Err(l) => {
+                let now = crate::sock::now_ms();
+                self.refuse(addr, now, peer, l)
+            }
+        }
+    }
+
+    /// A trailer field of the current request repeats one of its head (see
+    /// `Reader::trailer_split`): refused unless `http_trailer_split_allowed`.
+    pub(crate) fn trailer_split(
+        &mut self,
+        addr: &[u8; 16],
+        peer: &[u8],
+        vhost: Option<usize>,
+    ) -> Verdict {
+        match filter::check_trailer(&self.of(vhost).limits, true) {
             Ok(()) => Verdict::Pass,
             Err(l) => {
                 let now = crate::sock::now_ms();

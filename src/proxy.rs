@@ -2136,7 +2136,11 @@ impl Proxy {
                 if let Some(fw) = &mut self.fw {
                     c.body_in = c.body_in.saturating_add(bytes.len() as u64);
                     let peer = c.peer();
-                    let v = fw.body(&c.addr, peer, c.body_in, c.body, c.vhost);
+                    let mut v = fw.body(&c.addr, peer, c.body_in, c.body, c.vhost);
+                    // A trailer that repeats a head field: refused before its bytes go out.
+                    if v == Verdict::Pass && !c.white && c.reader.trailer_split() {
+                        v = fw.trailer_split(&c.addr, peer, c.vhost);
+                    }
                     if let Some(next) = self.refused(v) {
                         return next;
                     }

@@ -525,3 +525,96 @@ def request_alphabets_brange():
         out = one(target, field)
         expect(out.startswith(b"HTTP/1.1 400 ") and b"Connection: close" in out, f"{what}: {out[:120]!r}")
     expect(status(one(b"/ok")) == 200, "a plain request after the refusals")
+
+
+@test
+def trailer_split_and_method_override():
+    # http_trailer_split_allowed (off by default): a trailer field that repeats a head field is
+    # refused before the trailer goes upstream; http_method_override_allowed lets
+    # X-HTTP-Method-Override through when http_methods allows the method it names.
+    upstream(8134)
+    base = "server 127.0.0.1:8134 conns_n=2;\nblock_action attack reply;\n"
+    proxy(base + "frang_limits { http_methods get post put; }\n")
+    split = (b"POST /t HTTP/1.1\r\nHost: example.com\r\nUser-Agent: a\r\n"
+             b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+             b"3\r\nabc\r\n0\r\nUser-Agent: b\r\n\r\n")
+    other = split.replace(b"User-Agent: b", b"X-Sum: 1")
+    override = (b"POST /o HTTP/1.1\r\nHost: example.com\r\nX-HTTP-Method-Override: PUT\r\n"
+                b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+    expect(status(raw(split, shut=False)) == 403, "a trailer repeating User-Agent")
+    expect(status(raw(other, shut=False)) == 200, "a trailer of its own")
+    expect(status(raw(override, shut=False)) == 403, "method override, not allowed")
+    f = perfstat()
+    expect(re.search(r"Frang refused \(HTTP field appears in header and trailer\)\s*: 1$", f,
+                     re.M), f)
+    write_cfg(f"listen {PORT};\n" + base + "frang_limits { http_methods get post put; "
+              "http_trailer_split_allowed; http_method_override_allowed; }\n")
+    start()
+    expect(status(raw(split, shut=False)) == 200, "split trailer allowed")
+    expect(status(raw(override, shut=False)) == 200, "method override to an allowed method")
+    delete = override.replace(b"PUT", b"DELETE")
+    expect(status(raw(delete, shut=False)) == 403, "method override to a method not allowed")
+
+
+# Tempesta FW's own site configuration, as tempesta-test's DDoS test runs it (its TLS lines
+# left out): frang, http_uri_brange, health_stat, HTTP tables redirects and cache_disable.
+WORDPRESS = """
+cache 2;
+cache_fulfill * *;
+cache_methods GET HEAD;
+cache_ttl 3600;
+access_log dmesg;
+keepalive_timeout 15;
+frang_limits {
+    request_rate 500;
+    request_burst 100;
+    tcp_connection_rate 500;
+    tcp_connection_burst 100;
+    concurrent_tcp_connections 50;
+    client_header_timeout 20;
+    client_body_timeout 10;
+    http_uri_len 1024;
+    http_hdr_len 256;
+    http_ct_required false;
+    http_ct_vals "text/plain" "text/html" "application/json" "application/xml";
+    http_header_chunk_cnt 10;
+    http_body_chunk_cnt 0;
+    http_resp_code_block 403 404 502 5 1;
+    http_method_override_allowed true;
+    http_methods head post put get;
+    http_strict_host_checking true;
+    ip_block off;
+}
+http_uri_brange 0x25 0x2b 0x2c 0x2f 0x41-0x5a 0x61-0x7a 0x30-0x39 0x26 0x3f 0x3a 0x2d 0x2e 0x5b 0x5d 0x5f 0x3d;
+health_stat 3* 4* 5*;
+health_stat_server 3* 4* 5*;
+block_action attack drop;
+block_action error reply;
+req_hdr_add X-Forwarded-Proto "https";
+resp_hdr_set Strict-Transport-Security "max-age=31536000; includeSubDomains";
+req_hdr_set Proxy;
+srv_group main {server 127.0.0.1:8135 conns_n=4;}
+vhost tempesta-tech.com {proxy_pass main;}
+http_chain {
+    uri == "/index" -> 301 = /;
+    uri == "/wp-admin*" -> cache_disable;
+    uri == "/services" -> 301 = /development-services;
+    -> tempesta-tech.com;
+}
+"""
+
+
+@test
+def tempesta_site_config_loads_and_works():
+    upstream(8135)
+    proxy(WORDPRESS)
+    host = "tempesta-tech.com"
+    out = get("/blog/a-post?x=1", host=host)
+    expect(status(out) == 200 and b"Strict-Transport-Security: max-age=31536000" in out,
+           f"{out[:300]!r}")
+    out = get("/index", host=host)
+    expect(status(out) == 301 and b"\r\nLocation: /\r\n" in out, f"{out[:200]!r}")
+    expect(status(get("/a~b", host=host)) == 400, "~ is outside http_uri_brange")
+    stat = perfstat()
+    expect("\tHTTP '3' code\t: 1" in stat.splitlines() and
+           "\tHTTP '4' code\t: 1" in stat.splitlines(), stat)

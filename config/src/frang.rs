@@ -116,6 +116,8 @@ pub struct Frang {
     pub resp_code_block: Option<RespCodeBlock>,
     /// `X-HTTP-Method-Override` and friends are accepted (false).
     pub method_override_allowed: bool,
+    /// A trailer field may repeat a head field (false).
+    pub trailer_split_allowed: bool,
 }
 
 /// `http_resp_code_block CODE... LIMIT SECS`: a client that gets more than `limit` responses
@@ -173,6 +175,7 @@ impl Default for Frang {
             http_ct_required: false,
             resp_code_block: None,
             method_override_allowed: false,
+            trailer_split_allowed: false,
         }
     }
 }
@@ -374,6 +377,7 @@ pub(crate) fn apply_limit<'s>(
         b"http_strict_host_checking" => f.http_strict_host_checking = flag()?,
         b"http_ct_required" => f.http_ct_required = flag()?,
         b"http_method_override_allowed" => f.method_override_allowed = flag()?,
+        b"http_trailer_split_allowed" => f.trailer_split_allowed = flag()?,
         b"http_ct_vals" => check_ct_vals(tree, node)?,
         b"http_resp_code_block" => {
             let n = tree.arg_count(node);

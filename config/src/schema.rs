@@ -393,7 +393,7 @@ pub static DIRECTIVES: &[DirectiveSpec] = &[
     d("http_body_len", C::F, 1, 1).supported(),
     d("http_strict_host_checking", C::F, 0, 1).supported(),
     d("http_ct_required", C::F, 0, 1).supported(),
-    d("http_trailer_split_allowed", C::F, 0, 1),
+    d("http_trailer_split_allowed", C::F, 0, 1).supported(),
     d("http_method_override_allowed", C::F, 0, 1).supported(),
     d("http_methods", C::F, 1, MANY).supported(), // get post head
     d("http_ct_vals", C::F, 1, MANY).supported(),
@@ -526,6 +526,7 @@ mod tests {
                 "http_body_len",
                 "http_strict_host_checking",
                 "http_ct_required",
+                "http_trailer_split_allowed",
                 "http_method_override_allowed",
                 "http_methods",
                 "http_ct_vals",

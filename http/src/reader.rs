@@ -16,7 +16,7 @@
 //! current one is not read until the caller is ready for it.
 
 use super::parser::{
-    BodyKind, Error, Event, Limits, Method, RequestParser, ResponseParser, Version,
+    BodyKind, Error, Event, HeaderId, Limits, Method, RequestParser, ResponseParser, Version,
 };
 
 /// What the request head says, for the proxy's decisions.
@@ -104,6 +104,10 @@ struct Seen {
     resp: RespInfo,
     head_end: Option<u64>,
     end: Option<u64>,
+    /// The recognized fields of the head (bit `HeaderId as u32`).
+    head_ids: u64,
+    /// A trailer field repeats a recognized field of the head.
+    trailer_split: bool,
 }
 
 /// One direction of a connection: requests from a client or responses from an upstream.
@@ -152,6 +156,8 @@ impl Reader {
                 },
                 head_end: None,
                 end: None,
+                head_ids: 0,
+                trailer_split: false,
             },
             msg_start: 0,
             fwd: 0,
@@ -198,6 +204,14 @@ impl Reader {
     /// Whether a message is in progress (some of its bytes were parsed).
     pub fn in_message(&self) -> bool {
         !self.ended && self.parsed() > self.msg_start
+    }
+
+    /// Whether a trailer field of the current message repeats one of its head (a recognized
+    /// field: Cache-Control, Cookie, ...): intermediaries that drop trailers and those that
+    /// merge them would see different messages (frang's `http_trailer_split_allowed`). Known
+    /// before the bytes of that trailer are handed out.
+    pub fn trailer_split(&self) -> bool {
+        self.seen.trailer_split
     }
 
     /// Whether the head of the current message was handed out and its end was not.
@@ -250,6 +264,8 @@ impl Reader {
         self.msg_start = self.fwd;
         self.seen.head_end = None;
         self.seen.end = None;
+        self.seen.head_ids = 0;
+        self.seen.trailer_split = false;
     }
 
     /// A step already known from parsed events, if any.
@@ -311,14 +327,54 @@ fn record(seen: &mut Seen, ev: Event) {
             seen.resp.interim = h.interim;
             seen.head_end = Some(h.end);
         }
+        Event::Header(f) if f.id != HeaderId::Other => seen.head_ids |= id_bit(f.id),
+        Event::Trailer(f) if f.id != HeaderId::Other && seen.head_ids & id_bit(f.id) != 0 => {
+            seen.trailer_split = true;
+        }
         Event::End(e) => seen.end = Some(e.end),
         _ => {}
     }
 }
 
+fn id_bit(id: HeaderId) -> u64 {
+    1u64 << (id as u32).min(63)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trailer_that_repeats_a_head_field() {
+        let msg = |trailer: &str| {
+            format!(
+                "POST / HTTP/1.1\r\nHost: a\r\nUser-Agent: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+                 1\r\na\r\n0\r\n{trailer}\r\n"
+            )
+        };
+        for (trailer, split) in [
+            ("User-Agent: y\r\n", true),
+            ("X-Checksum: 1\r\n", false),
+            ("Referer: /a\r\n", false),
+            ("", false),
+        ] {
+            let m = msg(trailer);
+            let mut r = Reader::requests(Limits::NONE);
+            let mut seen_split = None;
+            loop {
+                match r.poll(m.as_bytes(), 0) {
+                    // Known before the trailer's bytes go out.
+                    Step::Body { .. } if seen_split.is_none() => {
+                        seen_split = Some(r.trailer_split())
+                    }
+                    Step::End | Step::Need | Step::Error(_) => break,
+                    _ => {}
+                }
+            }
+            assert_eq!(seen_split, Some(split), "{trailer:?}");
+            assert_eq!(r.trailer_split(), split);
+        }
+    }
 
     /// Drives a reader over `stream` offered in pieces of `step` bytes, consuming what the
     /// reader no longer needs, and returns the steps with their bytes.
