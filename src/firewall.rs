@@ -397,10 +397,7 @@ impl Firewall {
     ) -> Verdict {
         match filter::check_trailer(&self.of(vhost).limits, true) {
             Ok(()) => Verdict::Pass,
-            Err(l) => {
-                let now = crate::sock::now_ms();
-                self.refuse(addr, now, peer, l)
-            }
+            Err(l) => self.refuse(addr, crate::sock::now_ms(), peer, l),
         }
     }
 

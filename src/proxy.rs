@@ -360,8 +360,11 @@ struct Client {
     release_waiters: bool,
     /// The current request is forwarded as a WebSocket upgrade: a 101 opens a tunnel.
     upgrade: bool,
-    /// Bytes this connection is charged in the `client_mem` table (see [`Proxy::settle`]).
+    /// Bytes this connection is charged in the `client_mem` table (see [`Proxy::mem_ok`]).
     charged: u64,
+    /// Its client was at or above the `client_mem` soft limit when last settled (kept so
+    /// that a read does not hash the address again).
+    mem_over: bool,
     /// Reading stopped: the client is above the `client_mem` soft limit.
     mem_paused: bool,
     /// The current response was counted in `health_stat`.
@@ -1398,6 +1401,7 @@ impl Proxy {
                 release_waiters: false,
                 upgrade: false,
                 charged: 0,
+                mem_over: false,
                 mem_paused: false,
                 stat_done: false,
             };
@@ -1592,8 +1596,7 @@ impl Proxy {
         // Above the `client_mem` soft limit a client's connections stop reading (TCP pushes
         // back), except in the middle of what is already buffered.
         if let Role::Client(c) = &mut conn.role {
-            let soft = self.client_mem.soft;
-            if soft != 0 && conn.rx.is_empty() && self.mem.total(&c.addr) >= soft {
+            if c.mem_over && conn.rx.is_empty() {
                 c.mem_paused = true;
                 return true;
             }
@@ -1705,40 +1708,32 @@ impl Proxy {
         self.mem.connect(addr)
     }
 
-    /// Charges client connection `id` with what it holds now: the bytes received and not yet
-    /// passed on, the responses queued for it, the request kept for a re-send. Returns its
-    /// client's total over all of its connections.
-    fn settle(&mut self, id: Id) -> u64 {
+    /// `client_mem` once client `id`'s buffers changed. The connection is charged with what
+    /// it holds now (the bytes received and not yet passed on, the responses queued for it,
+    /// the request kept for a re-send); its client's total over all of its connections past
+    /// the hard limit refuses it (false); back under the soft limit, a reader that stopped
+    /// reads on.
+    fn mem_ok(&mut self, id: Id) -> bool {
+        let cm = self.client_mem;
         let Some(conn) = conn_mut(&mut self.slots, id) else {
-            return 0;
+            return true;
         };
         let bufs = conn.rx.len().saturating_add(conn.tx.len());
         let Role::Client(c) = &mut conn.role else {
-            return 0;
+            return true;
         };
         let held = bufs.saturating_add(c.req_copy.len()) as u64;
         let total = self.mem.charge(&c.addr, c.charged, held);
         c.charged = held;
-        total
-    }
-
-    /// `client_mem` once client `id`'s buffers changed: above the hard limit the connection
-    /// is refused (false); back under the soft limit, a reader that stopped reads on.
-    fn mem_ok(&mut self, id: Id) -> bool {
-        let total = self.settle(id);
-        let cm = self.client_mem;
         if cm.hard != 0 && total > cm.hard {
             self.over_mem(id);
             return false;
         }
-        if let Some(conn) = conn_mut(&mut self.slots, id) {
-            if let Role::Client(c) = &mut conn.role {
-                if c.mem_paused && (cm.soft == 0 || total < cm.soft) {
-                    c.mem_paused = false;
-                    if let Some(s) = &conn.sock {
-                        s.kick();
-                    }
-                }
+        c.mem_over = cm.soft != 0 && total >= cm.soft;
+        if c.mem_paused && !c.mem_over {
+            c.mem_paused = false;
+            if let Some(s) = &conn.sock {
+                s.kick();
             }
         }
         true

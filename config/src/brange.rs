@@ -27,22 +27,11 @@ pub const DIRECTIVES: [(&[u8], &[u8]); 8] = [
     (b"http_etag_brange", b"\""),
 ];
 
+/// A byte value, hex (`0x41`) or decimal (`65`), as Tempesta's integers are written.
 fn byte(t: &[u8]) -> Option<u8> {
-    let v = match t.strip_prefix(b"0x").or_else(|| t.strip_prefix(b"0X")) {
-        Some(h) if !h.is_empty() && h.len() <= 2 => h.iter().try_fold(0u32, |v, &c| {
-            let d = char::from(c).to_digit(16)?;
-            Some(v.wrapping_mul(16).wrapping_add(d))
-        })?,
-        Some(_) => return None,
-        None if !t.is_empty() && t.len() <= 3 && t.iter().all(u8::is_ascii_digit) => {
-            t.iter().fold(0u32, |v, &c| {
-                v.wrapping_mul(10)
-                    .wrapping_add(u32::from(c.wrapping_sub(b'0')))
-            })
-        }
-        None => return None,
-    };
-    u8::try_from(v).ok()
+    super::values::parse_uint(t)
+        .ok()
+        .and_then(|v| u8::try_from(v).ok())
 }
 
 fn add(set: &mut ByteSet, b: u8) {

@@ -15,6 +15,8 @@
 //!
 //! An alphabet only narrows: a byte the parser refuses stays refused whatever the set says.
 
+use super::limits::trim_ows as trim;
+
 /// A set of bytes: bit `b % 64` of word `b / 64`.
 pub type ByteSet = [u64; 4];
 
@@ -71,16 +73,6 @@ fn check(set: &Option<ByteSet>, bytes: &[u8], part: Part) -> Result<(), Part> {
         Some(s) if !bytes.iter().all(|&b| has(s, b)) => Err(part),
         _ => Ok(()),
     }
-}
-
-fn trim(v: &[u8]) -> &[u8] {
-    let ws = |c: &u8| *c == b' ' || *c == b'\t';
-    let start = v.iter().position(|c| !ws(c)).unwrap_or(v.len());
-    let end = v
-        .iter()
-        .rposition(|c| !ws(c))
-        .map_or(start, |e| e.saturating_add(1));
-    v.get(start..end).unwrap_or_default()
 }
 
 /// Fields whose values the parser checks itself: no alphabet applies.
