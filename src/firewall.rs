@@ -21,7 +21,7 @@ use crate::sock::gfp;
 use crate::config::{self, frang::METHODS};
 use crate::filter::{
     self, BodyProgress, ClientSlot, ClientTable, CodeSet, Frame, FrangLimits, HashKey,
-    HeadProgress, HttpVersion, Limit, Method, MethodSet, RequestFacts, RespCodeBlock,
+    HeadProgress, HttpVersion, Limit, LogBudget, Method, MethodSet, RequestFacts, RespCodeBlock,
 };
 use crate::http::facts;
 use crate::parser::Version;
@@ -95,6 +95,9 @@ pub(crate) struct Firewall {
     table: ClientTable<KVVec<ClientSlot>>,
     /// Refusals per limit (`Limit::index`).
     pub(crate) refused: [u64; Limit::COUNT],
+    /// Log lines of all clients together (a flood from many addresses is still one line
+    /// per address per second without it).
+    log: LogBudget,
 }
 
 /// One level of limits.
@@ -214,6 +217,7 @@ impl Firewall {
             block,
             table: ClientTable::new(slots, HashKey::new(key)),
             refused: [0; Limit::COUNT],
+            log: LogBudget::DEFAULT,
         })
     }
 
@@ -401,6 +405,27 @@ impl Firewall {
         }
     }
 
+    /// An HTTP tables `block` rule refused a request of `addr`: counted with the limits and
+    /// logged under the same caps (once per client per second, the global budget). Not a
+    /// frang limit, so it does not lead to `ip_block` (Tempesta blocks addresses for frang
+    /// violations only).
+    pub(crate) fn tables_block(&mut self, addr: &[u8; 16], peer: &[u8]) {
+        let l = Limit::TablesBlock;
+        if let Some(c) = self.refused.get_mut(l.index()) {
+            *c = c.saturating_add(1);
+        }
+        let now = crate::sock::now_ms();
+        if !self.block.attack.nolog
+            && self.table.should_log(addr, now, LOG_PERIOD_MS)
+            && self.log.allow(now)
+        {
+            pr_warn!(
+                "http_tables: request from {} blocked\n",
+                core::str::from_utf8(peer).unwrap_or("?")
+            );
+        }
+    }
+
     fn refuse(&mut self, addr: &[u8; 16], now: u64, peer: &[u8], l: Limit) -> Verdict {
         if let Some(c) = self.refused.get_mut(l.index()) {
             *c = c.saturating_add(1);
@@ -412,7 +437,7 @@ impl Firewall {
                 blocked = ipb.add(addr, secs);
             }
         }
-        if !act.nolog && self.table.should_log(addr, now, LOG_PERIOD_MS) {
+        if !act.nolog && self.table.should_log(addr, now, LOG_PERIOD_MS) && self.log.allow(now) {
             pr_warn!(
                 "frang: {} exceeded for {}{}\n",
                 l.name(),
@@ -438,6 +463,11 @@ impl Firewall {
             writeln!(out, "Frang blocks refused (set full)\t: {full}")?;
         }
         writeln!(out, "Frang clients tracked\t\t\t: {}", self.table.len())?;
+        writeln!(
+            out,
+            "Frang log lines suppressed\t\t: {}",
+            self.log.suppressed()
+        )?;
         writeln!(
             out,
             "Frang clients evicted\t\t\t: {}",

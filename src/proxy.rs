@@ -2015,7 +2015,10 @@ impl Proxy {
                             Route::Vhost(_) => self.vhost_group(c.vhost),
                             Route::NoMatch => None,
                             Route::Block => {
-                                self.log_block(c.peer());
+                                match &mut self.fw {
+                                    Some(fw) => fw.tables_block(&c.addr, c.peer()),
+                                    None => self.log_block(c.peer()),
+                                }
                                 let v = match self.block.attack.drop {
                                     true => firewall::Verdict::Drop,
                                     false => firewall::Verdict::Reply,
@@ -2433,8 +2436,9 @@ impl Proxy {
         self.answered(c, close)
     }
 
-    /// Logs an HTTP tables block: one line a second at most, unless `block_action attack
-    /// ... nolog`.
+    /// Logs an HTTP tables block without a firewall (no `frang_limits`; with one,
+    /// `Firewall::tables_block` counts and logs it): one line a second at most, unless
+    /// `block_action attack ... nolog`.
     fn log_block(&mut self, peer: &[u8]) {
         let now = now_ms();
         if self.block.attack.nolog || now.saturating_sub(self.block_logged_ms) < 1000 {
@@ -2683,6 +2687,9 @@ impl Proxy {
             Status::BadGateway => s.errors_502 = s.errors_502.saturating_add(1),
             Status::Unavailable => s.errors_503 = s.errors_503.saturating_add(1),
             Status::GatewayTimeout => s.errors_504 = s.errors_504.saturating_add(1),
+            // The firewall's and `client_mem`'s refusals: counted where they are decided
+            // (`Client messages filtered out`, `Client memory limit exceeded`), not as errors.
+            Status::Forbidden => {}
             _ => s.errors_other = s.errors_other.saturating_add(1),
         }
         self.finish_client(id, Some(status));

@@ -1,9 +1,11 @@
 """The firewall: Tempesta FW's example configuration (block_action + frang_limits) loads and is
 enforced; each implemented frang limit refuses a scripted client and lets a well-behaved one
 through; block_action reply and drop; rate-limited logging; counters."""
+import errno
 import http.client
 import os
 import re
+import select
 import socket
 import threading
 import time
@@ -265,13 +267,14 @@ def chunk_counts():
     expect(re.search(r"Frang refused \(HTTP body chunk count\)\s*: 1$", f, re.M), f)
 
 
-def syn_gets_through(src, timeout=1.5):
-    """Whether a TCP connection from `src` is established within `timeout` seconds."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def syn_gets_through(src, timeout=1.5, family=socket.AF_INET, dst="127.0.0.1"):
+    """Whether a TCP connection from `src` to `dst`:PORT is established within `timeout`
+    seconds."""
+    s = socket.socket(family, socket.SOCK_STREAM)
     s.bind((src, 0))
     s.settimeout(timeout)
     try:
-        s.connect(("127.0.0.1", PORT))
+        s.connect((dst, PORT))
         return True
     except (socket.timeout, ConnectionRefusedError, OSError):
         return False
@@ -618,3 +621,351 @@ def tempesta_site_config_loads_and_works():
     stat = perfstat()
     expect("\tHTTP '3' code\t: 1" in stat.splitlines() and
            "\tHTTP '4' code\t: 1" in stat.splitlines(), stat)
+
+
+# --- Rates and bursts, nolog, log rate limiting, floods, IPv6 ip_block ---------------------
+#
+# Frang counts events in 8 slots of 125 ms (filter/src/window.rs): a burst limit caps the
+# current slot, a rate limit the sum of the 8 slots (one second), and refused attempts count
+# too. The clients below exceed a limit by a wide margin (many events sent back to back) or
+# stay under it by pacing (a sleep long enough that even a stalled guest cannot squeeze more
+# events into one slot or one second than the limit allows).
+
+
+def frang_refused(name):
+    """The perfstat counter "Frang refused (name)": 0 when absent (only non-zero ones are
+    listed)."""
+    m = re.search(r"^Frang refused \(%s\)\s*: (\d+)$" % re.escape(name), perfstat(), re.M)
+    return int(m.group(1)) if m else 0
+
+
+def stat(name):
+    """A perfstat counter by its full name; None when absent."""
+    m = re.search(r"^%s\s*: (\d+)$" % re.escape(name), perfstat(), re.M)
+    return int(m.group(1)) if m else None
+
+
+def connect_many(n, src, gap=0.0, dst="127.0.0.1", port=PORT):
+    """n connections from `src` to the proxy, established before returning. gap 0: all SYNs
+    go out back to back (non-blocking connects), then the handshakes are awaited; else one
+    blocking connect every `gap` seconds. Closed at cleanup if the caller does not."""
+    fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+    socks = []
+    at_cleanup(lambda: [s.close() for s in socks])
+    for i in range(n):
+        if i and gap:
+            time.sleep(gap)
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        socks.append(s)
+        s.bind((src, 0))
+        if gap:
+            s.settimeout(20)
+            s.connect((dst, port))
+        else:
+            s.setblocking(False)
+            rc = s.connect_ex((dst, port))
+            expect(rc in (0, errno.EINPROGRESS), f"connect from {src}: {os.strerror(rc)}")
+    if not gap:
+        for s in socks:
+            _, w, _ = select.select([], [s], [], 20)
+            expect(w, f"a connection from {src} was not established in 20 s")
+            err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            expect(err == 0, f"connect from {src}: {os.strerror(err)}")
+            s.setblocking(True)
+            s.settimeout(20)
+    return socks
+
+
+def read_answer(s):
+    """The status of the answer on `s` (an int), else "closed" (closed without one), "reset"
+    or "timeout". Closes `s`."""
+    out = b""
+    try:
+        while b"\r\n\r\n" not in out:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+    except (ConnectionResetError, BrokenPipeError):
+        return "reset"
+    except socket.timeout:
+        return "timeout"
+    finally:
+        s.close()
+    st = status(out)
+    return st if isinstance(st, int) else "closed"
+
+
+def send_then_read(socks, req):
+    """Sends `req` on every socket back to back, then reads each answer (see read_answer)."""
+    sent = []
+    for s in socks:
+        try:
+            s.sendall(req)
+            sent.append(True)
+        except (ConnectionResetError, BrokenPipeError):
+            s.close()
+            sent.append(False)
+    return [read_answer(s) if ok else "reset" for s, ok in zip(socks, sent)]
+
+
+def GET(path="/", host="example.com"):
+    return b"GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path.encode(), host.encode())
+
+
+@test
+def connection_rate_and_burst_and_request_burst():
+    upstream(8101)
+    base = "server 127.0.0.1:8101 conns_n=2;\nblock_action attack reply;\n"
+    proxy(base + "frang_limits {\n  tcp_connection_burst 2;\n  tcp_connection_rate 3;\n}\n")
+    # A client that opens a connection every 0.5 s: at most 1 per slot and 2 per second.
+    for i in range(4):
+        if i:
+            time.sleep(0.5)
+        expect(status(get(f"/paced/{i}")) == 200, f"paced connection {i} was refused")
+    # tcp_connection_burst: 30 connections at once from 127.0.0.11. With block_action attack
+    # reply a refused connection is closed (no request yet, so no 403); at most 3 (the rate)
+    # are served.
+    burst = send_then_read(connect_many(30, "127.0.0.11"), GET("/burst"))
+    served = burst.count(200)
+    expect(1 <= served <= 3 and all(r in (200, "closed", "reset") for r in burst),
+           f"30 connections at once, burst 2, rate 3: {burst}")
+    nburst = frang_refused("new connections burst")
+    expect(nburst >= 1, f"no burst refusal:\n{perfstat()}")
+    # tcp_connection_rate: one connection every 0.15 s from 127.0.0.12 (at most 1 a slot, under
+    # the burst): the first 3 are served, the 4th is over 3 a second, and the refused
+    # attempts keep the client over the rate.
+    rate = send_then_read(connect_many(10, "127.0.0.12", gap=0.15), GET("/rate"))
+    expect(rate[:3] == [200] * 3 and rate[3] in ("closed", "reset"),
+           f"10 connections 0.15 s apart, rate 3: {rate}")
+    nrate = frang_refused("new connections rate")
+    expect(nrate >= 1, f"no rate refusal:\n{perfstat()}")
+    # Every refused connection is counted once, under one of the two limits.
+    refused = len(burst) - served + sum(1 for r in rate if r != 200)
+    expect(nburst + nrate == refused,
+           f"{refused} connections refused, counted {nburst} burst + {nrate} rate")
+    expect(stat("Client connections blocked") == refused, perfstat())
+    # Other addresses, and the paced client, are served meanwhile.
+    expect(status(get("/after", src="127.0.0.14")) == 200, "127.0.0.14 after the floods")
+    expect(status(get("/after")) == 200, "the paced client after the floods")
+
+    # request_burst (reconfigured live; the connection limits are gone).
+    write_cfg(f"listen {PORT};\n" + base + "frang_limits { request_burst 3; }\n")
+    start()
+    wait_servers_up()
+    # One request every 0.06 s at least (one at a time on a keep-alive connection): at most
+    # 3 in any 125 ms slot.
+    c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=20)
+    for i in range(10):
+        if i:
+            time.sleep(0.06)
+        c.request("GET", f"/paced/{i}", headers=HOST)
+        r = c.getresponse()
+        r.read()
+        expect(r.status == 200, f"paced request {i}: {r.status}")
+    c.close()
+    # 16 requests at once on 16 connections from 127.0.0.13: 3 per slot pass, the rest 403.
+    reqs = send_then_read(connect_many(16, "127.0.0.13"), GET("/rburst"))
+    expect(all(r in (200, 403) for r in reqs) and reqs.count(403) >= 1 and reqs.count(200) >= 1,
+           f"16 requests at once, request_burst 3: {reqs}")
+    nreq = frang_refused("requests burst")
+    expect(nreq == reqs.count(403), f"{reqs.count(403)} answered 403, counted {nreq}")
+    expect(frang_refused("request rate") == 0, perfstat())
+    expect(status(get("/after2")) == 200, "127.0.0.1 after the request burst")
+
+
+@test
+def block_action_nolog():
+    upstream(8101)
+    rules = ("srv_group a { server 127.0.0.1:8101 conns_n=2; }\nvhost app { proxy_pass a; }\n"
+             "http_chain {\n  uri == \"/admin*\" -> block;\n  -> app;\n}\n"
+             "frang_limits { http_uri_len 10; }\n")
+    log = KernelLog()
+    proxy("block_action attack drop nolog;\n" + rules)
+    long_uri = "/" + "u" * 20
+    # drop nolog: reset, counted, not logged (three addresses: the per-client log limit
+    # cannot be what keeps them out of the log).
+    for src in ("127.0.0.31", "127.0.0.32", "127.0.0.33"):
+        got = get(long_uri, src=src)
+        expect(got in (b"", "ConnectionResetError"), f"{src}: a long URI was answered: {got!r}")
+    got = get("/admin", src="127.0.0.34")
+    expect(got in (b"", "ConnectionResetError"), f"a blocked URI was answered: {got!r}")
+    expect(status(get("/fine")) == 200, "a request within the limits")
+    expect(frang_refused("HTTP URI length") == 3, perfstat())
+    expect(stat("Client messages filtered out") == 4, perfstat())
+    # reply nolog: 403, counted, not logged.
+    write_cfg(f"listen {PORT};\nblock_action attack reply nolog;\n" + rules)
+    start()
+    wait_servers_up()
+    expect(status(get(long_uri, src="127.0.0.35")) == 403, "reply nolog: long URI")
+    expect(status(get("/admin/x", src="127.0.0.36")) == 403, "reply nolog: blocked URI")
+    expect(frang_refused("HTTP URI length") == 4, perfstat())
+    expect(stat("Client messages filtered out") == 6, perfstat())
+    lines = [l for l in log.new().splitlines() if "frang:" in l or "http_tables:" in l]
+    expect(not lines, f"nolog, yet logged: {lines}")
+    # The control: without nolog the same refusals are logged.
+    write_cfg(f"listen {PORT};\nblock_action attack reply;\n" + rules)
+    start()
+    wait_servers_up()
+    expect(status(get(long_uri, src="127.0.0.37")) == 403, "reply: long URI")
+    expect(status(get("/admin", src="127.0.0.38")) == 403, "reply: blocked URI")
+    new = log.new()
+    expect("frang: HTTP URI length exceeded for 127.0.0.37" in new, f"not logged:\n{new}")
+    expect("http_tables: request from 127.0.0.38 blocked" in new, f"not logged:\n{new}")
+
+
+@test
+def frang_log_rate_limited():
+    upstream(8101)
+    proxy("server 127.0.0.1:8101 conns_n=2;\nblock_action attack reply;\n"
+          "frang_limits { http_uri_len 10; }\n")
+    long_req = GET("/" + "u" * 20)
+    # (a) One address refused 30 times at once (30 connections, a long URI on each): one log
+    # line, two at most (should the refusals straddle a second).
+    log = KernelLog()
+    got = send_then_read(connect_many(30, "127.0.0.21"), long_req)
+    expect(got == [403] * 30, f"30 long URIs from 127.0.0.21: {got}")
+    n = frang_refused("HTTP URI length")
+    expect(n == 30, perfstat())
+    lines = [l for l in log.new().splitlines() if re.search(r"frang: .* for 127\.0\.0\.21\b", l)]
+    expect(1 <= len(lines) <= 2, f"{n} refusals of one address logged as: {lines}")
+    # (b) 200 addresses refused within about a second: the global cap (10 lines at once, then
+    # 10 a second, shared with http_tables) keeps the log to 20 lines at most; the rest are
+    # counted as suppressed. The connections are opened first, then the requests go out
+    # back to back, so that the refusals fall within that second.
+    srcs = ["127.3.0.%d" % (1 + i) for i in range(200)]
+    socks = []
+    for src in srcs:
+        socks += connect_many(1, src)
+    log = KernelLog()
+    t = time.monotonic()
+    got = send_then_read(socks, long_req)
+    took = time.monotonic() - t
+    expect(got == [403] * 200, f"200 addresses: {[g for g in got if g != 403][:20]} ...")
+    expect(frang_refused("HTTP URI length") == 230, perfstat())
+    lines = [l for l in log.new().splitlines() if "frang:" in l or "http_tables:" in l]
+    print(f"  200 refusals in {took:.2f}s: {len(lines)} log lines")
+    # The cap allows 10 + 10 a second: 20 if the refusals took a second; a slow guest may
+    # take longer, which the cap allows more for.
+    most = max(20, 11 + int(10 * took))
+    expect(1 <= len(lines) <= most,
+           f"{len(lines)} log lines (at most {most}) for 200 addresses in {took:.2f}s")
+    sup = stat("Frang log lines suppressed")
+    expect(sup is not None and sup > 0, f"no suppressed lines counted:\n{perfstat()}")
+
+
+@test
+def flood_from_one_address_others_served():
+    upstream(8101)
+    proxy("server 127.0.0.1:8101 conns_n=2;\nfrang_limits { request_rate 10; }\n")
+    done = threading.Event()
+    flood = {"rounds": 0, "refused": 0, "served": 0}
+    reqs = b"".join(GET(f"/flood/{i}") for i in range(20))
+
+    def flooder():
+        # 20 pipelined requests a connection, a new connection as soon as the last one was
+        # refused (attack drop: reset), for as long as the main thread works.
+        while not done.is_set():
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.settimeout(10)
+            out = b""
+            try:
+                s.bind(("127.0.0.2", 0))
+                s.connect(("127.0.0.1", PORT))
+                s.sendall(reqs)
+                while True:
+                    d = s.recv(65536)
+                    if not d:
+                        break
+                    out += d
+            except (ConnectionResetError, BrokenPipeError):
+                flood["refused"] += 1
+            except OSError:
+                pass
+            finally:
+                s.close()
+            flood["rounds"] += 1
+            flood["served"] += out.count(b"HTTP/1.1 200 ")
+
+    th = threading.Thread(target=flooder, daemon=True)
+    t0 = time.monotonic()
+    th.start()
+    at_cleanup(lambda: (done.set(), th.join(15)))
+    time.sleep(0.5)
+    got = []
+    for i in range(20):
+        if i:
+            time.sleep(0.15)  # at most 7 a second: under request_rate 10
+        got.append(status(get(f"/main/{i}")))
+    done.set()
+    th.join(15)
+    took = time.monotonic() - t0
+    print(f"  flood for {took:.1f}s: {flood}")
+    expect(got == [200] * 20, f"127.0.0.1 next to the flood: {got}")
+    expect(flood["rounds"] >= 3 and flood["refused"] >= flood["rounds"] - 1,
+           f"the flood was not refused: {flood}")
+    # request_rate 10: at most 10 in any second.
+    expect(flood["served"] <= 10 * (took + 1), f"{flood} in {took:.1f}s")
+    expect(frang_refused("request rate") >= flood["refused"], perfstat())
+
+
+def syn6_gets_through(src="::1", timeout=1.5):
+    """Whether a TCP connection from `src` to [::1]:PORT is established within `timeout`."""
+    return syn_gets_through(src, timeout, socket.AF_INET6, "::1")
+
+
+def get6(path, timeout=20):
+    """A GET from ::1 to [::1]:PORT: its status, or "closed", "reset", "timeout"."""
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(("::1", PORT))
+    except OSError as e:
+        s.close()
+        return f"connect: {e}"
+    try:
+        s.sendall(GET(path))
+    except (ConnectionResetError, BrokenPipeError):
+        s.close()
+        return "reset"
+    return read_answer(s)
+
+
+@test
+def ip_block_ipv6():
+    # The guest kernel has CONFIG_IPV6=y (scripts/kernel/base.config): ::1 on lo must be there.
+    v6 = ""
+    if os.path.exists("/proc/net/if_inet6"):
+        with open("/proc/net/if_inet6") as f:
+            v6 = f.read()
+    expect(re.search(r"^0{31}1 .* lo$", v6, re.M),
+           f"IPv6 loopback ::1 is not configured in the guest (/proc/net/if_inet6: {v6!r}); "
+           "this test needs it")
+    upstream(8101)
+    log = KernelLog()
+    proxy(f"listen [::1]:{PORT};\nserver 127.0.0.1:8101 conns_n=2;\nblock_action attack drop;\n"
+          "frang_limits {\n  http_uri_len 10;\n  ip_block 8;\n}\n")
+    expect(get6("/ok") == 200, "a GET from ::1 before any block")
+    # A long URI from ::1: refused, and ::1 blocked. The client and the proxy share the
+    # address here, so the reset that refuses the request comes from a blocked address too
+    # and is dropped: the client sees a reset, or nothing.
+    t = time.monotonic()
+    got = get6("/" + "u" * 20, timeout=1.5)
+    print(f"  a long URI from ::1: {got}")
+    expect(got in ("reset", "closed", "timeout"), f"a long URI from ::1 was answered: {got}")
+    t1 = time.monotonic()
+    expect(not syn6_gets_through(), "::1 connected while blocked")
+    expect(time.monotonic() - t1 >= 1.4, "the blocked SYN was answered rather than dropped")
+    # IPv4 clients are served meanwhile.
+    expect(status(get("/v4")) == 200, "127.0.0.1 while ::1 is blocked")
+    f = perfstat()
+    expect(re.search(r"Frang addresses blocked\s+: 1$", f, re.M), f)
+    m = re.search(r"Frang packets dropped\s+: (\d+)$", f, re.M)
+    expect(m and int(m.group(1)) >= 1, f)
+    expect(frang_refused("HTTP URI length") == 1, f)
+    lines = [l for l in log.new().splitlines() if "frang:" in l]
+    expect(any("HTTP URI length exceeded for ::1, address blocked" in l for l in lines),
+           f"log: {lines}")
+    # The block expires 8 s after it began.
+    time.sleep(max(0.0, 8.5 - (time.monotonic() - t)))
+    expect(get6("/later") == 200, "::1 after the block expired")

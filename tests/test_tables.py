@@ -8,8 +8,10 @@ import re
 import socket
 
 from test_cache import count
-from test_proxy import PORT, perfstat, proxy, upstream
-from vmtest import KernelLog, at_cleanup, expect, sh, test
+from test_firewall import frang_refused, stat
+from test_proxy import PORT, perfstat, proxy, upstream, wait_servers_up
+from tfw import start, write_cfg
+from vmtest import Fail, KernelLog, at_cleanup, expect, sh, test
 
 TABLES = """
 srv_group a { server 127.0.0.1:8201 conns_n=2; }
@@ -78,12 +80,49 @@ def counter(chain):
     return int(m.group(1))
 
 
+def iptables_mark_rule(mark):
+    """An iptables rule `OUTPUT -m mark --mark N -j ACCEPT` (removed at cleanup). Returns a
+    function that reads the rule's packet counter.
+
+    /usr/sbin/iptables is the nf_tables backend here; without CONFIG_NFT_COMPAT (the guest
+    kernel's case) it cannot ask the kernel for the mark match's revision and writes a wrong
+    rule (`--mark 0x7/0x1`, with a warning). The rule is therefore read back, and
+    iptables-legacy (x_tables, which the guest kernel has) used if it is not the one asked."""
+    args = f"OUTPUT -m mark --mark {mark} -j ACCEPT"
+    want = f"-A OUTPUT -m mark --mark 0x{mark:x} -j ACCEPT"
+    tried = []
+    for ipt in ("iptables", "iptables-legacy"):
+        rc, out = sh(f"{ipt} -w -A {args}", check=False)
+        if rc != 0:
+            tried.append(f"{ipt}: {out.strip()}")
+            continue
+        rules = sh(f"{ipt} -w -S OUTPUT", check=False)[1]
+        if want in rules.splitlines():
+            break
+        sh(f"{ipt} -w -D {args}", check=False)
+        tried.append(f"{ipt} wrote another rule: {rules.strip()!r}")
+    else:
+        raise Fail("no iptables writes the mark rule in the guest: " + "; ".join(tried))
+    print(f"  iptables: {ipt}" + (f" ({'; '.join(tried)})" if tried else ""))
+    at_cleanup(lambda: sh(f"{ipt} -w -D {args}", check=False))
+
+    def packets():
+        out = sh(f"{ipt} -w -L OUTPUT -v -n -x")[1]
+        for line in out.splitlines():
+            if re.search(r"\bmark match 0x%x$" % mark, line.strip()):
+                return int(line.split()[0])
+        raise Fail(f"no mark rule in:\n{out}")
+    return packets
+
+
 @test
 def http_tables_route_block_redirect_mark():
     upstream(8201, "a")
     upstream(8202, "b")
     # Counts the packets that leave with mark 7 (the responses of a marked connection).
     nft_table("chain out { type filter hook output priority 0; meta mark 7 counter; }")
+    # And with iptables, as an operator would write it.
+    ipt_packets = iptables_mark_rule(7)
     log = KernelLog()
     proxy(TABLES)
     # Default rule, named chain by URI, cookie.
@@ -93,9 +132,11 @@ def http_tables_route_block_redirect_mark():
     expect(served_by("GET", "/p", headers={"Cookie": "beta=10"}) == "a", "cookie beta=10")
     expect(served_by("GET", "/p", headers={"User-Agent": "bot-ish"}) == "a", "not a suffix match")
     expect(counter("out") == 0, "nothing marked yet")
+    expect(ipt_packets() == 0, "iptables: nothing marked yet")
     # mark = 7 on /img/*.png: that connection's packets carry the mark.
     expect(served_by("GET", "/img/a.png") == "b", "/img/a.png")
     expect(counter("out") > 0, "no packet with mark 7 went out")
+    expect(ipt_packets() > 0, "iptables -m mark --mark 7 counted no packet")
     # block (block_action attack reply: 403, then close).
     before = int(re.search(r"Client messages filtered out\s*: (\d+)", perfstat()).group(1))
     for path, hdrs in (("/admin", {}), ("/ADMIN/x", {}), ("/", {"User-Agent": "Googlebot"})):
@@ -323,3 +364,45 @@ http_chain { -> app; }
         expect(server and server != ["tempesta"],
                f"#{i}: the location's own list replaces the global one: {r.getheaders()}")
     expect(count("/c/h?cc=max-age=60", 8201) == 1, "the second was a hit")
+
+
+@test
+def tables_block_counted():
+    """A request refused by an HTTP tables `block` rule is counted in perfstat: with
+    frang_limits (the firewall on) among the per-limit refusals, and either way as a filtered
+    message (not as an error)."""
+    upstream(8201, "a")
+    upstream(8202, "b")
+    problems = []
+    # With frang_limits and block_action attack drop: reset, no response.
+    proxy(TABLES.replace("block_action attack reply;", "block_action attack drop;")
+          + "frang_limits { http_uri_len 100; }\n")
+    s = socket.create_connection(("127.0.0.1", PORT), timeout=20)
+    s.sendall(b"GET /admin HTTP/1.1\r\nHost: example.com\r\n\r\n")
+    try:
+        got = s.recv(65536)
+    except ConnectionResetError:
+        got = b""
+    s.close()
+    expect(got == b"", f"a blocked request was answered: {got[:80]!r}")
+    expect(served_by("GET", "/y") == "a", "an allowed request")
+    n = frang_refused("HTTP tables block rule")
+    if n != 1:
+        problems.append(f"1 block with frang_limits, counted {n}")
+    # HTTP tables alone (no frang_limits), block_action attack reply: 403.
+    write_cfg(f"listen {PORT};\n" + TABLES)
+    start()
+    wait_servers_up()
+    filtered, errors = (stat("Client messages filtered out"),
+                        stat("Client messages other errors"))
+    for path in ("/admin", "/admin/2"):
+        st, _, _ = ask("GET", path)
+        expect(st == 403, f"{path}: {st}")
+    expect(served_by("GET", "/x") == "a", "an allowed request")
+    n = stat("Client messages filtered out") - filtered
+    if n != 2:
+        problems.append(f"2 blocks without frang_limits, {n} filtered")
+    n = stat("Client messages other errors") - errors
+    if n != 0:
+        problems.append(f"2 blocks counted as {n} other errors too")
+    expect(not problems, "; ".join(problems) + f"\n{perfstat()}")

@@ -59,7 +59,9 @@
 //! });
 //! assert_eq!(verdict, Err(Limit::TablesBlock));
 //! if let Err(limit) = verdict {
-//!     shard.punish(&addr, now, &limits); // ip_block (the table does it for its own checks)
+//!     // ip_block for frang violations (the table does it for its own checks); the module
+//!     // leaves a tables `block` out of it, as Tempesta does, and this example does not.
+//!     shard.punish(&addr, now, &limits);
 //!     let act = actions.for_class(limit.class());
 //!     if act.log && shard.should_log(&addr, now, 1_000) {
 //!         // log "frang: {limit.name()} exceeded for {addr}"
@@ -89,6 +91,7 @@ pub mod brange;
 pub mod client;
 pub mod hash;
 pub mod limits;
+pub mod logcap;
 pub mod mem;
 pub mod tables;
 pub mod window;
@@ -105,6 +108,8 @@ pub use self::limits::{
     CodeSet, FrangLimits, HeadProgress, HttpVersion, Method, MethodSet, RequestFacts,
     RespCodeBlock,
 };
+#[allow(unused_imports)]
+pub use self::logcap::LogBudget;
 #[allow(unused_imports)]
 pub use self::mem::{MemSlot, MemTable};
 #[allow(unused_imports)]
