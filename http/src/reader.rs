@@ -219,6 +219,40 @@ impl Reader {
         self.head_done && !self.ended
     }
 
+    /// How many of the next bytes of the stream are body data that the reader need not see
+    /// (see [`skip`](Self::skip)): only once everything parsed was handed out, in the middle
+    /// of a Content-Length body, a chunk's data or a close-delimited body. 0 otherwise.
+    pub fn data_run(&self) -> u64 {
+        if !self.head_done || self.ended || self.seen.end.is_some() || self.fwd != self.parsed() {
+            return 0;
+        }
+        match &self.parser {
+            Parser::Request(p) => p.data_run(),
+            Parser::Response(p) => p.data_run(),
+        }
+    }
+
+    /// The caller forwarded the next `n` bytes (at most [`data_run`](Self::data_run))
+    /// without offering them (zero-copy): they count as parsed and handed out, as one
+    /// [`Step::Body`] would have. The message's [`Step::End`] may follow at the next
+    /// [`poll`](Self::poll). False, with nothing changed, when `n` is more than the run.
+    pub fn skip(&mut self, n: u64) -> bool {
+        if n > self.data_run() {
+            return false;
+        }
+        let seen = &mut self.seen;
+        let mut sink = |ev: Event| record(seen, ev);
+        let done = match &mut self.parser {
+            Parser::Request(p) => p.skip(n, &mut sink),
+            Parser::Response(p) => p.skip(n, &mut sink),
+        };
+        if done.is_none() {
+            return false;
+        }
+        self.fwd = self.parsed();
+        true
+    }
+
     /// The next step, given the unconsumed bytes `buf` that start at stream offset
     /// `buf_start`. `buf_start` must not be past [`keep_from`](Self::keep_from).
     pub fn poll(&mut self, buf: &[u8], buf_start: u64) -> Step {
@@ -378,8 +412,40 @@ mod tests {
 
     /// Drives a reader over `stream` offered in pieces of `step` bytes, consuming what the
     /// reader no longer needs, and returns the steps with their bytes.
-    fn drive(mut r: Reader, stream: &[u8], step: usize) -> Vec<(char, Vec<u8>)> {
-        let mut out = Vec::new();
+    fn drive(r: Reader, stream: &[u8], step: usize) -> Vec<(char, Vec<u8>)> {
+        drive_skipping(r, stream, step, 0)
+    }
+
+    const PIPELINE: &[u8] = b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello\
+GET /b HTTP/1.1\r\nHost: x\r\n\r\n\
+PUT /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;e=1\r\nabc\r\n0\r\nT: v\r\n\r\n";
+
+    #[test]
+    fn pipelined_requests_any_split() {
+        let whole = drive(Reader::requests(Limits::DEFAULT), PIPELINE, PIPELINE.len());
+        let kinds: String = whole.iter().map(|s| s.0).collect();
+        assert_eq!(kinds, "HBEHEHBE");
+        assert_eq!(whole[1].1, b"hello");
+        assert_eq!(whole[6].1, b"3;e=1\r\nabc\r\n0\r\nT: v\r\n\r\n");
+        for step in 1..PIPELINE.len() {
+            assert_eq!(
+                drive(Reader::requests(Limits::DEFAULT), PIPELINE, step),
+                whole
+            );
+        }
+    }
+
+    /// As [`drive`], and (with `skip` above 0) the way the proxy forwards zero-copy: when
+    /// everything received was consumed and the reader reports a data run, up to `skip` bytes
+    /// of it are taken with [`Reader::skip`] (recorded as body bytes) instead of being
+    /// received.
+    fn drive_skipping(
+        mut r: Reader,
+        stream: &[u8],
+        step: usize,
+        skip: u64,
+    ) -> Vec<(char, Vec<u8>)> {
+        let mut out: Vec<(char, Vec<u8>)> = Vec::new();
         let mut avail = 0usize;
         let mut base = 0u64;
         loop {
@@ -388,6 +454,20 @@ mod tests {
                 Step::Need => {
                     if avail == stream.len() {
                         break;
+                    }
+                    let run = r.data_run();
+                    if skip > 0 && base == avail as u64 && run > 0 {
+                        let n = run.min(skip).min((stream.len() - avail) as u64);
+                        assert!(r.skip(n));
+                        assert!(!r.skip(run - n + 1), "more than the run");
+                        let bytes = &stream[avail..avail + n as usize];
+                        match out.last_mut() {
+                            Some(('B', b)) => b.extend_from_slice(bytes),
+                            _ => out.push(('B', bytes.to_vec())),
+                        }
+                        avail += n as usize;
+                        base = avail as u64;
+                        continue;
                     }
                     avail = (avail + step).min(stream.len());
                 }
@@ -410,23 +490,38 @@ mod tests {
         out
     }
 
-    const PIPELINE: &[u8] = b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello\
-GET /b HTTP/1.1\r\nHost: x\r\n\r\n\
-PUT /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;e=1\r\nabc\r\n0\r\nT: v\r\n\r\n";
-
     #[test]
-    fn pipelined_requests_any_split() {
+    fn skipping_body_runs_gives_the_same_messages() {
         let whole = drive(Reader::requests(Limits::DEFAULT), PIPELINE, PIPELINE.len());
-        let kinds: String = whole.iter().map(|s| s.0).collect();
-        assert_eq!(kinds, "HBEHEHBE");
-        assert_eq!(whole[1].1, b"hello");
-        assert_eq!(whole[6].1, b"3;e=1\r\nabc\r\n0\r\nT: v\r\n\r\n");
         for step in 1..PIPELINE.len() {
-            assert_eq!(
-                drive(Reader::requests(Limits::DEFAULT), PIPELINE, step),
-                whole
-            );
+            for skip in [1, 2, 3, 100] {
+                let got = drive_skipping(Reader::requests(Limits::DEFAULT), PIPELINE, step, skip);
+                assert_eq!(got, whole, "step {step} skip {skip}");
+            }
         }
+        // Responses: Content-Length, chunked and a close-delimited body.
+        let resp: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nabcdef\
+HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nwxyz\r\n0\r\n\r\n\
+HTTP/1.0 200 OK\r\n\r\nto the end";
+        let done = drive(Reader::responses(Limits::NONE), resp, resp.len());
+        assert_eq!(done.iter().map(|s| s.0).collect::<String>(), "HBEHBEHB");
+        for step in 1..resp.len() {
+            for skip in [1, 5, 100] {
+                let got = drive_skipping(Reader::responses(Limits::NONE), resp, step, skip);
+                assert_eq!(got, done, "step {step} skip {skip}");
+            }
+        }
+        // Nothing to skip before the head is handed out, nor past a chunk's data.
+        let mut r = Reader::responses(Limits::NONE);
+        assert_eq!(r.data_run(), 0);
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nwx";
+        assert!(matches!(r.poll(chunked, 0), Step::Head { .. }));
+        assert_eq!(r.data_run(), 0, "the Body step is not handed out yet");
+        assert!(matches!(r.poll(chunked, 0), Step::Body { .. }));
+        assert_eq!(r.data_run(), 2);
+        assert!(!r.skip(3));
+        assert!(r.skip(2));
+        assert_eq!(r.data_run(), 0, "the chunk's CRLF must be parsed");
     }
 
     #[test]

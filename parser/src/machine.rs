@@ -233,6 +233,52 @@ impl Core {
         }
     }
 
+    /// Bytes of message data right after the parsed input that need no parsing: the rest of
+    /// a Content-Length body or of the current chunk, or what a close-delimited body may
+    /// still hold within the body limit. 0 anywhere else.
+    const fn data_run(&self) -> u64 {
+        match self.st {
+            St::Body | St::ChunkData => self.remaining,
+            St::Close => cap64(self.limits.body_len).saturating_sub(self.body_len),
+            _ => 0,
+        }
+    }
+
+    /// Takes the next `n` bytes of the data run as parsed without seeing them: the same
+    /// events and state as [`feed`](Self::feed) of those bytes would give. `None` (nothing
+    /// changed) when `n` is more than [`data_run`](Self::data_run).
+    fn skip<S: Sink>(&mut self, n: u64, sink: &mut S) -> Option<Status> {
+        if n > self.data_run() {
+            return None;
+        }
+        let k = usize::try_from(n).ok()?;
+        if k == 0 {
+            return Some(Status::Partial);
+        }
+        // As `run` over a chunk of `k` body bytes: events at offsets from `base`, then
+        // `base` moves past them.
+        self.data(0, k, sink);
+        let status = match self.st {
+            St::Body => {
+                self.remaining = self.remaining.wrapping_sub(n); // n <= remaining
+                match self.remaining {
+                    0 => self.end_message(k, sink),
+                    _ => Status::Partial,
+                }
+            }
+            St::ChunkData => {
+                self.remaining = self.remaining.wrapping_sub(n); // n <= remaining
+                if self.remaining == 0 {
+                    self.st = St::ChunkDataCr;
+                }
+                Status::Partial
+            }
+            _ => Status::Partial, // St::Close: within the body limit (data_run)
+        };
+        self.base = off(self.base, k);
+        Some(status)
+    }
+
     fn fail(&mut self, e: Error) -> Error {
         self.st = St::Failed;
         self.err = e;
@@ -1947,6 +1993,21 @@ impl RequestParser {
         self.core.base
     }
 
+    /// How many of the next bytes are message data the parser need not see: the rest of a
+    /// Content-Length body or of the current chunk (or, for a response, what a
+    /// close-delimited body may still hold). A caller that forwards them unread (zero-copy)
+    /// reports them with [`skip`](Self::skip) instead of feeding them.
+    pub const fn data_run(&self) -> u64 {
+        self.core.data_run()
+    }
+
+    /// Takes the next `n` bytes (at most [`data_run`](Self::data_run)) as fed, without
+    /// their contents: the same events and state as feeding them. `None`, with nothing
+    /// changed, when `n` is more than the run.
+    pub fn skip<S: Sink>(&mut self, n: u64, sink: &mut S) -> Option<Status> {
+        self.core.skip(n, sink)
+    }
+
     /// The limits in force.
     pub const fn limits(&self) -> &Limits {
         &self.core.limits
@@ -2004,6 +2065,21 @@ impl ResponseParser {
     /// Stream offset of the next byte to feed.
     pub const fn offset(&self) -> u64 {
         self.core.base
+    }
+
+    /// How many of the next bytes are message data the parser need not see: the rest of a
+    /// Content-Length body or of the current chunk (or, for a response, what a
+    /// close-delimited body may still hold). A caller that forwards them unread (zero-copy)
+    /// reports them with [`skip`](Self::skip) instead of feeding them.
+    pub const fn data_run(&self) -> u64 {
+        self.core.data_run()
+    }
+
+    /// Takes the next `n` bytes (at most [`data_run`](Self::data_run)) as fed, without
+    /// their contents: the same events and state as feeding them. `None`, with nothing
+    /// changed, when `n` is more than the run.
+    pub fn skip<S: Sink>(&mut self, n: u64, sink: &mut S) -> Option<Status> {
+        self.core.skip(n, sink)
     }
 
     /// The limits in force.

@@ -48,6 +48,16 @@ enum Either {
 }
 
 impl Either {
+    fn new(role: Role, limits: Limits) -> Self {
+        match role {
+            Role::Request => Self::Req(RequestParser::new(limits)),
+            Role::Response(m) => {
+                let mut p = ResponseParser::new(limits);
+                p.set_request_method(m);
+                Self::Resp(p)
+            }
+        }
+    }
     fn feed(&mut self, c: &[u8], s: &mut Collect) -> Result<Status, Error> {
         match self {
             Self::Req(p) => p.feed(c, s),
@@ -58,6 +68,18 @@ impl Either {
         match self {
             Self::Req(p) => p.finish(s),
             Self::Resp(p) => p.finish(s),
+        }
+    }
+    fn data_run(&self) -> u64 {
+        match self {
+            Self::Req(p) => p.data_run(),
+            Self::Resp(p) => p.data_run(),
+        }
+    }
+    fn skip(&mut self, n: u64, s: &mut Collect) -> Option<Status> {
+        match self {
+            Self::Req(p) => p.skip(n, s),
+            Self::Resp(p) => p.skip(n, s),
         }
     }
     fn closed(&self) -> bool {
@@ -71,14 +93,7 @@ impl Either {
 /// Drives a parser over `chunks`. Bytes after a response that switched the connection to a
 /// tunnel are not fed.
 pub fn run(role: Role, limits: Limits, chunks: &[&[u8]]) -> Outcome {
-    let mut p = match role {
-        Role::Request => Either::Req(RequestParser::new(limits)),
-        Role::Response(m) => {
-            let mut p = ResponseParser::new(limits);
-            p.set_request_method(m);
-            Either::Resp(p)
-        }
-    };
+    let mut p = Either::new(role, limits);
     let mut sink = Collect::default();
     for chunk in chunks {
         let mut rest: &[u8] = chunk;
@@ -100,6 +115,61 @@ pub fn run(role: Role, limits: Limits, chunks: &[&[u8]]) -> Outcome {
                         events: sink.0,
                         verdict: Err(e),
                     }
+                }
+            }
+        }
+    }
+    let verdict = p.finish(&mut sink);
+    Outcome {
+        events: sink.0,
+        verdict,
+    }
+}
+
+/// Drives a parser over `msg` the way a zero-copy forwarder does: whenever the parser
+/// reports a data run, part of it (a length drawn from `seed`) is taken with `skip` instead
+/// of being fed, the rest of the stream is fed in pieces. The outcome must equal [`run`]'s.
+pub fn run_skipping(role: Role, limits: Limits, msg: &[u8], seed: u8) -> Outcome {
+    let mut p = Either::new(role, limits);
+    let mut sink = Collect::default();
+    let mut x = u64::from(seed).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut rest = msg;
+    while !rest.is_empty() {
+        if p.closed() {
+            break;
+        }
+        let run = p.data_run();
+        if run > 0 {
+            // Skip 1..=run bytes of what is there (all of it every other time).
+            let avail = (rest.len() as u64).min(run);
+            let r = next();
+            let n = match r & 1 {
+                0 => avail,
+                _ => r.checked_rem(avail).unwrap_or(0).saturating_add(1),
+            };
+            match p.skip(n, &mut sink) {
+                Some(_) => {}
+                None => panic!("skip({n}) refused with a run of {run}"),
+            }
+            rest = rest.get(n as usize..).unwrap_or_default();
+            continue;
+        }
+        // Feed a piece (1..=64 bytes), so that runs start inside pieces too.
+        let want = (next() % 64) as usize + 1;
+        let piece = rest.get(..want.min(rest.len())).unwrap_or(rest);
+        match p.feed(piece, &mut sink) {
+            Ok(Status::Partial) => rest = rest.get(piece.len()..).unwrap_or_default(),
+            Ok(Status::Complete { consumed }) => rest = rest.get(consumed..).unwrap_or_default(),
+            Err(e) => {
+                return Outcome {
+                    events: sink.0,
+                    verdict: Err(e),
                 }
             }
         }

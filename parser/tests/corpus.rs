@@ -149,3 +149,16 @@ fn write_fuzz_seeds() {
         std::fs::write(dir.join(c.name), data).unwrap();
     }
 }
+
+/// Taking body data with `skip` (a zero-copy forwarder's way: the bytes are never seen) gives
+/// the same events and verdict as feeding it, for every corpus case and several skip patterns.
+#[test]
+fn skipping_data_runs_is_feeding_them() {
+    for c in CASES {
+        let w = whole(c);
+        for seed in 0..8u8 {
+            let s = testkit::run_skipping(c.role, c.limits, c.msg, seed);
+            assert_eq!(s, w, "case {} seed {seed}", c.name);
+        }
+    }
+}
