@@ -608,6 +608,140 @@ int tfw_glue_send_pages(struct socket *sock, void *const *pages, unsigned int n,
 	return sock_sendmsg(sock, &msg);
 }
 
+/*
+ * Zero-copy forwarding: received bytes go from one TCP socket's receive queue into another's
+ * send queue without being copied out. What skb_send_sock_locked() does, with two changes:
+ * MSG_NOSIGNAL (from softirq, `current` is whatever task was interrupted: it must not get a
+ * SIGPIPE), and the send goes through tfw_send_atomic() (the destination's bh lock, or nothing
+ * sent when a task owns it). The skb's linear part is copied (it may be kmalloc memory, which
+ * cannot be spliced); its page fragments are spliced (MSG_SPLICE_PAGES: the destination's skbs
+ * take a reference on each page, and received pages never change). Returns bytes queued, or
+ * a negative errno when nothing was.
+ */
+static int tfw_skb_send(struct socket *to, struct sk_buff *skb, int off, int len)
+{
+	int orig = len, r = -EINVAL;
+	struct sk_buff *head = skb;
+	unsigned int i;
+
+more:
+	while (off < skb_headlen(skb) && len) {
+		struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL };
+		struct kvec kv;
+		int n = min_t(int, len, skb_headlen(skb) - off);
+
+		kv.iov_base = skb->data + off;
+		kv.iov_len = n;
+		iov_iter_kvec(&msg.msg_iter, ITER_SOURCE, &kv, 1, n);
+		r = tfw_send_atomic(to, &msg, n);
+		if (r <= 0)
+			goto out;
+		off += r;
+		len -= r;
+	}
+	if (!len)
+		goto out;
+	off -= skb_headlen(skb);
+	for (i = 0; i < skb_shinfo(skb)->nr_frags && len; i++) {
+		skb_frag_t *frag = &skb_shinfo(skb)->frags[i];
+		int fsize = skb_frag_size(frag);
+
+		if (off >= fsize) {
+			off -= fsize;
+			continue;
+		}
+		while (off < fsize && len) {
+			struct msghdr msg = {
+				.msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL | MSG_SPLICE_PAGES,
+			};
+			struct bio_vec bv;
+			int n = min_t(int, len, fsize - off);
+
+			bvec_set_page(&bv, skb_frag_page(frag), n, skb_frag_off(frag) + off);
+			iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, &bv, 1, n);
+			r = tfw_send_atomic(to, &msg, n);
+			if (r <= 0)
+				goto out;
+			off += r;
+			len -= r;
+		}
+		off = 0;
+	}
+	if (len) {
+		if (skb == head && skb_has_frag_list(skb))
+			skb = skb_shinfo(skb)->frag_list;
+		else if (skb != head && skb->next)
+			skb = skb->next;
+		else
+			goto out;
+		goto more;
+	}
+out:
+	return orig == len ? r : orig - len;
+}
+
+struct tfw_splice {
+	struct socket *to;
+	int err;	/* why the actor stopped short, if it did */
+};
+
+static int tfw_splice_actor(read_descriptor_t *desc, struct sk_buff *skb, unsigned int off,
+			    size_t len)
+{
+	struct tfw_splice *s = desc->arg.data;
+	int n = min_t(size_t, len, min_t(size_t, desc->count, INT_MAX));
+	int r;
+
+	if (!n || !skb_frags_readable(skb))
+		return 0;
+	r = tfw_skb_send(s->to, skb, off, n);
+	if (r <= 0) {
+		s->err = r ? r : -EAGAIN;
+		return 0;
+	}
+	if (r < n)
+		s->err = -EAGAIN;	/* the destination is full */
+	desc->count -= r;
+	desc->written += r;
+	return r;
+}
+
+/*
+ * Moves up to @len received bytes from @from to @to (see tfw_skb_send()). Only in softirq,
+ * where both sockets' bh locks can be held (the callback's, then one other: the order of
+ * tfw_sk_enter()). Returns bytes moved (> 0); 0 when @from has nothing to read now (its EOF
+ * or error is left for tfw_glue_recv() to report); -EAGAIN when @to took nothing (full, or
+ * a task owns it: a write event comes); -EOPNOTSUPP when not in softirq, or @from is owned
+ * by a task or has urgent data (read it with tfw_glue_recv()); another errno of @to.
+ * *@full tells whether @to stopped the move short.
+ */
+long tfw_glue_splice(struct socket *from, struct socket *to, size_t len, bool *full)
+{
+	struct tfw_splice s = { .to = to, .err = 0 };
+	read_descriptor_t desc = { .arg.data = &s, .count = len };
+	struct sock *sk = from->sk;
+	int r;
+
+	*full = false;
+	/* One of the two is the callback's socket, already locked: never two others at once. */
+	if (!READ_ONCE(tfw_atomic) || (sk != tfw_cur_sk && to->sk != tfw_cur_sk))
+		return -EOPNOTSUPP;
+	if (!tfw_sk_enter(sk))
+		return -EOPNOTSUPP;
+	if (unlikely(READ_ONCE(tcp_sk(sk)->urg_data))) {
+		tfw_sk_exit(sk);
+		return -EOPNOTSUPP;
+	}
+	r = tcp_read_sock(sk, &desc, tfw_splice_actor);
+	tfw_sk_exit(sk);
+	*full = s.err == -EAGAIN;
+	if (r > 0)
+		return r;
+	if (s.err)
+		return s.err;
+	return r < 0 ? -EOPNOTSUPP : 0;
+}
+
 /* Starts a non-blocking connect: 0, -EINPROGRESS, or an error. */
 int tfw_glue_connect(struct socket *sock, const struct sockaddr_storage *addr, int len)
 {

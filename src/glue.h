@@ -59,6 +59,7 @@ void tfw_glue_kick(struct tfw_watch *w, int ev);
 int tfw_glue_accept(struct socket *lsock, struct socket **out);
 int tfw_glue_recv(struct socket *sock, void *buf, size_t len);
 int tfw_glue_send(struct socket *sock, const void *buf, size_t len, bool more);
+long tfw_glue_splice(struct socket *from, struct socket *to, size_t len, bool *full);
 /* Pages one tfw_glue_send_pages() call takes at most. */
 #define TFW_SPLICE_PAGES	16
 int tfw_glue_send_pages(struct socket *sock, void *const *pages, unsigned int n, size_t off,

@@ -54,6 +54,7 @@ use kernel::sync::Arc;
 
 mod health;
 mod pipeline;
+mod splice;
 mod tunnel;
 
 use crate::parser::Method;
@@ -130,6 +131,9 @@ pub(crate) struct Stats {
     pub(crate) pipelined: u64,
     /// Client connections refused for `client_mem` (the hard limit).
     pub(crate) mem_exceeded: u64,
+    /// Body bytes passed on zero-copy (see `splice`): responses, request bodies.
+    pub(crate) spliced_resp_bytes: u64,
+    pub(crate) spliced_req_bytes: u64,
 }
 
 struct Server {
@@ -438,6 +442,9 @@ struct Conn {
     /// The last read stopped because `rx` was full: the socket may hold more, and no event
     /// comes for it until more arrives.
     rx_stalled: bool,
+    /// A body spliced into this connection's socket stopped because it was full: its
+    /// feeder reads on once this connection's queue drains (see `splice`).
+    splice_waiting: bool,
 }
 
 impl Upstream {
@@ -1213,6 +1220,7 @@ impl Proxy {
                 rx: Buf::new(),
                 rx_base: 0,
                 rx_stalled: false,
+                splice_waiting: false,
                 tx: Buf::new(),
                 role,
                 last_ms: now_ms(),
@@ -1576,6 +1584,10 @@ impl Proxy {
             }
             return;
         }
+        // A request body goes to the upstream zero-copy where it can (see `splice`).
+        if self.splice_body(id) != splice::Spliced::ReadOn {
+            return;
+        }
         if !self.receive(id) {
             self.close_client(id);
             return;
@@ -1645,7 +1657,9 @@ impl Proxy {
         let Some(c) = self.get(id) else { return true };
         let before = c.tx.len();
         let ok = send_queued(c.sock.as_ref(), &mut c.tx, false).is_ok();
-        if before >= TX_HIGH && c.tx.len() < TX_HIGH {
+        let drained = before >= TX_HIGH && c.tx.len() < TX_HIGH;
+        let spliced = c.tx.is_empty() && core::mem::take(&mut c.splice_waiting);
+        if drained || spliced {
             self.wake_feeder(id);
         }
         ok
@@ -2959,6 +2973,11 @@ impl Proxy {
             self.upstream_failed(id);
             return;
         }
+        // A body the client takes unchanged goes to it zero-copy; what remains (the next
+        // head, chunk framing, or everything outside softirq) is read and parsed.
+        if self.splice_body(id) != splice::Spliced::ReadOn {
+            return;
+        }
         let alive = self.receive(id);
         self.upstream_process(id);
         if !alive {
@@ -3517,7 +3536,7 @@ impl Proxy {
             .as_ref()
             .map(|c| c.store.stats)
             .unwrap_or_default();
-        let lines: [(&str, u64); 25] = [
+        let lines: [(&str, u64); 27] = [
             (
                 "Cache hits\t\t\t\t",
                 cs.hits.saturating_add(cs.not_modified),
@@ -3549,6 +3568,8 @@ impl Proxy {
             ("Server connections active\t\t", up),
             ("Server connections schedulable\t\t", up),
             ("Server RX bytes\t\t\t\t", s.server_rx_bytes),
+            ("Server RX bytes spliced (zero-copy)\t", s.spliced_resp_bytes),
+            ("Client RX bytes spliced (zero-copy)\t", s.spliced_req_bytes),
         ];
         for (name, v) in lines {
             writeln!(out, "{}: {}", name, v)?;

@@ -224,6 +224,22 @@ impl Sock {
         sent(r)
     }
 
+    /// Moves up to `max` received bytes of this socket straight into `to`'s send queue,
+    /// unread and uncopied (their pages are spliced; see `tfw_glue_splice`). Only from a
+    /// socket callback in softirq, for one of the two sockets; elsewhere (and when this
+    /// socket must be read the usual way) [`Splice::Unable`].
+    pub(crate) fn splice_to(&self, to: &Sock, max: usize) -> Splice {
+        let mut full = false;
+        // SAFETY: both sockets are ours and live; `full` is a valid out pointer.
+        let r = unsafe { sys::tfw_glue_splice(self.sock, to.sock, max, &mut full) };
+        match r {
+            n if n > 0 => Splice::Moved(n as usize, full),
+            0 => Splice::Empty,
+            e if e == -(sys::EAGAIN as isize) => Splice::Full,
+            _ => Splice::Unable,
+        }
+    }
+
     /// The peer's address as text into `buf`; returns the text.
     pub(crate) fn peer<'a>(&self, buf: &'a mut [u8; 64]) -> &'a [u8] {
         // SAFETY: `buf` has 64 writable bytes; the socket is ours.
@@ -286,6 +302,19 @@ impl Drop for Sock {
 
 /// Whether the data lock's holder is the softirq path: nothing may sleep (no
 /// `sock_create_kern`, no `GFP_KERNEL`).
+/// What [`Sock::splice_to`] did.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Splice {
+    /// Bytes moved; `true` when the destination filled up before `max`.
+    Moved(usize, bool),
+    /// Nothing to read now (or the end of the stream, which a read reports).
+    Empty,
+    /// The destination took nothing (full, or busy): its write event comes.
+    Full,
+    /// Not here: read and copy instead.
+    Unable,
+}
+
 pub(crate) fn atomic() -> bool {
     // SAFETY: reads a flag; the data lock is held (our module's contract).
     unsafe { sys::tfw_glue_atomic() }
