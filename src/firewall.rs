@@ -416,8 +416,9 @@ impl Firewall {
         }
         let now = crate::sock::now_ms();
         if !self.block.attack.nolog
-            && self.table.should_log(addr, now, LOG_PERIOD_MS)
-            && self.log.allow(now)
+            && self
+                .table
+                .should_log_within(addr, now, LOG_PERIOD_MS, &mut self.log)
         {
             pr_warn!(
                 "http_tables: request from {} blocked\n",
@@ -437,7 +438,11 @@ impl Firewall {
                 blocked = ipb.add(addr, secs);
             }
         }
-        if !act.nolog && self.table.should_log(addr, now, LOG_PERIOD_MS) && self.log.allow(now) {
+        if !act.nolog
+            && self
+                .table
+                .should_log_within(addr, now, LOG_PERIOD_MS, &mut self.log)
+        {
             pr_warn!(
                 "frang: {} exceeded for {}{}\n",
                 l.name(),

@@ -34,6 +34,7 @@
 
 use super::hash::{reduce, Addr, HashKey};
 use super::limits::FrangLimits;
+use super::logcap::LogBudget;
 use super::window::{RateKind, Window};
 use super::{Limit, Verdict};
 
@@ -397,17 +398,32 @@ impl<S: core::ops::DerefMut<Target = [ClientSlot]>> ClientTable<S> {
     /// that an attacker cannot flood the log (every refused packet would be a line). A client
     /// the table does not hold may be logged. Records the time when it returns true.
     pub fn should_log(&mut self, addr: &Addr, now_ms: u64, period_ms: u64) -> bool {
+        self.should_log_within(addr, now_ms, period_ms, &mut LogBudget::new(1, 0))
+    }
+
+    /// [`should_log`](Self::should_log) under a global `budget` as well: a line that is due
+    /// for the client takes a token from the budget; when there is none the line is
+    /// suppressed (the budget counts it) and the client stays due, so its next refusal may
+    /// be logged as soon as the budget allows.
+    pub fn should_log_within(
+        &mut self,
+        addr: &Addr,
+        now_ms: u64,
+        period_ms: u64,
+        budget: &mut LogBudget,
+    ) -> bool {
         let Some(i) = self.find(addr) else {
-            return true;
+            return budget.allow(now_ms);
         };
         self.with_client(i, |c| {
             let due = !matches!(c.last_log, Some(t) if now_ms.saturating_sub(t) < period_ms);
-            if due {
+            if due && budget.allow(now_ms) {
                 c.last_log = Some(now_ms);
+                return true;
             }
-            due
+            false
         })
-        .unwrap_or(true)
+        .unwrap_or(false)
     }
 
     // --- internals ---
@@ -918,6 +934,24 @@ mod tests {
         assert!(t.should_log(&a(1), 1000, 1000));
         assert!(!t.should_log(&a(1), 500, 1000)); // clock went back
         assert!(t.should_log(&a(2), 500, 1000)); // per client
+    }
+
+    #[test]
+    fn log_budget_suppressed_client_stays_due() {
+        let mut st = storage(8);
+        let mut t = ClientTable::new(&mut st[..], KEY);
+        t.on_request(&a(1), 0, &lim()).unwrap();
+        t.on_request(&a(2), 0, &lim()).unwrap();
+        let mut b = LogBudget::new(1, 1);
+        assert!(t.should_log_within(&a(1), 5_000, 1000, &mut b));
+        // No token left: a(2) is suppressed but not marked as logged...
+        assert!(!t.should_log_within(&a(2), 5_000, 1000, &mut b));
+        assert_eq!(b.suppressed(), 1);
+        // ...so it is logged as soon as a token comes back, within its own period.
+        assert!(t.should_log_within(&a(2), 6_000, 1000, &mut b));
+        // a(1) is not due before its period ends: no token is taken for it.
+        assert!(!t.should_log_within(&a(1), 5_500, 1000, &mut b));
+        assert_eq!(b.suppressed(), 1);
     }
 
     #[test]
