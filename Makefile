@@ -3,7 +3,8 @@
 #   make            build tempesta_fw.ko against KDIR (default: the cached debug test kernel)
 #   make kernel     build both test kernels (debug, release), cached outside the checkout
 #   make run        boot the VM with the module started (CMD="..." runs one command and exits)
-#   make test       host tests, module build, VM integration tests on the debug kernel
+#   make test       host tests, module build, VM integration tests on the debug kernel, and
+#                   `make run` on the release kernel serving a request
 #   make bench      benchmarks (host crates; VM benchmarks on the release kernel)
 #   make deps       install the build/test dependencies (idempotent)
 #   make check      fmt + clippy on the host crates
@@ -23,7 +24,7 @@ KMAKEFLAGS ?= LLVM=1 RUSTC=/usr/bin/rustc HOSTRUSTC=/usr/bin/rustc BINDGEN=bindg
 STAGE := Kbuild src scripts/bindgen.py parser/src config/src http/src cache/src sched/src tls/src \
 	filter/src
 
-.PHONY: bench-parser bench-proxy bench-firewall bench-cache all module kernel deps run test test-host test-fuzz test-vm bench check clean install dkms
+.PHONY: bench-parser bench-proxy bench-firewall bench-cache all module kernel deps run test test-host test-fuzz test-vm test-run bench check clean install dkms
 
 all: module
 
@@ -59,14 +60,21 @@ test-fuzz:
 # Packaging checks need the built module; then the VM suite.
 test-vm:
 	@$(MAKE) --no-print-directory module VARIANT=debug
+	@tests/host/stack_frames.py tempesta_fw.ko
 	@tests/host/install.sh
 	@tests/host/dkms_build.sh
 	@scripts/vm.sh debug test
+
+# The README's first command on the release kernel (16 KiB stacks, no debug options): the
+# module starts with etc/tempesta_fw.conf and serves the demo page.
+test-run:
+	@$(MAKE) --no-print-directory run CMD="$(CURDIR)/tests/host/run_smoke.sh"
 
 test: deps
 	@$(MAKE) --no-print-directory test-host
 	@$(MAKE) --no-print-directory test-fuzz
 	@$(MAKE) --no-print-directory test-vm
+	@$(MAKE) --no-print-directory test-run
 
 check:
 	cargo fmt --all --check

@@ -310,14 +310,19 @@ pub(crate) fn now_s() -> u64 {
 }
 
 impl Cache {
-    pub(crate) fn new(cfg: CacheCfg) -> Result<Cache> {
+    /// Boxed and out of line: see `Proxy::new` on stack use.
+    #[inline(never)]
+    pub(crate) fn new(cfg: CacheCfg) -> Result<KBox<Cache>> {
         let store = Store::new(cfg.size);
         let filling = Arc::new(AtomicU64::new(0), gfp())?;
-        Ok(Cache {
-            cfg,
-            store,
-            filling,
-        })
+        Ok(KBox::new(
+            Cache {
+                cfg,
+                store,
+                filling,
+            },
+            gfp(),
+        )?)
     }
 
     /// New settings; the entries stay (evicted down to a smaller `cache_size`).

@@ -469,7 +469,10 @@ pub(crate) fn copy_vals<T: core::ops::Deref<Target = [u8]>>(vals: &[T]) -> Resul
 ///
 /// Every error is logged (one line: file, line, directive, reason) and returned; nothing of
 /// the running state is touched here.
-pub(crate) fn load(cpath: &CStr) -> Result<Config> {
+/// Boxed and out of line: the configuration is kilobytes, and the sysctl write that loads it
+/// then builds the proxy on the same 16 KiB kernel stack (see `Proxy::new`).
+#[inline(never)]
+pub(crate) fn load(cpath: &CStr) -> Result<KBox<Config>> {
     let path = cpath.to_str().unwrap_or("<non-UTF-8 path>");
     let file = FileBuf::read(cpath).map_err(|e| {
         pr_err!(
@@ -658,7 +661,8 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
         failover.push(rule, GFP_KERNEL)?;
     }
 
-    Ok(Config {
+    Ok(KBox::new(
+        Config {
         listen,
         groups,
         vhosts,
@@ -684,7 +688,9 @@ pub(crate) fn load(cpath: &CStr) -> Result<Config> {
         cache,
         failover,
         grace_shutdown,
-    })
+    },
+        GFP_KERNEL,
+    )?)
 }
 
 fn group_index(groups: &[GroupCfg], name: &str) -> Option<usize> {

@@ -26,7 +26,8 @@ use crate::sys;
 /// What runs after a successful `start`.
 struct Running {
     listeners: KVec<Listener>,
-    proxy: Proxy,
+    /// Boxed: kilobytes (see `Proxy::new`).
+    proxy: KBox<Proxy>,
 }
 
 struct Ctl {
@@ -253,6 +254,7 @@ impl Ctl {
     /// Everything that can fail (allocations, opening the new listeners) happens before the
     /// running state is touched. Listeners present in both configurations keep their sockets;
     /// the ones the new configuration no longer has are closed last.
+    #[inline(never)]
     fn apply(&mut self, cfg: &Config) -> Result {
         // The access log ring first: allocating it is the one step here that can fail without
         // touching anything else. A ring the new configuration turns off is freed at the end.

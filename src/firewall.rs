@@ -194,7 +194,9 @@ fn limits_of(f: &config::Frang) -> FrangLimits<'static> {
 }
 
 impl Firewall {
-    pub(crate) fn new(p: Prepared, block: config::BlockActions) -> Result<Self> {
+    /// Boxed and out of line: see `Proxy::new` on stack use.
+    #[inline(never)]
+    pub(crate) fn new(p: Prepared, block: config::BlockActions) -> Result<KBox<Self>> {
         // Clients (addresses) the table tracks: `client_lru_size` / `client_tbl_size`, else
         // module parameter `frang_clients`, 16384 by default (272 bytes each, 4.25 MiB).
         // Addresses beyond this evict the least recently seen idle ones; live ones are never
@@ -210,15 +212,18 @@ impl Firewall {
             true => Some(IpBlock::register()?),
             false => None,
         };
-        Ok(Firewall {
-            limits: p.limits,
+        Ok(KBox::new(
+            Firewall {
+                limits: p.limits,
             vhosts: p.vhosts,
             ipb,
             block,
             table: ClientTable::new(slots, HashKey::new(key)),
             refused: [0; Limit::COUNT],
             log: LogBudget::DEFAULT,
-        })
+            },
+            gfp(),
+        )?)
     }
 
     /// Whether new limits `p` need an [`IpBlock`] this firewall lacks (register it before

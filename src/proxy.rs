@@ -578,7 +578,7 @@ pub(crate) struct Proxy {
     /// When the servers' response time summaries were last published.
     apm_published_ms: u64,
     /// `frang_limits`, when configured.
-    fw: Option<Firewall>,
+    fw: Option<KBox<Firewall>>,
     block: config::BlockActions,
     /// The HTTP tables and the vhosts they route to.
     tables: Option<Arc<Tables>>,
@@ -588,7 +588,7 @@ pub(crate) struct Proxy {
     /// When an HTTP tables block was last logged (one line a second at most).
     block_logged_ms: u64,
     /// The web cache; `None` with `cache 0`.
-    cache: Option<Cache>,
+    cache: Option<KBox<Cache>>,
     /// Requests on their way upstream that others for the same URI wait for.
     collapsing: KVec<Pending>,
     /// Upstream connections to open, wanted in softirq (see [`Proxy::connect`]).
@@ -766,6 +766,21 @@ fn build_vhosts(cfg: &Config) -> Result<KVec<Vhost>> {
     Ok(out)
 }
 
+/// A response-time window on the heap, built there: `KBox::new(Window::new())` would put
+/// its 2.6 KiB on the stack first, on top of the configuration path's frames (the kernel
+/// stack is 16 KiB).
+fn new_window() -> Result<KBox<Window>> {
+    let mut w: KBox<Window> = KBox::init(kernel::init::zeroed(), gfp())?;
+    w.clear();
+    Ok(w)
+}
+
+// SAFETY: `Window` is arrays of integers and integers: all-zero bytes are a valid value of it
+// (`clear` then makes it an empty window).
+unsafe impl kernel::init::Zeroable for Window {}
+// SAFETY: as `Window`; all-zero bytes are exactly `History::new()`.
+unsafe impl kernel::init::Zeroable for sched::dynamic::History {}
+
 fn build_groups(cfg: &Config) -> Result<KVec<Group>> {
     let mut groups = KVec::new();
     for g in cfg.groups.iter() {
@@ -801,10 +816,10 @@ fn build_groups(cfg: &Config) -> Result<KVec<Group>> {
                     },
                     conns: KVec::new(),
                     stat: SrvStat(core::ptr::null_mut()),
-                    apm: KBox::new(Window::new(), gfp())?,
+                    apm: new_window()?,
                     health: health::server_health(grp.health.as_deref(), cfg.failover.len(), now)?,
                     history: match g.dynamic.and_then(|d| d.predict) {
-                        Some(_) => Some(KBox::new(sched::dynamic::History::new(), gfp())?),
+                        Some(_) => Some(KBox::init(kernel::init::zeroed(), gfp())?),
                         None => None,
                     },
                 },
@@ -888,8 +903,13 @@ fn publish_times(g: &mut Group, now: u64) {
 
 impl Proxy {
     /// The proxy of `cfg`: groups, their connections (connecting), nothing accepted yet.
-    pub(crate) fn new(cfg: &Config) -> Result<Self> {
-        let mut p = Proxy {
+    ///
+    /// Boxed, and built out of line: the struct is kilobytes, and every copy of it in a
+    /// caller's frame counts against the 16 KiB kernel stack of the sysctl write that starts
+    /// the proxy (the debug kernel's KASAN stacks are twice that and hid it).
+    #[inline(never)]
+    pub(crate) fn new(cfg: &Config) -> Result<KBox<Self>> {
+        let mut p = KBox::new(Proxy {
             slots: KVec::new(),
             free: KVec::new(),
             groups: KVec::new(),
@@ -901,7 +921,7 @@ impl Proxy {
             via: KVec::new(),
             vhost: KVec::new(),
             log_to: LogTo::of(cfg),
-            apm: KBox::new(Window::new(), gfp())?,
+            apm: new_window()?,
             apm_published_ms: 0,
             fw: match firewall::Prepared::of(cfg)? {
                 Some(p) => Some(Firewall::new(p, cfg.block)?),
@@ -931,7 +951,7 @@ impl Proxy {
             alphabets: cfg.alphabets,
             hstat: stat_counts(&cfg.health_stat),
             srv_codes: cfg.health_stat_server,
-        };
+        }, GFP_KERNEL)?;
         p.failover.extend_from_slice(&cfg.failover, gfp())?;
         p.whitelist.extend_from_slice(&cfg.whitelist, gfp())?;
         p.via.extend_from_slice(&cfg.via, gfp())?;

@@ -127,9 +127,13 @@ impl Hist {
         self.max = self.max.max(other.max);
     }
 
-    /// Forgets every sample.
+    /// Forgets every sample (in place: no histogram-sized temporary).
     pub fn clear(&mut self) {
-        *self = Hist::new();
+        self.counts.fill(0);
+        self.n = 0;
+        self.sum = 0;
+        self.min = u64::MAX;
+        self.max = 0;
     }
 
     /// Min, average, max and percentiles; all zero without samples. A percentile p is the
@@ -182,6 +186,15 @@ impl Window {
         Window::default()
     }
 
+    /// Forgets every sample, in place (a `Window` in memory that holds any integers, zeros
+    /// for one, becomes an empty one without a `Window`-sized temporary on the stack).
+    pub fn clear(&mut self) {
+        for h in self.slices.iter_mut() {
+            h.clear();
+        }
+        self.epoch.fill(0);
+    }
+
     fn slot(&mut self, now_ms: u64) -> Option<&mut Hist> {
         let e = now_ms / SLICE_MS;
         let i = e.checked_rem(SLICES as u64).unwrap_or(0) as usize;
@@ -231,6 +244,27 @@ mod tests {
             }
         }
         assert_eq!(bucket(u64::MAX), BUCKETS - 1);
+    }
+
+    #[test]
+    fn cleared_window_is_empty_even_from_zeroed_memory() {
+        let mut w = Window::new();
+        for t in 0..100u64 {
+            w.record(t * 100, t % 7 + 1);
+        }
+        assert_ne!(w.summary(9_000), Summary::default());
+        w.clear();
+        assert_eq!(w.summary(9_000), Summary::default());
+        // What the module does: all-zero memory, then clear, then use.
+        // SAFETY: Window is integers only; all-zero bytes are a valid value.
+        let mut z: Window = unsafe { core::mem::zeroed() };
+        z.clear();
+        let mut fresh = Window::new();
+        for (t, v) in [(10u64, 3u64), (20, 9), (1_500, 1)] {
+            z.record(t, v);
+            fresh.record(t, v);
+        }
+        assert_eq!(z.summary(2_000), fresh.summary(2_000));
     }
 
     #[test]
