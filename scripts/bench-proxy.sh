@@ -106,14 +106,19 @@ round "Upstream nginx (static file)"
 # so that the figures are the proxies' own cost (nginx serving a file costs about as much as
 # proxying it, which caps every proxy's ratio in round 1). Every proxy reconnects to it.
 gcc -O2 -o "$tmp/origin" "$top/scripts/bench/origin.c"
+# Starts origin.c on 127.0.0.1:8000 serving FILE ($origin: its pid), and waits until
+# tempesta-rs's upstream connections have reconnected to it.
+serve_origin() { # file
+  "$tmp/origin" 8000 "$1" &
+  origin=$!
+  for _ in $(seq 30); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:80/)" = 200 ] && break
+    sleep 1
+  done
+}
 kill "$(cat /tmp/tfw-demo-nginx/nginx.pid)"
 sleep 1
-"$tmp/origin" 8000 "$top/etc/demo/index.html" &
-origin=$!
-for _ in $(seq 30); do
-  [ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:80/)" = 200 ] && break
-  sleep 1
-done
+serve_origin "$top/etc/demo/index.html"
 round "Upstream scripts/bench/origin.c (same bytes)"
 kill "$origin"
 
@@ -122,12 +127,7 @@ kill "$origin"
 # their buffers).
 head -c 1048576 /dev/urandom > "$tmp/1m.bin"
 sleep 1
-"$tmp/origin" 8000 "$tmp/1m.bin" &
-origin=$!
-for _ in $(seq 30); do
-  [ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:80/)" = 200 ] && break
-  sleep 1
-done
+serve_origin "$tmp/1m.bin"
 size_label="1 MiB"
 round "Upstream scripts/bench/origin.c, 1 MiB response"
 kill "$origin"

@@ -415,16 +415,8 @@ impl Firewall {
     /// frang limit, so it does not lead to `ip_block` (Tempesta blocks addresses for frang
     /// violations only).
     pub(crate) fn tables_block(&mut self, addr: &[u8; 16], peer: &[u8]) {
-        let l = Limit::TablesBlock;
-        if let Some(c) = self.refused.get_mut(l.index()) {
-            *c = c.saturating_add(1);
-        }
         let now = crate::sock::now_ms();
-        if !self.block.attack.nolog
-            && self
-                .table
-                .should_log_within(addr, now, LOG_PERIOD_MS, &mut self.log)
-        {
+        if self.count(addr, now, Limit::TablesBlock) {
             pr_warn!(
                 "http_tables: request from {} blocked\n",
                 core::str::from_utf8(peer).unwrap_or("?")
@@ -432,22 +424,26 @@ impl Firewall {
         }
     }
 
-    fn refuse(&mut self, addr: &[u8; 16], now: u64, peer: &[u8], l: Limit) -> Verdict {
+    /// Counts a refusal of `addr` by `l`; true when a line about it may be logged (not
+    /// `nolog`, due for the client, within the global budget).
+    fn count(&mut self, addr: &[u8; 16], now: u64, l: Limit) -> bool {
         if let Some(c) = self.refused.get_mut(l.index()) {
             *c = c.saturating_add(1);
         }
-        let act = self.block.attack;
+        !self.block.attack.nolog
+            && self
+                .table
+                .should_log_within(addr, now, LOG_PERIOD_MS, &mut self.log)
+    }
+
+    fn refuse(&mut self, addr: &[u8; 16], now: u64, peer: &[u8], l: Limit) -> Verdict {
         let mut blocked = false;
         if let (Some(ipb), Some(secs)) = (&self.ipb, self.limits.limits.ip_block) {
             if l != Limit::Blocked && self.table.punish(addr, now, &self.limits.limits) {
                 blocked = ipb.add(addr, secs);
             }
         }
-        if !act.nolog
-            && self
-                .table
-                .should_log_within(addr, now, LOG_PERIOD_MS, &mut self.log)
-        {
+        if self.count(addr, now, l) {
             pr_warn!(
                 "frang: {} exceeded for {}{}\n",
                 l.name(),
@@ -455,7 +451,7 @@ impl Firewall {
                 if blocked { ", address blocked" } else { "" }
             );
         }
-        if act.drop {
+        if self.block.attack.drop {
             Verdict::Drop
         } else {
             Verdict::Reply

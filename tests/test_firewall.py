@@ -639,12 +639,6 @@ def frang_refused(name):
     return int(m.group(1)) if m else 0
 
 
-def stat(name):
-    """A perfstat counter by its full name; None when absent."""
-    m = re.search(r"^%s\s*: (\d+)$" % re.escape(name), perfstat(), re.M)
-    return int(m.group(1)) if m else None
-
-
 def connect_many(n, src, gap=0.0, dst="127.0.0.1", port=PORT):
     """n connections from `src` to the proxy, established before returning. gap 0: all SYNs
     go out back to back (non-blocking connects), then the handshakes are awaited; else one
@@ -744,7 +738,7 @@ def connection_rate_and_burst_and_request_burst():
     refused = len(burst) - served + sum(1 for r in rate if r != 200)
     expect(nburst + nrate == refused,
            f"{refused} connections refused, counted {nburst} burst + {nrate} rate")
-    expect(stat("Client connections blocked") == refused, perfstat())
+    expect(events("Client connections blocked") == refused, perfstat())
     # Other addresses, and the paced client, are served meanwhile.
     expect(status(get("/after", src="127.0.0.14")) == 200, "127.0.0.14 after the floods")
     expect(status(get("/after")) == 200, "the paced client after the floods")
@@ -792,7 +786,7 @@ def block_action_nolog():
     expect(got in (b"", "ConnectionResetError"), f"a blocked URI was answered: {got!r}")
     expect(status(get("/fine")) == 200, "a request within the limits")
     expect(frang_refused("HTTP URI length") == 3, perfstat())
-    expect(stat("Client messages filtered out") == 4, perfstat())
+    expect(events("Client messages filtered out") == 4, perfstat())
     # reply nolog: 403, counted, not logged.
     write_cfg(f"listen {PORT};\nblock_action attack reply nolog;\n" + rules)
     start()
@@ -800,7 +794,7 @@ def block_action_nolog():
     expect(status(get(long_uri, src="127.0.0.35")) == 403, "reply nolog: long URI")
     expect(status(get("/admin/x", src="127.0.0.36")) == 403, "reply nolog: blocked URI")
     expect(frang_refused("HTTP URI length") == 4, perfstat())
-    expect(stat("Client messages filtered out") == 6, perfstat())
+    expect(events("Client messages filtered out") == 6, perfstat())
     lines = [l for l in log.new().splitlines() if "frang:" in l or "http_tables:" in l]
     expect(not lines, f"nolog, yet logged: {lines}")
     # The control: without nolog the same refusals are logged.
@@ -850,7 +844,7 @@ def frang_log_rate_limited():
     most = max(20, 11 + int(10 * took))
     expect(1 <= len(lines) <= most,
            f"{len(lines)} log lines (at most {most}) for 200 addresses in {took:.2f}s")
-    sup = stat("Frang log lines suppressed")
+    sup = events("Frang log lines suppressed")
     expect(sup is not None and sup > 0, f"no suppressed lines counted:\n{perfstat()}")
 
 

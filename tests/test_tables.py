@@ -8,8 +8,8 @@ import re
 import socket
 
 from test_cache import count
-from test_firewall import frang_refused, stat
-from test_proxy import PORT, perfstat, proxy, upstream, wait_servers_up
+from test_firewall import frang_refused
+from test_proxy import PORT, events, perfstat, proxy, upstream, wait_servers_up
 from tfw import start, write_cfg
 from vmtest import Fail, KernelLog, at_cleanup, expect, sh, test
 
@@ -393,16 +393,16 @@ def tables_block_counted():
     write_cfg(f"listen {PORT};\n" + TABLES)
     start()
     wait_servers_up()
-    filtered, errors = (stat("Client messages filtered out"),
-                        stat("Client messages other errors"))
+    filtered, errors = (events("Client messages filtered out"),
+                        events("Client messages other errors"))
     for path in ("/admin", "/admin/2"):
         st, _, _ = ask("GET", path)
         expect(st == 403, f"{path}: {st}")
     expect(served_by("GET", "/x") == "a", "an allowed request")
-    n = stat("Client messages filtered out") - filtered
+    n = events("Client messages filtered out") - filtered
     if n != 2:
         problems.append(f"2 blocks without frang_limits, {n} filtered")
-    n = stat("Client messages other errors") - errors
+    n = events("Client messages other errors") - errors
     if n != 0:
         problems.append(f"2 blocks counted as {n} other errors too")
     expect(not problems, "; ".join(problems) + f"\n{perfstat()}")

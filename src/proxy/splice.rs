@@ -131,12 +131,8 @@ impl Proxy {
             };
             let total = c.body_in.saturating_add(run);
             let v = fw.body(&c.addr, c.peer(), total, progress, c.vhost);
-            if v != Verdict::Pass {
-                self.stats.filtered = self.stats.filtered.saturating_add(1);
-                return Err(match v {
-                    Verdict::Drop => Next::Drop,
-                    _ => Next::Fail(Status::Forbidden),
-                });
+            if let Some(next) = self.refused(v) {
+                return Err(next);
             }
         }
         Ok(Some((
