@@ -100,6 +100,18 @@ pub(crate) struct Firewall {
     log: LogBudget,
 }
 
+/// Where a request came from.
+#[derive(Clone, Copy)]
+pub(crate) struct Origin<'a> {
+    /// The client's address, the client table's key.
+    pub(crate) addr: &'a [u8; 16],
+    /// The same as text, for the log.
+    pub(crate) peer: &'a [u8],
+    /// The local port the connection came in on: strict Host checking wants the Host's port
+    /// (80 when it names none) to be this one, as Tempesta does.
+    pub(crate) port: u16,
+}
+
 /// One level of limits.
 pub(crate) struct Limits {
     limits: FrangLimits<'static>,
@@ -276,17 +288,16 @@ impl Firewall {
 
     /// A request head from `addr` to `vhost`: the request rate, then the head's checks with
     /// the vhost's limits.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn request(
         &mut self,
-        addr: &[u8; 16],
-        peer: &[u8],
+        at: Origin<'_>,
         f: &facts::HeadFacts<'_>,
         version: Version,
         content_length: Option<u64>,
         progress: Progress,
         vhost: Option<usize>,
     ) -> Verdict {
+        let (addr, peer) = (at.addr, at.peer);
         let now = crate::sock::now_ms();
         if let Err(l) = self.table.on_request(addr, now, &self.limits.limits) {
             return self.refuse(addr, now, peer, l);
@@ -310,7 +321,7 @@ impl Firewall {
             host: f.host,
             authority: f.authority,
             tls: false,
-            local_port: None,
+            local_port: Some(at.port),
             content_type: f.content_type,
             content_length,
         };

@@ -792,6 +792,15 @@ int tfw_glue_peer_addr(struct socket *sock, u8 *out)
 	return -EAFNOSUPPORT;
 }
 
+/*
+ * The local port of a connected or accepted socket, host order: for an accepted client, the
+ * listener's port it came in on (frang compares the Host port with it).
+ */
+u16 tfw_glue_local_port(struct socket *sock)
+{
+	return ntohs(inet_sk(sock->sk)->inet_sport);
+}
+
 void tfw_glue_random(void *buf, size_t len)
 {
 	get_random_bytes(buf, len);

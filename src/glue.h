@@ -74,6 +74,7 @@ u32 tfw_glue_mark(struct socket *sock);
 void tfw_glue_set_mark(struct socket *sock, u32 mark);
 bool tfw_glue_fwmark_accept(void);
 int tfw_glue_peer_addr(struct socket *sock, u8 *out);
+u16 tfw_glue_local_port(struct socket *sock);
 void tfw_glue_random(void *buf, size_t len);
 u64 tfw_glue_now_ms(void);
 u64 tfw_glue_real_secs(void);

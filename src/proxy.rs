@@ -41,7 +41,7 @@ use crate::cached::{self, Answer, Cache, Fill, ReqCtx, TableHints};
 use crate::cfgfile::{Config, ErrPages, ModsCfg, NipCfg};
 use crate::config;
 use crate::filter::{self, HashKey, MemSlot, MemTable, Route};
-use crate::firewall::{self, random_key, Firewall, Progress, Verdict};
+use crate::firewall::{self, random_key, Firewall, Origin, Progress, Verdict};
 use crate::http::status::Status;
 use crate::http::{self, alog, Fwd, Reader, ReqInfo, Step};
 use crate::parser::Limits;
@@ -328,6 +328,8 @@ struct Client {
     body_sent: u64,
     /// The peer's address (the firewall's key).
     addr: [u8; 16],
+    /// The local port the client connected to (strict Host checking compares the Host's).
+    port: u16,
     /// The firewall counted this connection (`Firewall::close` is due when it closes).
     counted: bool,
     /// Request body bytes received.
@@ -1376,6 +1378,7 @@ impl Proxy {
             let mut peer = [0u8; 64];
             let peer_len = sock.peer(&mut peer).len();
             let addr = sock.peer_addr();
+            let port = sock.local_port();
             let mark = sock.mark();
             let white = filter::whitelisted(&self.whitelist, mark);
             let mut counted = false;
@@ -1411,6 +1414,7 @@ impl Proxy {
                 status: 0,
                 body_sent: 0,
                 addr,
+                port,
                 counted,
                 body_in: 0,
                 shut: false,
@@ -2027,7 +2031,8 @@ impl Proxy {
                     };
                     let peer = c.peer();
                     let (version, vi) = (c.req.version, c.vhost);
-                    let v = fw.request(&c.addr, peer, &facts, version, cl, head_progress, vi);
+                    let at = Origin { addr: &c.addr, peer, port: c.port };
+                    let v = fw.request(at, &facts, version, cl, head_progress, vi);
                     if let Some(next) = self.refused(v) {
                         return next;
                     }

@@ -258,6 +258,12 @@ impl Sock {
         out
     }
 
+    /// The local port (for an accepted socket, the listener's port).
+    pub(crate) fn local_port(&self) -> u16 {
+        // SAFETY: a live socket of ours; glue.c reads one field of its `inet_sock`.
+        unsafe { sys::tfw_glue_local_port(self.sock) }
+    }
+
     /// Half-closes: a FIN follows what is queued, and the socket can still be read.
     pub(crate) fn shutdown_write(&self) {
         // SAFETY: a live socket of ours; glue.c picks the variant for the context.

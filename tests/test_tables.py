@@ -44,7 +44,10 @@ block_action attack reply;
 
 
 def ask(method, path, host="example.com", headers=None, c=None, body=None):
-    """One request; returns (status, headers, body)."""
+    """One request; returns (status, headers, body). The Host gets the listener's port unless
+    it names one (strict Host checking, on with frang_limits, compares them)."""
+    if ":" not in host:
+        host = f"{host}:{PORT}"
     own = c is None
     c = c or http.client.HTTPConnection("127.0.0.1", PORT, timeout=20)
     try:
@@ -247,7 +250,7 @@ http_chain {
     st, _, _ = ask("POST", "/p", host="strict.example.com", headers={"Content-Type": "text/plain"})
     expect(st == 403, f"POST is not in strict's http_methods: {st}")
     c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=20)
-    c.request("POST", "/p", body=b"x", headers={"Host": "example.com", "Content-Type": "a/b"})
+    c.request("POST", "/p", body=b"x", headers={"Host": f"example.com:{PORT}", "Content-Type": "a/b"})
     r = c.getresponse()
     r.read()
     c.close()
@@ -353,7 +356,7 @@ http_chain { -> app; }
         expect(st == 200 and hosts == ["up.internal"], f"{path}: {st} Host {hosts}")
     for i in range(2):
         c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=20)
-        c.request("GET", "/c/h?cc=max-age=60", headers={"Host": "example.com"})
+        c.request("GET", "/c/h?cc=max-age=60", headers={"Host": f"example.com:{PORT}"})
         r = c.getresponse()
         r.read()
         c.close()
@@ -378,7 +381,7 @@ def tables_block_counted():
     proxy(TABLES.replace("block_action attack reply;", "block_action attack drop;")
           + "frang_limits { http_uri_len 100; }\n")
     s = socket.create_connection(("127.0.0.1", PORT), timeout=20)
-    s.sendall(b"GET /admin HTTP/1.1\r\nHost: example.com\r\n\r\n")
+    s.sendall(b"GET /admin HTTP/1.1\r\nHost: example.com:8090\r\n\r\n")
     try:
         got = s.recv(65536)
     except ConnectionResetError:
