@@ -1506,11 +1506,8 @@ impl Proxy {
                 _ => firewall::Verdict::Pass,
             };
             if v != firewall::Verdict::Pass {
-                match self.refused(v) {
-                    Some(Next::Fail(status)) => self.fail_client(id, status),
-                    Some(Next::Drop) => self.drop_client(id),
-                    _ => self.close_client(id),
-                }
+                let next = self.refused(v).unwrap_or(Next::Close);
+                self.end_refused(id, next);
                 continue;
             }
             match &conn.role {
@@ -2499,6 +2496,16 @@ impl Proxy {
         };
         self.stats.filtered = self.stats.filtered.saturating_add(1);
         Some(next)
+    }
+
+    /// Ends client `id` as [`Self::refused`] decided: an error status and then a close, a
+    /// reset without a response, or a plain close.
+    fn end_refused(&mut self, id: Id, next: Next) {
+        match next {
+            Next::Fail(status) => self.fail_client(id, status),
+            Next::Drop => self.drop_client(id),
+            _ => self.close_client(id),
+        }
     }
 
     /// Finds an upstream connection for a queued client and sends it the request: an idle

@@ -95,35 +95,27 @@ impl Either {
 pub fn run(role: Role, limits: Limits, chunks: &[&[u8]]) -> Outcome {
     let mut p = Either::new(role, limits);
     let mut sink = Collect::default();
-    for chunk in chunks {
-        let mut rest: &[u8] = chunk;
-        while !rest.is_empty() {
-            if p.closed() {
-                let verdict = p.finish(&mut sink);
-                return Outcome {
-                    events: sink.0,
-                    verdict,
-                };
-            }
-            match p.feed(rest, &mut sink) {
-                Ok(Status::Partial) => break,
-                Ok(Status::Complete { consumed }) => {
-                    rest = rest.get(consumed..).unwrap_or_default();
-                }
-                Err(e) => {
-                    return Outcome {
-                        events: sink.0,
-                        verdict: Err(e),
-                    }
-                }
-            }
-        }
-    }
-    let verdict = p.finish(&mut sink);
+    let verdict = feed_chunks(&mut p, &mut sink, chunks);
     Outcome {
         events: sink.0,
         verdict,
     }
+}
+
+fn feed_chunks(p: &mut Either, sink: &mut Collect, chunks: &[&[u8]]) -> Result<(), Error> {
+    for chunk in chunks {
+        let mut rest: &[u8] = chunk;
+        while !rest.is_empty() && !p.closed() {
+            match p.feed(rest, sink)? {
+                Status::Partial => break,
+                Status::Complete { consumed } => rest = rest.get(consumed..).unwrap_or_default(),
+            }
+        }
+        if p.closed() {
+            break;
+        }
+    }
+    p.finish(sink)
 }
 
 /// Drives a parser over `msg` the way a zero-copy forwarder does: whenever the parser
@@ -132,6 +124,14 @@ pub fn run(role: Role, limits: Limits, chunks: &[&[u8]]) -> Outcome {
 pub fn run_skipping(role: Role, limits: Limits, msg: &[u8], seed: u8) -> Outcome {
     let mut p = Either::new(role, limits);
     let mut sink = Collect::default();
+    let verdict = feed_skipping(&mut p, &mut sink, msg, seed);
+    Outcome {
+        events: sink.0,
+        verdict,
+    }
+}
+
+fn feed_skipping(p: &mut Either, sink: &mut Collect, msg: &[u8], seed: u8) -> Result<(), Error> {
     let mut x = u64::from(seed).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     let mut next = move || {
         x ^= x << 13;
@@ -140,10 +140,7 @@ pub fn run_skipping(role: Role, limits: Limits, msg: &[u8], seed: u8) -> Outcome
         x
     };
     let mut rest = msg;
-    while !rest.is_empty() {
-        if p.closed() {
-            break;
-        }
+    while !rest.is_empty() && !p.closed() {
         let run = p.data_run();
         if run > 0 {
             // Skip 1..=run bytes of what is there (all of it every other time).
@@ -153,9 +150,8 @@ pub fn run_skipping(role: Role, limits: Limits, msg: &[u8], seed: u8) -> Outcome
                 0 => avail,
                 _ => r.checked_rem(avail).unwrap_or(0).saturating_add(1),
             };
-            match p.skip(n, &mut sink) {
-                Some(_) => {}
-                None => panic!("skip({n}) refused with a run of {run}"),
+            if p.skip(n, sink).is_none() {
+                panic!("skip({n}) refused with a run of {run}");
             }
             rest = rest.get(n as usize..).unwrap_or_default();
             continue;
@@ -163,22 +159,12 @@ pub fn run_skipping(role: Role, limits: Limits, msg: &[u8], seed: u8) -> Outcome
         // Feed a piece (1..=64 bytes), so that runs start inside pieces too.
         let want = (next() % 64) as usize + 1;
         let piece = rest.get(..want.min(rest.len())).unwrap_or(rest);
-        match p.feed(piece, &mut sink) {
-            Ok(Status::Partial) => rest = rest.get(piece.len()..).unwrap_or_default(),
-            Ok(Status::Complete { consumed }) => rest = rest.get(consumed..).unwrap_or_default(),
-            Err(e) => {
-                return Outcome {
-                    events: sink.0,
-                    verdict: Err(e),
-                }
-            }
-        }
+        rest = match p.feed(piece, sink)? {
+            Status::Partial => rest.get(piece.len()..).unwrap_or_default(),
+            Status::Complete { consumed } => rest.get(consumed..).unwrap_or_default(),
+        };
     }
-    let verdict = p.finish(&mut sink);
-    Outcome {
-        events: sink.0,
-        verdict,
-    }
+    p.finish(sink)
 }
 
 /// Drives a parser over `msg` cut at the given (sorted, in-range) offsets.

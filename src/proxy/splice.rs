@@ -50,11 +50,7 @@ impl Proxy {
                 Ok(None) => return Spliced::ReadOn,
                 Err(next) => {
                     // The firewall refused the request body before any of it went out.
-                    match next {
-                        Next::Drop => self.drop_client(id),
-                        Next::Fail(status) => self.fail_client(id, status),
-                        _ => self.close_client(id),
-                    }
+                    self.end_refused(id, next);
                     return Spliced::Over;
                 }
             };
