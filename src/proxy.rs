@@ -2622,19 +2622,24 @@ impl Proxy {
     /// (`sched hash`: the one that ranks highest for `key` among them; so a URI's requests stay
     /// on one server while it has an idle connection).
     fn pick(&mut self, gi: usize, key: u64) -> Option<Id> {
-        self.pick_by(gi, key, |u| u.st == UState::Idle)
+        self.pick_by(gi, key, |_, u| u.st == UState::Idle)
     }
 
     /// A connection of group `gi` that is `usable`: of the server the scheduler picks among
     /// those that have one, the one with the fewest requests queued behind its current one.
-    fn pick_by(&mut self, gi: usize, key: u64, usable: fn(&Upstream) -> bool) -> Option<Id> {
+    fn pick_by(
+        &mut self,
+        gi: usize,
+        key: u64,
+        usable: fn(&Self, &Upstream) -> bool,
+    ) -> Option<Id> {
         let mut ok = [false; 64];
         let g = self.groups.get(gi)?;
         for (flag, s) in ok.iter_mut().zip(g.servers.iter()) {
             *flag = health::usable(s)
                 && s.conns
                     .iter()
-                    .any(|&id| self.upstream(id).is_some_and(usable));
+                    .any(|&id| self.upstream(id).is_some_and(|u| usable(self, u)));
         }
         let g = self.groups.get_mut(gi)?;
         let eligible = |i: usize| ok.get(i).copied().unwrap_or(false);
@@ -2650,7 +2655,7 @@ impl Proxy {
             .get(si)?
             .conns
             .iter()
-            .filter_map(|&id| Some((id, self.upstream(id).filter(|u| usable(u))?)))
+            .filter_map(|&id| Some((id, self.upstream(id).filter(|u| usable(self, u))?)))
             .min_by_key(|(_, u)| u.pipe.len())
             .map(|(id, _)| id)
     }

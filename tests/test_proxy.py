@@ -747,6 +747,43 @@ def proxy_upstream_pipelining():
 
 
 @test
+def proxy_no_pipelining_behind_a_slow_reader():
+    """A request is not pipelined behind a response whose client has stopped reading: it
+    would wait for that client. It goes behind a response that flows, or waits for a
+    connection."""
+    upstream(8101)
+    proxy("server 127.0.0.1:8101 conns_n=2;\nserver_forward_timeout 30;\n")
+    # A asks for 32 MiB and reads nothing: the first connection's response stops there.
+    a = socket.create_connection(("127.0.0.1", PORT), timeout=30)
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    a.sendall(b"GET /size/33554432 HTTP/1.1\r\nHost: x\r\n\r\n")
+    time.sleep(1.5)
+    # C keeps the second connection busy for 2 s, with a response that flows.
+    results = {}
+
+    def client(k, path):
+        t0 = time.monotonic()
+        try:
+            r, data = request("GET", path)
+            results[k] = (r.status, len(data), time.monotonic() - t0)
+        except Exception as e:  # noqa: BLE001 - reported below
+            results[k] = repr(e)
+    c = threading.Thread(target=client, args=("c", "/sleep/2"))
+    c.start()
+    time.sleep(0.3)
+    before = events("Requests pipelined to servers")
+    # B: both connections busy; only the second one's response flows.
+    client("b", "/size/1000")
+    c.join()
+    a.close()
+    expect(isinstance(results.get("b"), tuple) and results["b"][:2] == (200, 1000),
+           f"B behind the slow reader? {results.get('b')}")
+    expect(results["b"][2] < 10, f"B took {results['b'][2]:.1f}s")
+    expect(isinstance(results.get("c"), tuple) and results["c"][0] == 200, f"C: {results.get('c')}")
+    expect(events("Requests pipelined to servers") == before + 1, perfstat())
+
+
+@test
 def proxy_gateway_timeout():
     upstream(8101)
     proxy("server 127.0.0.1:8101 conns_n=2;\nserver_forward_timeout 2;\n")

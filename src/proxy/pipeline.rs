@@ -76,9 +76,26 @@ impl Pipe {
 }
 
 impl Proxy {
-    /// Whether connection `u` takes one more request behind the ones it has.
-    fn takes_more(u: &Upstream) -> bool {
-        u.st == UState::Busy && u.pipelinable && u.pipe.has_room() && u.group != RETIRED
+    /// Whether connection `u` takes one more request behind the ones it has: it is busy with
+    /// a pipelinable request, has room, and its response is flowing.
+    fn takes_more(&self, u: &Upstream) -> bool {
+        u.st == UState::Busy
+            && u.pipelinable
+            && u.pipe.has_room()
+            && u.group != RETIRED
+            && self.flowing(u)
+    }
+
+    /// Whether the response in flight on `u` flows: its client takes what comes (its send
+    /// queue is below [`TX_HIGH`] and no spliced body waits for room in its socket). A
+    /// request put behind a response that a slow reader holds up would wait for that reader,
+    /// however long it takes (a client that stops reading a large response would otherwise
+    /// stall every request pipelined behind it); it waits for a connection instead.
+    fn flowing(&self, u: &Upstream) -> bool {
+        match u.client.and_then(|c| self.conn_ref(c)) {
+            Some(c) => !c.splice_waiting && c.tx.len() < TX_HIGH,
+            None => true,
+        }
     }
 
     /// Whether client `c`'s request may be pipelined (and may have others behind it).
@@ -107,7 +124,7 @@ impl Proxy {
         let pipelinable = matches!(self.get(cid),
             Some(Conn { role: Role::Client(c), .. }) if Self::pipelinable(c));
         self.any_conn(gi, |u| {
-            u.st == UState::Idle || (pipelinable && Self::takes_more(u))
+            u.st == UState::Idle || (pipelinable && self.takes_more(u))
         })
     }
 
