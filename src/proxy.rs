@@ -65,6 +65,9 @@ use pipeline::Pipe;
 const RX_CAP: usize = 32 * 1024;
 /// A send queue above this stops the reader that feeds it.
 const TX_HIGH: usize = 64 * 1024;
+/// The least time a client may take nothing of its response before it is reset, whatever
+/// `keepalive_timeout` says (0 there closes idle connections at once, not busy ones).
+const SEND_STALL_MIN_MS: u64 = 1000;
 /// Requests up to this size (rewritten head and body) are kept until answered, to be re-sent
 /// if their upstream connection fails. Larger ones are streamed without a copy.
 const RETRY_MAX: usize = 64 * 1024;
@@ -101,6 +104,8 @@ fn id_of(index: usize, gen: u32) -> Id {
 pub(crate) struct Stats {
     pub(crate) clients_accepted: u64,
     pub(crate) clients_refused: u64,
+    /// Clients reset because they took nothing of a response for `keepalive_timeout`.
+    pub(crate) send_timeouts: u64,
     pub(crate) clients_open: u64,
     pub(crate) requests: u64,
     pub(crate) responses: u64,
@@ -447,6 +452,9 @@ struct Conn {
     /// A body spliced into this connection's socket stopped because it was full: its
     /// feeder reads on once this connection's queue drains (see `splice`).
     splice_waiting: bool,
+    /// When its socket last took bytes (sent from `tx` or spliced into it): a client that
+    /// takes nothing of its response for `keepalive_timeout` is reset (see `Proxy::tick`).
+    sent_ms: u64,
 }
 
 impl Upstream {
@@ -1243,6 +1251,7 @@ impl Proxy {
                 rx_base: 0,
                 rx_stalled: false,
                 splice_waiting: false,
+                sent_ms: now_ms(),
                 tx: Buf::new(),
                 role,
                 last_ms: now_ms(),
@@ -1544,6 +1553,19 @@ impl Proxy {
                             }
                             self.fail_client(id, Status::GatewayTimeout);
                         }
+                        // A response its client stopped taking: its socket took nothing
+                        // for `keepalive_timeout` while more waits (nginx's `send_timeout`).
+                        // Its upstream connection waits as long, so a slow reader would pin
+                        // it for good.
+                        CState::Forwarding
+                            if c.resp_started
+                                && (!conn.tx.is_empty() || conn.splice_waiting)
+                                && now.saturating_sub(conn.sent_ms)
+                                    > self.keepalive_ms.max(SEND_STALL_MIN_MS) =>
+                        {
+                            self.stats.send_timeouts = self.stats.send_timeouts.saturating_add(1);
+                            self.drop_client(id);
+                        }
                         CState::Closing if age > CLOSE_GRACE_MS => self.close_client(id),
                         // A tunnel that carried nothing either way for `client_ws_timeout`, or
                         // (if shorter) for the close grace once the client closed its side.
@@ -1678,6 +1700,9 @@ impl Proxy {
         let Some(c) = self.get(id) else { return true };
         let before = c.tx.len();
         let ok = send_queued(c.sock.as_ref(), &mut c.tx, false).is_ok();
+        if c.tx.len() < before {
+            c.sent_ms = now_ms();
+        }
         let drained = before >= TX_HIGH && c.tx.len() < TX_HIGH;
         let spliced = c.tx.is_empty() && core::mem::take(&mut c.splice_waiting);
         if drained || spliced {
@@ -3614,6 +3639,7 @@ impl Proxy {
         // SAFETY: reads a counter under glue.c's ring lock.
         let dropped = unsafe { crate::sys::tfw_glue_alog_dropped() };
         writeln!(out, "Client connections refused\t\t: {}", s.clients_refused)?;
+        writeln!(out, "Client send timeouts\t\t\t: {}", s.send_timeouts)?;
         writeln!(out, "Errors 400 (malformed request)\t\t: {}", s.errors_400)?;
         writeln!(out, "Errors 502 (bad gateway)\t\t: {}", s.errors_502)?;
         writeln!(out, "Errors 503 (queue full)\t\t\t: {}", s.errors_503)?;

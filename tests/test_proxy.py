@@ -784,6 +784,40 @@ def proxy_no_pipelining_behind_a_slow_reader():
 
 
 @test
+def proxy_slow_reader_reset():
+    """A client that takes nothing of its response for keepalive_timeout is reset, and the
+    upstream connection it held serves the next request (nginx's send_timeout)."""
+    upstream(8101)
+    proxy("server 127.0.0.1:8101 conns_n=1;\nkeepalive_timeout 3;\nserver_forward_timeout 30;\n")
+    a = socket.create_connection(("127.0.0.1", PORT), timeout=30)
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    a.sendall(b"GET /size/33554432 HTTP/1.1\r\nHost: x\r\n\r\n")
+    time.sleep(1)
+    # The only connection is held by A: B waits for it (it is not pipelined behind A).
+    t0 = time.monotonic()
+    r, data = request("GET", "/size/1000")
+    took = time.monotonic() - t0
+    expect(r.status == 200 and len(data) == 1000, f"B: {r.status} {len(data)}")
+    expect(took < 15, f"B waited {took:.1f}s for the connection A held")
+    expect(events("Client send timeouts") == 1, perfstat())
+    # A was reset: what it can still read ends in a reset or EOF, soon.
+    got, end = 0, None
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d:
+                end = "eof"
+                break
+            got += len(d)
+    except ConnectionResetError:
+        end = "reset"
+    except socket.timeout:
+        end = "timeout"
+    a.close()
+    expect(end in ("reset", "eof") and got < 33554432, f"A: {end} after {got} bytes")
+
+
+@test
 def proxy_gateway_timeout():
     upstream(8101)
     proxy("server 127.0.0.1:8101 conns_n=2;\nserver_forward_timeout 2;\n")

@@ -210,17 +210,16 @@ impl Proxy {
         conn.rx_base = conn.rx_base.saturating_add(n);
         conn.last_ms = now;
         let upstream = matches!(conn.role, Role::Upstream(_));
+        if let Some(to) = self.get(peer) {
+            to.sent_ms = now;
+            if let Role::Client(c) = &mut to.role {
+                c.body_sent = c.body_sent.saturating_add(n);
+            }
+        }
         let s = &mut self.stats;
         if upstream {
             s.server_rx_bytes = s.server_rx_bytes.saturating_add(n);
             s.spliced_resp_bytes = s.spliced_resp_bytes.saturating_add(n);
-            if let Some(Conn {
-                role: Role::Client(c),
-                ..
-            }) = self.get(peer)
-            {
-                c.body_sent = c.body_sent.saturating_add(n);
-            }
         } else {
             s.client_rx_bytes = s.client_rx_bytes.saturating_add(n);
             s.spliced_req_bytes = s.spliced_req_bytes.saturating_add(n);
