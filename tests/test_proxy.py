@@ -746,6 +746,16 @@ def proxy_upstream_pipelining():
           during=lambda: expect(counter("Requests pipelined to servers") == before, perfstat()))
 
 
+def slow_reader(wait):
+    """A client that asks for 32 MiB and reads nothing (a small receive buffer, so that the
+    response stops at once); returns its socket after `wait` seconds."""
+    a = socket.create_connection(("127.0.0.1", PORT), timeout=30)
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    a.sendall(b"GET /size/33554432 HTTP/1.1\r\nHost: x\r\n\r\n")
+    time.sleep(wait)
+    return a
+
+
 @test
 def proxy_no_pipelining_behind_a_slow_reader():
     """A request is not pipelined behind a response whose client has stopped reading: it
@@ -753,11 +763,8 @@ def proxy_no_pipelining_behind_a_slow_reader():
     connection."""
     upstream(8101)
     proxy("server 127.0.0.1:8101 conns_n=2;\nserver_forward_timeout 30;\n")
-    # A asks for 32 MiB and reads nothing: the first connection's response stops there.
-    a = socket.create_connection(("127.0.0.1", PORT), timeout=30)
-    a.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    a.sendall(b"GET /size/33554432 HTTP/1.1\r\nHost: x\r\n\r\n")
-    time.sleep(1.5)
+    # A reads nothing: the first connection's response stops there.
+    a = slow_reader(1.5)
     # C keeps the second connection busy for 2 s, with a response that flows.
     results = {}
 
@@ -789,10 +796,7 @@ def proxy_slow_reader_reset():
     upstream connection it held serves the next request (nginx's send_timeout)."""
     upstream(8101)
     proxy("server 127.0.0.1:8101 conns_n=1;\nkeepalive_timeout 3;\nserver_forward_timeout 30;\n")
-    a = socket.create_connection(("127.0.0.1", PORT), timeout=30)
-    a.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    a.sendall(b"GET /size/33554432 HTTP/1.1\r\nHost: x\r\n\r\n")
-    time.sleep(1)
+    a = slow_reader(1)
     # The only connection is held by A: B waits for it (it is not pipelined behind A).
     t0 = time.monotonic()
     r, data = request("GET", "/size/1000")
