@@ -1896,7 +1896,12 @@ impl Proxy {
         // A cached response still being sent comes before the next request: what is queued
         // (its head) goes out first, then the body straight from the stored pages.
         if let Some(h) = &mut c.hit {
-            match send_queued(conn.sock.as_ref(), &mut conn.tx, true) {
+            let before = conn.tx.len();
+            let head = send_queued(conn.sock.as_ref(), &mut conn.tx, true);
+            if conn.tx.len() < before {
+                conn.sent_ms = now_ms();
+            }
+            match head {
                 Ok(true) => {}
                 Ok(false) => return Next::Wait,
                 Err(()) => return Next::Close,
@@ -1918,6 +1923,7 @@ impl Proxy {
             if sent > 0 {
                 // Progress: a reader that stalls is closed after keepalive_timeout.
                 conn.last_ms = now_ms();
+                conn.sent_ms = conn.last_ms;
             }
             if h.off < h.obj.body.len() {
                 return Next::Wait;

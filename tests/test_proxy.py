@@ -775,9 +775,12 @@ def proxy_no_pipelining_behind_a_slow_reader():
             results[k] = (r.status, len(data), time.monotonic() - t0)
         except Exception as e:  # noqa: BLE001 - reported below
             results[k] = repr(e)
+    forwarded = events("Client messages forwarded")
     c = threading.Thread(target=client, args=("c", "/sleep/2"))
     c.start()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while events("Client messages forwarded") == forwarded and time.monotonic() < deadline:
+        time.sleep(0.05)
     before = events("Requests pipelined to servers")
     # B: both connections busy; only the second one's response flows.
     client("b", "/size/1000")
@@ -803,6 +806,7 @@ def proxy_slow_reader_reset():
     took = time.monotonic() - t0
     expect(r.status == 200 and len(data) == 1000, f"B: {r.status} {len(data)}")
     expect(took < 15, f"B waited {took:.1f}s for the connection A held")
+    expect(events("Requests pipelined to servers") == 0, "B went behind A")
     expect(events("Client send timeouts") == 1, perfstat())
     # A was reset: what it can still read ends in a reset or EOF, soon.
     got, end = 0, None

@@ -32,6 +32,8 @@
 #define IN_MAX 16384
 /* Most bytes written to one connection per turn of the event loop. */
 #define TURN_MAX (256 * 1024)
+/* Responses queued on a connection beyond which its input is not read. */
+#define QUEUE_MAX 16
 
 struct conn {
 	int fd;
@@ -39,7 +41,7 @@ struct conn {
 	char in[IN_MAX];
 	char *out;		/* queued responses; out[out_off..out_len] not yet written */
 	size_t out_off, out_len, out_cap;
-	int watch_out;		/* EPOLLOUT is in its epoll interest */
+	unsigned int watch;	/* its epoll interest (EPOLLIN, EPOLLOUT) */
 };
 
 static int ep;
@@ -70,8 +72,8 @@ static int flush(struct conn *c)
 	size_t turn = 0;
 
 	while (c->out_off < c->out_len && turn < TURN_MAX) {
-		size_t len = c->out_len - c->out_off;
-		ssize_t n = write(c->fd, c->out + c->out_off, len < TURN_MAX ? len : TURN_MAX);
+		size_t len = c->out_len - c->out_off, cap = TURN_MAX - turn;
+		ssize_t n = write(c->fd, c->out + c->out_off, len < cap ? len : cap);
 
 		if (n < 0) {
 			if (errno == EAGAIN)
@@ -137,12 +139,16 @@ static int serve(struct conn *c, unsigned int events)
 	}
 	if (flush(c))
 		return -1;
-	want = c->out_off < c->out_len;
-	if (want != c->watch_out) {
-		ev.events = EPOLLIN | (want ? EPOLLOUT : 0);
+	/* Output waits: watch for room. Many responses wait: stop reading heads until they go
+	 * (a peer that pipelines and never reads would grow the queue without bound). */
+	want = c->out_off < c->out_len ? EPOLLOUT : 0;
+	if (c->out_len - c->out_off <= QUEUE_MAX * resp_len)
+		want |= EPOLLIN;
+	if ((unsigned int)want != c->watch) {
+		ev.events = want;
 		if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev))
 			return -1;
-		c->watch_out = want;
+		c->watch = want;
 	}
 	return 0;
 }
@@ -205,7 +211,7 @@ int main(int argc, char **argv)
 					}
 					c->fd = fd;
 					setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-					ev.events = EPOLLIN;
+					ev.events = c->watch = EPOLLIN;
 					ev.data.ptr = c;
 					if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev))
 						closeconn(c);
