@@ -539,6 +539,17 @@ impl Conn {
         self.rx.consume(n);
         self.rx_base = self.rx_base.saturating_add(n as u64);
     }
+
+    /// [`send_queued`] for this connection, noting progress in `sent_ms` (the slow-reader
+    /// clock).
+    fn send_tx(&mut self, more: bool) -> core::result::Result<bool, ()> {
+        let before = self.tx.len();
+        let r = send_queued(self.sock.as_ref(), &mut self.tx, more);
+        if self.tx.len() < before {
+            self.sent_ms = now_ms();
+        }
+        r
+    }
 }
 
 /// Sends what `tx` holds, as much as `sock` takes (`more`: data follows at once, so TCP may
@@ -1699,10 +1710,7 @@ impl Proxy {
     fn flush(&mut self, id: Id) -> bool {
         let Some(c) = self.get(id) else { return true };
         let before = c.tx.len();
-        let ok = send_queued(c.sock.as_ref(), &mut c.tx, false).is_ok();
-        if c.tx.len() < before {
-            c.sent_ms = now_ms();
-        }
+        let ok = c.send_tx(false).is_ok();
         let drained = before >= TX_HIGH && c.tx.len() < TX_HIGH;
         let spliced = c.tx.is_empty() && core::mem::take(&mut c.splice_waiting);
         if drained || spliced {
@@ -1896,6 +1904,7 @@ impl Proxy {
         // A cached response still being sent comes before the next request: what is queued
         // (its head) goes out first, then the body straight from the stored pages.
         if let Some(h) = &mut c.hit {
+            // (`c` borrows the role: the fields, not `Conn::send_tx`.)
             let before = conn.tx.len();
             let head = send_queued(conn.sock.as_ref(), &mut conn.tx, true);
             if conn.tx.len() < before {

@@ -219,7 +219,7 @@ impl Proxy {
                     dst.last_ms = now;
                 }
             }
-            ok = ok && send_queued(dst.sock.as_ref(), &mut dst.tx, false).is_ok();
+            ok = ok && dst.send_tx(false).is_ok();
             if moved {
                 src.rx.consume(n);
                 src.rx_base = src.rx_base.saturating_add(n as u64);
