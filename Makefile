@@ -22,7 +22,7 @@ KMAKEFLAGS ?= LLVM=1 RUSTC=/usr/bin/rustc HOSTRUSTC=/usr/bin/rustc BINDGEN=bindg
 # Sources the module build needs, staged per kernel tree under build/ (an external module is
 # built in place, so one copy per kernel keeps debug, release and host builds apart).
 STAGE := Kbuild src scripts/bindgen.py parser/src config/src http/src cache/src sched/src tls/src \
-	filter/src
+	filter/src proxy/src
 
 .PHONY: bench-parser bench-proxy bench-firewall bench-cache all module kernel deps run test test-host test-fuzz test-vm test-run bench check clean install dkms
 

@@ -18,6 +18,7 @@ use core::cell::UnsafeCell;
 use kernel::prelude::*;
 use kernel::str::CStr;
 
+use crate::buf::SliceWriter;
 use crate::cfgfile::{self, Config};
 use crate::listener::Listener;
 use crate::proxy::{self, Proxy};
@@ -211,26 +212,6 @@ pub(crate) unsafe extern "C" fn tfw_rs_perfstat(
 }
 
 /// Formats into a byte slice, dropping what does not fit (one byte is kept for the NUL).
-pub(crate) struct SliceWriter<'a> {
-    pub(crate) buf: &'a mut [u8],
-    pub(crate) pos: usize,
-}
-
-impl core::fmt::Write for SliceWriter<'_> {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let room = self.buf.len().saturating_sub(1).saturating_sub(self.pos);
-        let n = s.len().min(room);
-        if let (Some(dst), Some(src)) = (
-            self.buf.get_mut(self.pos..self.pos + n),
-            s.as_bytes().get(..n),
-        ) {
-            dst.copy_from_slice(src);
-        }
-        self.pos += n;
-        Ok(())
-    }
-}
-
 impl Ctl {
     fn start(&mut self) -> Result {
         match cfgfile::load(cfg_path()).and_then(|cfg| self.apply(&cfg)) {

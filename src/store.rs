@@ -129,9 +129,7 @@ pub(crate) struct VecSink<'a>(pub(crate) &'a mut KVec<u8>);
 
 impl Sink for VecSink<'_> {
     fn put(&mut self, bytes: &[u8]) -> core::result::Result<(), Full> {
-        self.0
-            .extend_from_slice(bytes, gfp())
-            .map_err(|_| Full)
+        self.0.extend_from_slice(bytes, gfp()).map_err(|_| Full)
     }
 }
 

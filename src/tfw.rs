@@ -49,17 +49,27 @@ mod cache;
 #[path = "../filter/src/lib.rs"]
 mod filter;
 
+// The proxy (connections, pools, exchanges), the cache's and the firewall's glue to it, and
+// the configuration's kernel form: kernel-free logic over the narrow socket interface of
+// `sock`, so `proxy/` compiles them on the host too and drives them over a simulated network.
+#[path = "../proxy/src/buf.rs"]
 mod buf;
+#[path = "../proxy/src/cached.rs"]
 mod cached;
+#[path = "../proxy/src/cfgfile.rs"]
 mod cfgfile;
-mod ctl;
+#[path = "../proxy/src/firewall.rs"]
 mod firewall;
-mod listener;
+#[path = "../proxy/src/proxy.rs"]
 mod proxy;
+#[path = "../proxy/src/tables.rs"]
+mod tables;
+
+mod ctl;
+mod listener;
 mod sock;
 mod store;
 mod sys;
-mod tables;
 
 use kernel::prelude::*;
 

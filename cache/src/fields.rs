@@ -82,7 +82,7 @@ impl<'f, F: Fields + ?Sized> Iterator for Values<'f, '_, F> {
 }
 
 /// Whether at least one line of `name` is present.
-pub(crate) fn has<F: Fields + ?Sized>(fields: &F, name: &[u8]) -> bool {
+pub fn has<F: Fields + ?Sized>(fields: &F, name: &[u8]) -> bool {
     fields.field(name, 0).is_some()
 }
 

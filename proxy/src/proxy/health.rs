@@ -333,7 +333,10 @@ pub(super) fn probe_body(probe: &mut Option<Probe>, bytes: &[u8]) {
 /// failing. Nothing here allocates.
 pub(super) fn carry_over(old: &mut [Group], new: &mut [Group]) {
     for g in new.iter_mut() {
-        let Some(og) = old.iter_mut().find(|o| o.name.eq_ignore_ascii_case(&g.name)) else {
+        let Some(og) = old
+            .iter_mut()
+            .find(|o| o.name.eq_ignore_ascii_case(&g.name))
+        else {
             continue;
         };
         for (si, srv) in g.servers.iter_mut().enumerate() {

@@ -126,3 +126,24 @@ impl crate::http::Out for Buf {
         Buf::put(self, bytes).map_err(|_| crate::http::Overflow)
     }
 }
+
+/// Formats into a byte slice, truncating, and keeps one byte free for a NUL.
+pub(crate) struct SliceWriter<'a> {
+    pub(crate) buf: &'a mut [u8],
+    pub(crate) pos: usize,
+}
+
+impl core::fmt::Write for SliceWriter<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let room = self.buf.len().saturating_sub(1).saturating_sub(self.pos);
+        let n = s.len().min(room);
+        if let (Some(dst), Some(src)) = (
+            self.buf.get_mut(self.pos..self.pos + n),
+            s.as_bytes().get(..n),
+        ) {
+            dst.copy_from_slice(src);
+        }
+        self.pos += n;
+        Ok(())
+    }
+}

@@ -227,12 +227,12 @@ impl Firewall {
         Ok(KBox::new(
             Firewall {
                 limits: p.limits,
-            vhosts: p.vhosts,
-            ipb,
-            block,
-            table: ClientTable::new(slots, HashKey::new(key)),
-            refused: [0; Limit::COUNT],
-            log: LogBudget::DEFAULT,
+                vhosts: p.vhosts,
+                ipb,
+                block,
+                table: ClientTable::new(slots, HashKey::new(key)),
+                refused: [0; Limit::COUNT],
+                log: LogBudget::DEFAULT,
             },
             gfp(),
         )?)
@@ -316,7 +316,6 @@ impl Firewall {
                 header_cnt: f.header_cnt,
                 longest_header: f.longest_header,
                 header_bytes: f.header_bytes,
-                ..HeadProgress::default()
             },
             host: f.host,
             authority: f.authority,

@@ -52,9 +52,13 @@ use crate::store::Obj;
 use crate::tables::Tables;
 use kernel::sync::Arc;
 
+#[path = "proxy/health.rs"]
 mod health;
+#[path = "proxy/pipeline.rs"]
 mod pipeline;
+#[path = "proxy/splice.rs"]
 mod splice;
+#[path = "proxy/tunnel.rs"]
 mod tunnel;
 
 use crate::parser::Method;
@@ -194,8 +198,10 @@ impl SrvStat {
                 .store(u64::from(c), core::sync::atomic::Ordering::Relaxed);
         }
         // SAFETY: as above.
-        unsafe { core::sync::atomic::AtomicU64::from_ptr(n) }
-            .store(codes.n.min(16) as u64, core::sync::atomic::Ordering::Release);
+        unsafe { core::sync::atomic::AtomicU64::from_ptr(n) }.store(
+            codes.n.min(16) as u64,
+            core::sync::atomic::Ordering::Release,
+        );
     }
 
     /// Counts a response with `status` under every `health_stat_server` status covering it.
@@ -797,9 +803,12 @@ fn new_window() -> Result<KBox<Window>> {
 }
 
 // SAFETY: `Window` is arrays of integers and integers: all-zero bytes are a valid value of it
-// (`clear` then makes it an empty window).
+// (`clear` then makes it an empty window). (Kernel build only: on the host both types are
+// foreign to this crate, and the stand-in `KBox::init` relies on this build's check.)
+#[cfg(tfw_kernel)]
 unsafe impl kernel::init::Zeroable for Window {}
 // SAFETY: as `Window`; all-zero bytes are exactly `History::new()`.
+#[cfg(tfw_kernel)]
 unsafe impl kernel::init::Zeroable for sched::dynamic::History {}
 
 fn build_groups(cfg: &Config) -> Result<KVec<Group>> {
@@ -930,49 +939,52 @@ impl Proxy {
     /// the proxy (the debug kernel's KASAN stacks are twice that and hid it).
     #[inline(never)]
     pub(crate) fn new(cfg: &Config) -> Result<KBox<Self>> {
-        let mut p = KBox::new(Proxy {
-            slots: KVec::new(),
-            free: KVec::new(),
-            groups: KVec::new(),
-            default_group: cfg.default_group,
-            default_vhost: cfg.default_vhost,
-            keepalive_ms: u64::from(cfg.keepalive_timeout).saturating_mul(1000),
-            ws_ms: u64::from(cfg.ws_timeout).saturating_mul(1000),
-            req_limits: req_limits(cfg),
-            via: KVec::new(),
-            vhost: KVec::new(),
-            log_to: LogTo::of(cfg),
-            apm: new_window()?,
-            apm_published_ms: 0,
-            fw: match firewall::Prepared::of(cfg)? {
-                Some(p) => Some(Firewall::new(p, cfg.block)?),
-                None => None,
+        let mut p = KBox::new(
+            Proxy {
+                slots: KVec::new(),
+                free: KVec::new(),
+                groups: KVec::new(),
+                default_group: cfg.default_group,
+                default_vhost: cfg.default_vhost,
+                keepalive_ms: u64::from(cfg.keepalive_timeout).saturating_mul(1000),
+                ws_ms: u64::from(cfg.ws_timeout).saturating_mul(1000),
+                req_limits: req_limits(cfg),
+                via: KVec::new(),
+                vhost: KVec::new(),
+                log_to: LogTo::of(cfg),
+                apm: new_window()?,
+                apm_published_ms: 0,
+                fw: match firewall::Prepared::of(cfg)? {
+                    Some(p) => Some(Firewall::new(p, cfg.block)?),
+                    None => None,
+                },
+                block: cfg.block,
+                tables: cfg.tables.clone(),
+                vhosts: build_vhosts(cfg)?,
+                whitelist: KVec::new(),
+                block_logged_ms: 0,
+                cache: match cfg.cache.mode {
+                    crate::cache::config::CacheMode::Off => None,
+                    _ => Some(Cache::new(cfg.cache.copy()?)?),
+                },
+                collapsing: KVec::new(),
+                deferred: KVec::new(),
+                stats: Stats::default(),
+                failover: KVec::new(),
+                grace_ms: u64::from(cfg.grace_shutdown).saturating_mul(1000),
+                client_mem: cfg.client_mem,
+                mem: MemTable::new(
+                    KVVec::from_elem(MemSlot::EMPTY, MEM_SLOTS_MIN, gfp())?,
+                    HashKey::new(random_key()),
+                ),
+                mem_logged_ms: 0,
+                pages: cfg.pages.clone(),
+                alphabets: cfg.alphabets,
+                hstat: stat_counts(&cfg.health_stat),
+                srv_codes: cfg.health_stat_server,
             },
-            block: cfg.block,
-            tables: cfg.tables.clone(),
-            vhosts: build_vhosts(cfg)?,
-            whitelist: KVec::new(),
-            block_logged_ms: 0,
-            cache: match cfg.cache.mode {
-                crate::cache::config::CacheMode::Off => None,
-                _ => Some(Cache::new(cfg.cache.copy()?)?),
-            },
-            collapsing: KVec::new(),
-            deferred: KVec::new(),
-            stats: Stats::default(),
-            failover: KVec::new(),
-            grace_ms: u64::from(cfg.grace_shutdown).saturating_mul(1000),
-            client_mem: cfg.client_mem,
-            mem: MemTable::new(
-                KVVec::from_elem(MemSlot::EMPTY, MEM_SLOTS_MIN, gfp())?,
-                HashKey::new(random_key()),
-            ),
-            mem_logged_ms: 0,
-            pages: cfg.pages.clone(),
-            alphabets: cfg.alphabets,
-            hstat: stat_counts(&cfg.health_stat),
-            srv_codes: cfg.health_stat_server,
-        }, GFP_KERNEL)?;
+            GFP_KERNEL,
+        )?;
         p.failover.extend_from_slice(&cfg.failover, gfp())?;
         p.whitelist.extend_from_slice(&cfg.whitelist, gfp())?;
         p.via.extend_from_slice(&cfg.via, gfp())?;
@@ -1220,7 +1232,7 @@ impl Proxy {
             }
             for srv in g.servers.iter_mut() {
                 let mut text = [0u8; 64];
-                let mut w = crate::ctl::SliceWriter {
+                let mut w = crate::buf::SliceWriter {
                     buf: &mut text,
                     pos: 0,
                 };
@@ -2068,7 +2080,11 @@ impl Proxy {
                     };
                     let peer = c.peer();
                     let (version, vi) = (c.req.version, c.vhost);
-                    let at = Origin { addr: &c.addr, peer, port: c.port };
+                    let at = Origin {
+                        addr: &c.addr,
+                        peer,
+                        port: c.port,
+                    };
                     let v = fw.request(at, &facts, version, cl, head_progress, vi);
                     if let Some(next) = self.refused(v) {
                         return next;
@@ -2667,12 +2683,7 @@ impl Proxy {
 
     /// A connection of group `gi` that is `usable`: of the server the scheduler picks among
     /// those that have one, the one with the fewest requests queued behind its current one.
-    fn pick_by(
-        &mut self,
-        gi: usize,
-        key: u64,
-        usable: fn(&Self, &Upstream) -> bool,
-    ) -> Option<Id> {
+    fn pick_by(&mut self, gi: usize, key: u64, usable: fn(&Self, &Upstream) -> bool) -> Option<Id> {
         let mut ok = [false; 64];
         let g = self.groups.get(gi)?;
         for (flag, s) in ok.iter_mut().zip(g.servers.iter()) {
@@ -3171,7 +3182,10 @@ impl Proxy {
                 };
                 let resp = u.reader.response();
                 if !resp.interim {
-                    if let Some(srv) = self.groups.get(u.group).and_then(|g| g.servers.get(u.server))
+                    if let Some(srv) = self
+                        .groups
+                        .get(u.group)
+                        .and_then(|g| g.servers.get(u.server))
                     {
                         srv.stat.count_status(&self.srv_codes, resp.code);
                     }
@@ -3645,7 +3659,10 @@ impl Proxy {
             ("Server connections active\t\t", up),
             ("Server connections schedulable\t\t", up),
             ("Server RX bytes\t\t\t\t", s.server_rx_bytes),
-            ("Server RX bytes spliced (zero-copy)\t", s.spliced_resp_bytes),
+            (
+                "Server RX bytes spliced (zero-copy)\t",
+                s.spliced_resp_bytes,
+            ),
             ("Client RX bytes spliced (zero-copy)\t", s.spliced_req_bytes),
         ];
         for (name, v) in lines {

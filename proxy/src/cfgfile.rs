@@ -130,23 +130,24 @@ impl HealthCfg {
 /// `Host` added, and sent without.
 fn probe_method(req: &[u8]) -> Option<(crate::parser::Method, bool)> {
     use crate::http::Step;
-    let parse = |req: &[u8]| -> Result<Option<(crate::parser::Method, bool)>, crate::parser::Error> {
-        let mut r = crate::http::Reader::requests(crate::parser::Limits::NONE);
-        let mut head = false;
-        for _ in 0..4 {
-            match r.poll(req, 0) {
-                Step::Head { end, .. } => head = end == req.len() as u64,
-                Step::End if head => {
-                    let info = r.request();
-                    let ok = info.body == crate::parser::BodyKind::None;
-                    return Ok(ok.then_some((info.method, info.keep_alive)));
+    let parse =
+        |req: &[u8]| -> Result<Option<(crate::parser::Method, bool)>, crate::parser::Error> {
+            let mut r = crate::http::Reader::requests(crate::parser::Limits::NONE);
+            let mut head = false;
+            for _ in 0..4 {
+                match r.poll(req, 0) {
+                    Step::Head { end, .. } => head = end == req.len() as u64,
+                    Step::End if head => {
+                        let info = r.request();
+                        let ok = info.body == crate::parser::BodyKind::None;
+                        return Ok(ok.then_some((info.method, info.keep_alive)));
+                    }
+                    Step::Error(e) => return Err(e),
+                    _ => return Ok(None),
                 }
-                Step::Error(e) => return Err(e),
-                _ => return Ok(None),
             }
-        }
-        Ok(None)
-    };
+            Ok(None)
+        };
     match parse(req) {
         Ok(r) => r,
         Err(crate::parser::Error::MissingHost) => {
@@ -474,13 +475,12 @@ pub(crate) fn copy_vals<T: core::ops::Deref<Target = [u8]>>(vals: &[T]) -> Resul
 #[inline(never)]
 pub(crate) fn load(cpath: &CStr) -> Result<KBox<Config>> {
     let path = cpath.to_str().unwrap_or("<non-UTF-8 path>");
-    let file = FileBuf::read(cpath).map_err(|e| {
+    let file = FileBuf::read(cpath).inspect_err(|e| {
         pr_err!(
             "config error: cannot read {}: error {}\n",
             path,
             e.to_errno()
         );
-        e
     })?;
     let src = file.bytes();
 
@@ -663,32 +663,32 @@ pub(crate) fn load(cpath: &CStr) -> Result<KBox<Config>> {
 
     Ok(KBox::new(
         Config {
-        listen,
-        groups,
-        vhosts,
-        tables,
-        default_group,
-        default_vhost,
-        ct_vals,
-        whitelist,
-        keepalive_timeout,
-        ws_timeout,
-        header_list_size,
-        client_mem,
-        pages,
-        alphabets,
-        health_stat,
-        health_stat_server,
-        clients,
-        via,
-        vhost,
-        access_log,
-        frang,
-        block,
-        cache,
-        failover,
-        grace_shutdown,
-    },
+            listen,
+            groups,
+            vhosts,
+            tables,
+            default_group,
+            default_vhost,
+            ct_vals,
+            whitelist,
+            keepalive_timeout,
+            ws_timeout,
+            header_list_size,
+            client_mem,
+            pages,
+            alphabets,
+            health_stat,
+            health_stat_server,
+            clients,
+            via,
+            vhost,
+            access_log,
+            frang,
+            block,
+            cache,
+            failover,
+            grace_shutdown,
+        },
         GFP_KERNEL,
     )?)
 }

@@ -14,7 +14,6 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 use crate::buf::clear;
-use crate::sock::gfp;
 use crate::cache::cc::CcIgnore;
 use crate::cache::config::{CacheMode, SetCookie};
 use crate::cache::fresh::{stale_on_error, StaleCodes};
@@ -25,6 +24,7 @@ use crate::cache::store::{lookup_allowed, storable, Request, Response};
 use crate::cache::wire::{self, head_fields, Dechunk};
 use crate::cache::{cond, decide, vary, CacheConfig, Decision, Entry, Key};
 use crate::http::status::Status;
+use crate::sock::gfp;
 use crate::store::{NewObj, Obj, Store, VecSink};
 
 /// `cache_fulfill` / `cache_bypass`, owned.
