@@ -2,7 +2,7 @@
 //!
 //! Tempesta FW limits the memory one client can make it hold, summed over all of the client's
 //! connections: `client_mem <soft> [<hard>]`. The kernel charges each client connection with
-//! the bytes buffered for it (see `src/proxy.rs`) and asks this table for the client's total.
+//! the bytes buffered for it (see `proxy/src/proxy.rs`) and asks this table for the client's total.
 //!
 //! An entry lives while its client has a connection, so the table never holds more entries
 //! than there are client connections, and it never evicts (an evicted total would be lost

@@ -21,6 +21,7 @@
 //! `run_deferred`) whose only effects are calls on its sockets; host tests drive it through
 //! whole exchanges (pipelining, bodies of any size, byte-at-a-time clients, upstreams that
 //! fail, thousands of clients) without a VM, and the VM tests run the same code in the kernel.
+#![no_std]
 #![allow(dead_code, unreachable_pub)]
 // The kernel build compiles these files with the kernel's (older) clippy; these lints of the
 // host's are style calls made differently there: the timeout rules are one `match` arm per
@@ -49,6 +50,11 @@ mod proxy;
 #[path = "../../src/store.rs"]
 mod store;
 mod tables;
+
+// The host's stand-ins and the tests use std; the proxy's own files see only `core` and
+// `kernel::` (std's prelude is not in scope for them), as in the module.
+#[macro_use]
+extern crate std;
 
 pub mod host;
 pub(crate) use host::sock;

@@ -455,6 +455,10 @@ struct Conn {
     /// The last read stopped because `rx` was full: the socket may hold more, and no event
     /// comes for it until more arrives.
     rx_stalled: bool,
+    /// The last read found no memory for the receive buffer in a task (where allocations
+    /// may sleep, so memory is really short): the tick reads again, not an event at once,
+    /// which would spin the work item for as long as memory stays short.
+    rx_retry: bool,
     /// A body spliced into this connection's socket stopped because it was full: its
     /// feeder reads on once this connection's queue drains (see `splice`).
     splice_waiting: bool,
@@ -1273,6 +1277,7 @@ impl Proxy {
                 rx: Buf::new(),
                 rx_base: 0,
                 rx_stalled: false,
+                rx_retry: false,
                 splice_waiting: false,
                 sent_ms: now_ms(),
                 tx: Buf::new(),
@@ -1524,6 +1529,15 @@ impl Proxy {
                 break;
             };
             let id = id_of(index, slot.gen);
+            if let Some(conn) = self.get(id).filter(|c| c.rx_retry) {
+                conn.rx_retry = false;
+                if let Some(s) = &conn.sock {
+                    s.kick();
+                }
+            }
+            let Some(slot) = self.slots.get(index) else {
+                break;
+            };
             // A reader stopped above the `client_mem` soft limit reads on once its client is
             // under it (the client's other connections may have freed what held it).
             if matches!(slot.conn.as_deref(), Some(Conn { role: Role::Client(c), .. }) if c.mem_paused)
@@ -1680,9 +1694,15 @@ impl Proxy {
             }
         }
         loop {
+            let full = conn.rx.len() >= RX_CAP;
             let spare = conn.rx.spare(RX_CAP);
-            conn.rx_stalled = spare.is_empty();
             if spare.is_empty() {
+                // Full: read on once processing makes room (`read_on`). No memory in softirq
+                // (`GFP_ATOMIC`): the work item reads again, where allocations may sleep; no
+                // memory there either: the tick does.
+                let task = !crate::sock::atomic();
+                conn.rx_stalled = full || !task;
+                conn.rx_retry = !full && task;
                 return true;
             }
             match sock.recv(spare) {

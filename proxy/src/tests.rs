@@ -3,6 +3,8 @@
 //! cannot set up exactly. Each test ends by stopping the proxy and checking that every
 //! socket it created or accepted was released.
 
+use std::prelude::rust_2021::*;
+
 use crate::host::testkit::{fnv, ok, responses, Response, Server, FNV0};
 use crate::host::Sim;
 
@@ -450,4 +452,401 @@ fn stop_under_load_releases_everything() {
         clients.iter().all(|c| c.closed()),
         "every client sees the close"
     );
+}
+
+/// With the only connection busy, idempotent requests without a body are pipelined onto it
+/// and answered in order; nothing goes behind a POST.
+#[test]
+fn upstream_pipelining() {
+    let mut up = Server::new(
+        "127.0.0.1:8101",
+        Box::new(|r| (!r.target.starts_with("/hold")).then(|| ok(r.target.as_bytes()))),
+    );
+    let mut sim = Sim::start("listen 8090;\nserver 127.0.0.1:8101 conns_n=1;\n").expect("starts");
+    let first = sim.client(PORT, CLIENT).expect("connects");
+    first.send(&get("/hold"));
+    sim.run_with(&mut [&mut up]);
+    let others: Vec<_> = (0..5)
+        .map(|_| sim.client(PORT, CLIENT).expect("connects"))
+        .collect();
+    for (k, c) in others.iter().enumerate() {
+        c.send(&get(&format!("/p{k}")));
+    }
+    sim.run_with(&mut [&mut up]);
+    assert!(
+        sim.stat("Requests pipelined to servers") >= 3,
+        "{}",
+        sim.perfstat()
+    );
+    assert!(
+        others.iter().all(|c| c.recv().is_empty()),
+        "held behind /hold"
+    );
+    up.answer(0, &ok(b"/hold"));
+    sim.run_with(&mut [&mut up]);
+    assert_eq!(responses(&first.recv(), &[], false)[0].body, b"/hold");
+    for (k, c) in others.iter().enumerate() {
+        let r = responses(&c.recv(), &[], false);
+        assert_eq!(r.len(), 1, "client {k}");
+        assert_eq!(r[0].body, format!("/p{k}").as_bytes());
+    }
+    // Behind a POST: nothing.
+    let before = sim.stat("Requests pipelined to servers");
+    let post = sim.client(PORT, CLIENT).expect("connects");
+    let mut p = req("POST", "/hold-post", "Content-Length: 1\r\n");
+    p.push(b'x');
+    post.send(&p);
+    sim.run_with(&mut [&mut up]);
+    let late = sim.client(PORT, CLIENT).expect("connects");
+    late.send(&get("/late"));
+    sim.run_with(&mut [&mut up]);
+    assert_eq!(
+        sim.stat("Requests pipelined to servers"),
+        before,
+        "not behind a POST"
+    );
+    let i = up.requests.len() - 1;
+    up.answer(i, &ok(b"post"));
+    let late_r = late.read_all(&mut sim, &mut [&mut up]);
+    assert_eq!(responses(&late_r, &[], false)[0].body, b"/late");
+    finish(sim);
+}
+
+/// A client that stops reading its response: a request is not pipelined behind it, and
+/// after `keepalive_timeout` without progress it is reset, freeing the upstream connection.
+#[test]
+fn slow_reader_is_reset_and_not_waited_for() {
+    let mut up = Server::new(
+        "127.0.0.1:8101",
+        Box::new(|r| {
+            let n: usize = r.target.trim_start_matches("/size/").parse().unwrap_or(0);
+            Some(ok(&body(n)))
+        }),
+    );
+    let cfg = "listen 8090;\nserver 127.0.0.1:8101 conns_n=1;\nkeepalive_timeout 3;\nserver_forward_timeout 30;\n";
+    let mut sim = Sim::start(cfg).expect("starts");
+    let a = sim.client(PORT, CLIENT).expect("connects");
+    a.set_rcvbuf(4096);
+    a.send(&get("/size/33554432"));
+    sim.advance(1000, &mut [&mut up]);
+    let b = sim.client(PORT, CLIENT).expect("connects");
+    b.send(&get("/size/1000"));
+    sim.advance(1000, &mut [&mut up]);
+    assert!(b.recv().is_empty(), "B waits: not pipelined behind A");
+    assert_eq!(sim.stat("Requests pipelined to servers"), 0);
+    sim.advance(3000, &mut [&mut up]);
+    assert!(
+        a.was_reset(),
+        "A reset after keepalive_timeout without progress"
+    );
+    assert_eq!(sim.stat("Client send timeouts"), 1);
+    let r = responses(&b.read_all(&mut sim, &mut [&mut up]), &[], false);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].body.len(), 1000);
+    finish(sim);
+}
+
+/// A cacheable response is stored; the next request is a hit that the upstream never sees,
+/// with an `Age`; HEAD is served from the GET entry.
+#[test]
+fn cache_hits_do_not_reach_the_upstream() {
+    let mut up = Server::new(
+        "127.0.0.1:8101",
+        Box::new(|r| {
+            let b = body(100_000);
+            let mut resp = format!(
+                "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: {}\r\n\r\n",
+                b.len()
+            )
+            .into_bytes();
+            if r.method != "HEAD" {
+                resp.extend_from_slice(&b);
+            }
+            Some(resp)
+        }),
+    );
+    let cfg = "listen 8090;\nserver 127.0.0.1:8101 conns_n=2;\ncache 1;\ncache_fulfill * *;\n\
+               cache_methods GET HEAD;\n";
+    let mut sim = Sim::start(cfg).expect("starts");
+    let (r1, _) = exchange(&mut sim, &mut [&mut up], &get("/obj"), &[]);
+    sim.advance(2000, &mut [&mut up]);
+    let (r2, _) = exchange(&mut sim, &mut [&mut up], &get("/obj"), &[]);
+    let (r3, _) = exchange(&mut sim, &mut [&mut up], &req("HEAD", "/obj", ""), &[true]);
+    assert_eq!(
+        up.requests.len(),
+        1,
+        "hits never reach the upstream: {:?}\n{}",
+        up.requests
+            .iter()
+            .map(|r| (&r.method, &r.target))
+            .collect::<Vec<_>>(),
+        sim.perfstat()
+    );
+    assert_eq!(r1[0].body, body(100_000));
+    assert_eq!(
+        r2[0].body,
+        body(100_000),
+        "the hit's body, from the store's pages"
+    );
+    assert!(
+        r2[0]
+            .header("age")
+            .is_some_and(|a| a.parse::<u64>().is_ok_and(|a| a >= 2)),
+        "{:?}",
+        r2[0].headers
+    );
+    assert_eq!(r3[0].status, 200);
+    assert!(r3[0].body.is_empty());
+    assert!(sim.stat("Cache hits") >= 2, "{}", sim.perfstat());
+    finish(sim);
+}
+
+/// `frang_limits`: methods outside `http_methods` get 403 and are not forwarded.
+#[test]
+fn frang_method_limit() {
+    let mut up = Server::echo("127.0.0.1:8101", "up");
+    let cfg =
+        "listen 8090;\nserver 127.0.0.1:8101 conns_n=1;\nfrang_limits { http_methods get head; }\n\
+               block_action attack reply;\n";
+    let mut sim = Sim::start(cfg).expect("starts");
+    let (r, _) = exchange(&mut sim, &mut [&mut up], &req("DELETE", "/x", ""), &[]);
+    assert_eq!(r[0].status, 403);
+    let (r, _) = exchange(&mut sim, &mut [&mut up], &get("/x"), &[]);
+    assert_eq!(r[0].status, 200);
+    assert_eq!(up.requests.len(), 1);
+    finish(sim);
+}
+
+/// `Connection: close` is honoured (the response closes the connection); HTTP/1.0 without
+/// keep-alive closes; idle keep-alive connections close after `keepalive_timeout`.
+#[test]
+fn persistence_rules() {
+    let mut up = Server::echo("127.0.0.1:8101", "up");
+    let cfg = "listen 8090;\nserver 127.0.0.1:8101 conns_n=1;\nkeepalive_timeout 2;\n";
+    let mut sim = Sim::start(cfg).expect("starts");
+    let (r, closed) = exchange(
+        &mut sim,
+        &mut [&mut up],
+        &req("GET", "/c", "Connection: close\r\n"),
+        &[],
+    );
+    assert_eq!((r[0].status, closed), (200, true), "Connection: close");
+    let (r, closed) = exchange(
+        &mut sim,
+        &mut [&mut up],
+        b"GET /h10 HTTP/1.0\r\nHost: example.com:8090\r\n\r\n",
+        &[],
+    );
+    assert_eq!((r[0].status, closed), (200, true), "HTTP/1.0");
+    let (r, closed) = exchange(
+        &mut sim,
+        &mut [&mut up],
+        b"GET /h10k HTTP/1.0\r\nHost: example.com:8090\r\nConnection: keep-alive\r\n\r\n",
+        &[],
+    );
+    assert_eq!((r[0].status, closed), (200, false), "HTTP/1.0 keep-alive");
+    let c = sim.client(PORT, CLIENT).expect("connects");
+    c.send(&get("/idle"));
+    sim.advance(1000, &mut [&mut up]);
+    assert!(!c.closed());
+    sim.advance(2000, &mut [&mut up]);
+    assert!(c.closed(), "idle past keepalive_timeout");
+    finish(sim);
+}
+
+/// Every allocation of an exchange (pipelined GETs, a POST with a body, a cache fill and
+/// a hit), failed in turn from that one on: the proxy answers with an error or closes,
+/// never panics (an oops in the kernel), never spins, and leaks no socket.
+#[test]
+fn allocation_failures_never_crash_spin_or_leak() {
+    use kernel::alloc::{allocations, fail_after, fail_never};
+    // `None`: a clean run, to count the exchange's allocations.
+    let scenario = |fail: Option<u64>| -> u64 {
+        let mut up = Server::echo("127.0.0.1:8101", "up");
+        let cfg = "listen 8090;\nserver 127.0.0.1:8101 conns_n=2;\ncache 1;\ncache_fulfill * *;\n";
+        let mut sim = Sim::start(cfg).expect("starts");
+        sim.run_with(&mut [&mut up]);
+        let start = allocations();
+        if let Some(n) = fail {
+            fail_after(n);
+        }
+        let c = sim.client(PORT, CLIENT).expect("connects");
+        let mut r = get("/a");
+        r.extend_from_slice(&req("POST", "/b", "Content-Length: 3\r\n"));
+        r.extend_from_slice(b"xyz");
+        r.extend_from_slice(&get("/a"));
+        c.send(&r);
+        sim.advance(500, &mut [&mut up]);
+        let used = allocations() - start;
+        fail_never();
+        sim.advance(500, &mut [&mut up]);
+        let got = responses(&c.recv(), &[], c.closed());
+        if fail.is_none() {
+            assert_eq!(got.len(), 3);
+        }
+        assert!(got.len() == 3 || c.closed(), "n={fail:?}: {got:?}");
+        finish(sim);
+        used
+    };
+    let total = scenario(None);
+    assert!(total > 10, "{total} allocations");
+    for n in 0..=total {
+        scenario(Some(n));
+    }
+}
+
+/// A WebSocket upgrade becomes a tunnel: bytes both ways (early data, 1 MiB through the
+/// bounded queues) while the pool serves other clients, closed from either side or after
+/// `client_ws_timeout` without traffic.
+#[test]
+fn websocket_tunnels() {
+    let mut up = Server::new(
+        "127.0.0.1:8101",
+        Box::new(|r| {
+            Some(if r.header("upgrade").is_some() {
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n".to_vec()
+            } else {
+                ok(b"plain")
+            })
+        }),
+    );
+    let cfg = "listen 8090;\nserver 127.0.0.1:8101 conns_n=2;\nclient_ws_timeout 3;\n";
+    let mut sim = Sim::start(cfg).expect("starts");
+    let upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
+    let c = sim.client(PORT, CLIENT).expect("connects");
+    let mut open = req("GET", "/ws", upgrade);
+    open.extend_from_slice(b"early");
+    c.send(&open);
+    let got = c.read_all(&mut sim, &mut [&mut up]);
+    let head_end = got
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head")
+        + 4;
+    assert!(
+        got.starts_with(b"HTTP/1.1 101 "),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    assert_eq!(
+        &got[head_end..],
+        b"early",
+        "the bytes sent with the upgrade"
+    );
+    assert_eq!(sim.stat("WebSocket tunnels open"), 1);
+    let big = body(1 << 20);
+    c.send_all(&mut sim, &big, &mut [&mut up]);
+    let mut echoed = c.read_all(&mut sim, &mut [&mut up]);
+    while echoed.len() < big.len() {
+        let more = c.read_all(&mut sim, &mut [&mut up]);
+        assert!(!more.is_empty(), "tunnel stalled at {}", echoed.len());
+        echoed.extend_from_slice(&more);
+    }
+    assert!(echoed == big, "1 MiB through the tunnel");
+    // The pool got a connection in place of the tunnel's: plain requests go on.
+    let (r, _) = exchange(&mut sim, &mut [&mut up], &get("/plain"), &[]);
+    assert_eq!(r[0].body, b"plain");
+    // The client closes: the upstream sees it, closes, and so does the proxy.
+    c.shutdown();
+    sim.run_with(&mut [&mut up]);
+    assert!(c.closed(), "closed after the upstream closed");
+    assert_eq!(sim.stat("WebSocket tunnels open"), 0);
+    // An idle tunnel ends after client_ws_timeout.
+    let d = sim.client(PORT, CLIENT).expect("connects");
+    d.send(&req("GET", "/ws2", upgrade));
+    sim.run_with(&mut [&mut up]);
+    assert_eq!(sim.stat("WebSocket tunnels open"), 1);
+    sim.advance(2000, &mut [&mut up]);
+    assert!(!d.closed());
+    sim.advance(2000, &mut [&mut up]);
+    assert!(d.closed(), "idle past client_ws_timeout");
+    assert_eq!(sim.stat("WebSocket tunnels open"), 0);
+    finish(sim);
+}
+
+/// A reload replaces the pools and keeps the clients: a keep-alive client's next request
+/// goes to the new server, one in flight is answered by the old, and the old pool's
+/// connections close once idle.
+#[test]
+fn reload_keeps_clients() {
+    let mut a = Server::new(
+        "127.0.0.1:8101",
+        Box::new(|r| (r.target != "/slow").then(|| ok(b"a"))),
+    );
+    let mut b = Server::echo("127.0.0.1:8102", "b");
+    let mut sim = Sim::start("listen 8090;\nserver 127.0.0.1:8101 conns_n=2;\n").expect("starts");
+    let c = sim.client(PORT, CLIENT).expect("connects");
+    c.send(&get("/before"));
+    let r = responses(&c.read_all(&mut sim, &mut [&mut a, &mut b]), &[], false);
+    assert_eq!(r[0].body, b"a");
+    let slow = sim.client(PORT, CLIENT).expect("connects");
+    slow.send(&get("/slow"));
+    sim.run_with(&mut [&mut a, &mut b]);
+    sim.reload("listen 8090;\nserver 127.0.0.1:8102 conns_n=2;\n")
+        .expect("reloads");
+    sim.run_with(&mut [&mut a, &mut b]);
+    c.send(&get("/after"));
+    let r = responses(&c.read_all(&mut sim, &mut [&mut a, &mut b]), &[], false);
+    assert_eq!(r[0].body, b"b /after", "the new pool");
+    assert!(!c.closed(), "the client's connection survived the reload");
+    let i = a.requests.len() - 1;
+    a.answer(i, &ok(b"slow a"));
+    let r = responses(&slow.read_all(&mut sim, &mut [&mut a, &mut b]), &[], false);
+    assert_eq!(
+        r[0].body, b"slow a",
+        "answered by the old pool's connection"
+    );
+    sim.run_with(&mut [&mut a, &mut b]);
+    assert_eq!(a.open_connections(), 0, "the old pool closed");
+    let servers: Vec<String> = crate::host::sys::GLUE.with(|g| {
+        g.borrow()
+            .servers
+            .iter()
+            .map(|(_, addr, _)| addr.clone())
+            .collect()
+    });
+    assert!(servers.iter().any(|s| s == "127.0.0.1:8102"), "{servers:?}");
+    finish(sim);
+}
+
+/// Requests waiting for a connection are bounded by `server_queue_size`: the next one gets
+/// 503 at once; the queued ones are served in order when the connection frees.
+#[test]
+fn queue_full_gets_503() {
+    let mut up = Server::new(
+        "127.0.0.1:8101",
+        Box::new(|r| (r.target != "/hold").then(|| ok(r.target.as_bytes()))),
+    );
+    let cfg =
+        "listen 8090;\nsrv_group g { server 127.0.0.1:8101 conns_n=1; server_queue_size 2; }\n\
+               vhost v { proxy_pass g; }\nhttp_chain { -> v; }\n";
+    let mut sim = Sim::start(cfg).expect("starts");
+    let post = |path: &str| {
+        let mut r = req("POST", path, "Content-Length: 1\r\n");
+        r.push(b'x');
+        r
+    };
+    let first = sim.client(PORT, CLIENT).expect("connects");
+    first.send(&post("/hold"));
+    sim.run_with(&mut [&mut up]);
+    let rest: Vec<_> = (0..4)
+        .map(|_| sim.client(PORT, CLIENT).expect("connects"))
+        .collect();
+    for (k, c) in rest.iter().enumerate() {
+        c.send(&post(&format!("/q{k}")));
+        sim.run_with(&mut [&mut up]);
+    }
+    for c in &rest[2..] {
+        let r = responses(&c.recv(), &[], c.closed());
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].status, 503, "beyond server_queue_size");
+    }
+    assert!(rest[..2].iter().all(|c| c.recv().is_empty()), "queued");
+    up.answer(0, &ok(b"held"));
+    for (k, c) in rest[..2].iter().enumerate() {
+        let r = responses(&c.read_all(&mut sim, &mut [&mut up]), &[], false);
+        assert_eq!(r[0].body, format!("/q{k}").as_bytes());
+    }
+    assert_eq!(sim.stat("Errors 503 (queue full)"), 2);
+    finish(sim);
 }

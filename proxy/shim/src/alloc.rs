@@ -38,6 +38,12 @@ pub struct AllocError;
 
 thread_local! {
     static FAIL_AFTER: Cell<Option<u64>> = const { Cell::new(None) };
+    static COUNT: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Allocations made on this thread so far (failed ones included).
+pub fn allocations() -> u64 {
+    COUNT.with(Cell::get)
 }
 
 /// The `n`-th allocation from now (0: the next one) and every one after it fail, until
@@ -53,6 +59,7 @@ pub fn fail_never() {
 
 /// Counts one allocation against [`fail_after`].
 pub(crate) fn charge(_flags: Flags) -> Result<(), AllocError> {
+    COUNT.with(|c| c.set(c.get() + 1));
     FAIL_AFTER.with(|c| match c.get() {
         None => Ok(()),
         Some(0) => Err(AllocError),

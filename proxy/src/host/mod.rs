@@ -2,6 +2,8 @@
 //! event loop that drives the proxy over them ([`Sim`]), as glue.c's callbacks, work item
 //! and tick drive it in the kernel.
 
+use std::prelude::rust_2021::*;
+
 pub(crate) mod net;
 pub(crate) mod sock;
 pub mod sys;
@@ -9,6 +11,7 @@ pub mod testkit;
 
 use std::net::SocketAddr;
 
+use kernel::error::Result;
 use kernel::prelude::*;
 
 use crate::cfgfile;
@@ -23,8 +26,9 @@ pub const TICK_MS: u64 = 250;
 pub struct Sim {
     proxy: Option<KBox<Proxy>>,
     listeners: Vec<(u64, Sock)>,
-    /// Deliver data events as softirq does (`sock::atomic()`): connects are deferred,
-    /// bodies spliced. Off: everything from the "work item".
+    /// Deliver data events as softirq does (`sock::atomic()`: connects are deferred,
+    /// bodies spliced, allocations atomic); other events come from the "work item". Off:
+    /// everything from the work item.
     pub softirq: bool,
     last_tick: u64,
 }
@@ -62,11 +66,21 @@ impl Sim {
     }
 
     /// Delivers events until nothing is left to do, letting `servers` answer as they go.
+    ///
+    /// Panics on a livelock: a million events without the network going quiet means a
+    /// socket keeps waking itself (in the kernel: a work item that never idles).
     pub fn run_with(&mut self, servers: &mut [&mut testkit::Server]) {
+        let mut delivered = 0u64;
         loop {
             let mut busy = false;
-            while let Some(id) = net::with(|n| n.events.pop_front()) {
+            while let Some((id, data)) = net::with(|n| n.events.pop_front()) {
                 busy = true;
+                delivered += 1;
+                assert!(
+                    delivered < 1_000_000,
+                    "livelock: event {id:#x} keeps coming\n{}",
+                    self.perfstat()
+                );
                 let Some(p) = self.proxy.as_mut() else { break };
                 if id & LISTENER_ID != 0 {
                     if let Some((_, l)) = self.listeners.iter().find(|(lid, _)| *lid == id) {
@@ -74,7 +88,7 @@ impl Sim {
                     }
                     continue;
                 }
-                let softirq = self.softirq;
+                let softirq = self.softirq && data;
                 net::with(|n| n.atomic = softirq);
                 p.event(id, 0);
                 net::with(|n| n.atomic = false);
@@ -116,6 +130,18 @@ impl Sim {
                 break;
             }
         }
+    }
+
+    /// Applies a new configuration to the running proxy, as a `start` while running does
+    /// (`ctl.rs`): pools replaced, clients kept. The listeners stay as they are.
+    pub fn reload(&mut self, config: &str) -> core::result::Result<(), Error> {
+        let cfg = load(config)?;
+        let p = self.proxy.as_mut().ok_or(EINVAL)?;
+        p.reconfigure(&cfg)?;
+        p.unpublish();
+        p.publish();
+        self.run();
+        Ok(())
     }
 
     /// The proxy, for its counters.

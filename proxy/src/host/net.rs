@@ -8,6 +8,8 @@
 //! (data, room to write, a state change) its id is queued once for the event loop, as the
 //! socket callbacks queue it for the work item.
 
+use std::prelude::rust_2021::*;
+
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -58,8 +60,10 @@ pub struct Net {
     pub servers: HashMap<SocketAddr, usize>,
     /// Proxy listeners by port.
     pub listeners: HashMap<u16, usize>,
-    /// Watched proxy sockets with something new, in order, each once.
-    pub events: VecDeque<u64>,
+    /// Watched proxy sockets with something new, in order, each once per path: `true` for
+    /// data (`sk_data_ready`, handled in softirq), `false` for the work item (write space,
+    /// state changes, kicks, listeners).
+    pub events: VecDeque<(u64, bool)>,
 }
 
 thread_local! {
@@ -89,15 +93,24 @@ impl Net {
         self.eps.len() - 1
     }
 
-    /// Queues an event for `i` if the proxy watches it.
+    /// Queues a data event for `i` if the proxy watches it (softirq's path).
     pub fn notify(&mut self, i: usize) {
+        self.queue(i, true);
+    }
+
+    /// Queues an event for `i` for the work item.
+    pub fn notify_work(&mut self, i: usize) {
+        self.queue(i, false);
+    }
+
+    fn queue(&mut self, i: usize, data: bool) {
         let ep = &self.eps[i];
         if ep.released {
             return;
         }
         if let Some(id) = ep.watch {
-            if !self.events.contains(&id) {
-                self.events.push_back(id);
+            if !self.events.contains(&(id, data)) {
+                self.events.push_back((id, data));
             }
         }
     }
@@ -121,7 +134,7 @@ impl Net {
         if self.eps[to].released {
             // The peer's socket is gone: its stack answers with a reset.
             self.eps[from].reset = true;
-            self.notify(from);
+            self.notify_work(from);
             return Err(-104);
         }
         let n = data.len().min(self.room(to));
@@ -138,7 +151,7 @@ impl Net {
         let out: Vec<u8> = self.eps[i].rx.drain(..n).collect();
         if n > 0 {
             if let Some(p) = self.eps[i].peer {
-                self.notify(p);
+                self.notify_work(p);
             }
         }
         out
@@ -164,7 +177,7 @@ impl Net {
             self.eps[p].reset = true;
             self.eps[p].state = CLOSE;
             self.eps[p].rx.clear();
-            self.notify(p);
+            self.notify_work(p);
         }
     }
 
@@ -215,7 +228,7 @@ impl Net {
         ];
         s.peer_text = format!("{}.{}.{}.{}", ip[0], ip[1], ip[2], ip[3]);
         self.eps[l].backlog.push_back(server);
-        self.notify(l);
+        self.notify_work(l);
         Some(client)
     }
 
@@ -241,6 +254,6 @@ impl Net {
                 ep.reset = true;
             }
         }
-        self.notify(i);
+        self.notify_work(i);
     }
 }

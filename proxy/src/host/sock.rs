@@ -1,11 +1,14 @@
 //! The host's `crate::sock`: `src/sock.rs`'s interface over the simulated network
 //! ([`super::net`]). Every function has the kernel version's signature and contract.
 
+use std::prelude::rust_2021::*;
+
 use core::mem::MaybeUninit;
 use core::net::SocketAddr;
 
 use kernel::alloc::flags::{__GFP_NOWARN, GFP_ATOMIC, GFP_KERNEL, GFP_NOWAIT};
 use kernel::alloc::Flags;
+use kernel::error::Result;
 use kernel::prelude::*;
 
 use super::net::{self, with};
@@ -63,14 +66,14 @@ impl Sock {
             n.ep(self.ep).watch = Some(id);
             // Data that came before the watch is seen at once (glue.c checks the queue).
             if !n.ep(self.ep).rx.is_empty() || n.ep(self.ep).fin {
-                n.notify(self.ep);
+                n.notify_work(self.ep);
             }
         });
         Ok(())
     }
 
     pub(crate) fn kick(&self) {
-        with(|n| n.notify(self.ep));
+        with(|n| n.notify_work(self.ep));
     }
 
     pub(crate) fn accept(&self) -> Option<Sock> {

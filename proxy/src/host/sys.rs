@@ -3,6 +3,8 @@
 //! Their signatures are the generated bindings'.
 #![allow(non_camel_case_types, clippy::missing_safety_doc)]
 
+use std::prelude::rust_2021::*;
+
 use core::ffi::{c_char, c_int, c_uint, c_void};
 use std::cell::RefCell;
 

@@ -1,6 +1,8 @@
 //! Test peers on the simulated network: clients ([`Peer`]), upstream servers ([`Server`])
 //! that parse requests incrementally and answer them, and a response parser.
 
+use std::prelude::rust_2021::*;
+
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
@@ -125,8 +127,15 @@ struct SConn {
     buf: Vec<u8>,
     dec: Dec,
     req: Request,
+    /// Responses in request order: (request index, response once known).
+    pending: VecDeque<(usize, Option<Vec<u8>>)>,
     out: VecDeque<u8>,
     closed: bool,
+    /// After an upgrade request: bytes are echoed back unparsed (a WebSocket echo server;
+    /// frames are opaque to the proxy's tunnel).
+    tunnel: bool,
+    /// Bytes that came after the upgrade request's head.
+    early: Vec<u8>,
 }
 
 /// What a server does with a request: bytes to send back (a whole response, or several),
@@ -187,8 +196,11 @@ impl Server {
                 buf: Vec::new(),
                 dec: Dec::Head,
                 req: Request::default(),
+                pending: VecDeque::new(),
                 out: VecDeque::new(),
                 closed: false,
+                tunnel: false,
+                early: Vec::new(),
             });
         }
         for ci in 0..self.conns.len() {
@@ -199,17 +211,30 @@ impl Server {
                 }
                 c.peer.recv()
             };
-            if !data.is_empty() {
+            if !data.is_empty() && self.conns[ci].tunnel {
+                busy = true;
+                self.conns[ci].out.extend(data);
+            } else if !data.is_empty() {
                 busy = true;
                 for req in self.conns[ci].feed(&data, ci) {
                     let resp = (self.handler)(&req);
+                    self.conns[ci]
+                        .pending
+                        .push_back((self.requests.len(), resp));
                     self.requests.push(req);
-                    if let Some(r) = resp {
-                        self.conns[ci].out.extend(r);
-                    }
                 }
             }
             let c = &mut self.conns[ci];
+            // An HTTP/1.1 server answers in order: a held response holds those behind it.
+            while let Some((_, Some(_))) = c.pending.front() {
+                if let Some((_, Some(r))) = c.pending.pop_front() {
+                    c.out.extend(r);
+                    if c.tunnel {
+                        let early = core::mem::take(&mut c.early);
+                        c.out.extend(early);
+                    }
+                }
+            }
             while !c.out.is_empty() {
                 let (a, _) = c.out.as_slices();
                 let k = c.peer.send(a);
@@ -239,10 +264,12 @@ impl Server {
         self.conns.iter().filter(|c| !c.closed).count()
     }
 
-    /// Sends `bytes` on the connection request `i` came on (for held requests).
+    /// Answers held request `i` with `bytes` (sent once those before it are answered).
     pub fn answer(&mut self, i: usize, bytes: &[u8]) {
         let ci = self.requests[i].conn;
-        self.conns[ci].out.extend(bytes);
+        if let Some(slot) = self.conns[ci].pending.iter_mut().find(|(k, _)| *k == i) {
+            slot.1 = Some(bytes.to_vec());
+        }
     }
 
     /// Resets connection `ci` (of [`Request::conn`]).
@@ -313,6 +340,13 @@ impl SConn {
                         Dec::Head => {
                             let _ = lines;
                             self.req = parse_head(&text, conn);
+                            if self.req.header("upgrade").is_some() {
+                                // The rest is the tunnel's.
+                                self.tunnel = true;
+                                self.early.extend_from_slice(data);
+                                done.push(self.take());
+                                return done;
+                            }
                             let te = self
                                 .req
                                 .header("transfer-encoding")
