@@ -754,6 +754,16 @@ int tfw_glue_sk_state(struct socket *sock)
 	return READ_ONCE(sock->sk->sk_state);
 }
 
+/*
+ * Whether the socket's send buffer has room (what sk_stream_write_space waits for). A hint
+ * read without the socket lock: the proxy uses it to tell a response that flows from one
+ * whose client stopped reading, which stays true for as long as that client does not read.
+ */
+bool tfw_glue_writable(struct socket *sock)
+{
+	return sk_stream_is_writeable(sock->sk);
+}
+
 
 /* The peer's address as text ("192.0.2.1", "2001:db8::1"); returns its length. */
 int tfw_glue_peer_str(struct socket *sock, char *buf, size_t len)

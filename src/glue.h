@@ -66,6 +66,7 @@ int tfw_glue_send_pages(struct socket *sock, void *const *pages, unsigned int n,
 			size_t len, bool more);
 int tfw_glue_connect(struct socket *sock, const struct sockaddr_storage *addr, int len);
 int tfw_glue_sk_state(struct socket *sock);
+bool tfw_glue_writable(struct socket *sock);
 int tfw_glue_peer_str(struct socket *sock, char *buf, size_t len);
 void tfw_glue_abort(struct socket *sock);
 void tfw_glue_shutdown_wr(struct socket *sock);

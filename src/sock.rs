@@ -160,6 +160,13 @@ impl Sock {
         unsafe { sys::tfw_glue_sk_state(self.sock) }
     }
 
+    /// Whether the send buffer has room: false while the peer takes nothing of what is
+    /// queued (a slow reader), true again once it reads.
+    pub(crate) fn writable(&self) -> bool {
+        // SAFETY: a live socket of ours; glue.c reads two counters of its `struct sock`.
+        unsafe { sys::tfw_glue_writable(self.sock) }
+    }
+
     /// Reads into `buf` without waiting.
     pub(crate) fn recv(&self, buf: &mut [MaybeUninit<u8>]) -> Recv {
         if buf.is_empty() {

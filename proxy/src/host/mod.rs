@@ -73,7 +73,7 @@ impl Sim {
         let mut delivered = 0u64;
         loop {
             let mut busy = false;
-            while let Some((id, data)) = net::with(|n| n.events.pop_front()) {
+            while let Some((id, data)) = net::with(|n| n.next_event()) {
                 busy = true;
                 delivered += 1;
                 assert!(
@@ -106,6 +106,24 @@ impl Sim {
                 break;
             }
         }
+    }
+
+    /// Delivers only the next queued event (to look between an event and what it queued).
+    pub fn step(&mut self) {
+        let Some((id, data)) = net::with(|n| n.next_event()) else {
+            return;
+        };
+        let Some(p) = self.proxy.as_mut() else { return };
+        if id & LISTENER_ID != 0 {
+            if let Some((_, l)) = self.listeners.iter().find(|(lid, _)| *lid == id) {
+                p.accept(l);
+            }
+            return;
+        }
+        let softirq = self.softirq && data;
+        net::with(|n| n.atomic = softirq);
+        p.event(id, 0);
+        net::with(|n| n.atomic = false);
     }
 
     /// [`Sim::run_with`] without servers.

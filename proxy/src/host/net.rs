@@ -93,6 +93,13 @@ impl Net {
         self.eps.len() - 1
     }
 
+    /// The next event: data first (softirq runs before the work item gets the CPU), else the
+    /// oldest work item event.
+    pub fn next_event(&mut self) -> Option<(u64, bool)> {
+        let i = self.events.iter().position(|e| e.1).unwrap_or(0);
+        self.events.remove(i)
+    }
+
     /// Queues a data event for `i` if the proxy watches it (softirq's path).
     pub fn notify(&mut self, i: usize) {
         self.queue(i, true);

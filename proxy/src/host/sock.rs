@@ -99,6 +99,13 @@ impl Sock {
         with(|n| n.ep(self.ep).state)
     }
 
+    pub(crate) fn writable(&self) -> bool {
+        with(|n| {
+            let ep = n.ep(self.ep);
+            ep.state == net::ESTABLISHED && ep.peer.is_some_and(|p| n.room(p) > 0)
+        })
+    }
+
     pub(crate) fn recv(&self, buf: &mut [MaybeUninit<u8>]) -> Recv {
         if buf.is_empty() {
             return Recv::Again;

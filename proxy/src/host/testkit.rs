@@ -73,6 +73,16 @@ impl Peer {
         with(|n| n.ep(self.ep).reset)
     }
 
+    /// A write-space event for the proxy's end, as ACKs give while this peer's window is
+    /// shut (the socket stays full: the event says nothing new).
+    pub fn poke(&self) {
+        with(|n| {
+            if let Some(p) = n.ep(self.ep).peer {
+                n.notify_work(p);
+            }
+        });
+    }
+
     /// Half-closes (FIN).
     pub fn shutdown(&self) {
         with(|n| n.shutdown(self.ep));
