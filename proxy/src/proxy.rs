@@ -1591,15 +1591,12 @@ impl Proxy {
                             self.fail_client(id, Status::GatewayTimeout);
                         }
                         // A response its client stopped taking: its socket took nothing
-                        // for `keepalive_timeout` while more waits, here or in the socket's
-                        // full send buffer (nginx's `send_timeout`).
+                        // for `keepalive_timeout` while more waits (nginx's `send_timeout`).
                         // Its upstream connection waits as long, so a slow reader would pin
                         // it for good.
                         CState::Forwarding
                             if c.resp_started
-                                && (!conn.tx.is_empty()
-                                    || conn.splice_waiting
-                                    || conn.sock.as_ref().is_some_and(|s| !s.writable()))
+                                && (!conn.tx.is_empty() || conn.splice_waiting)
                                 && now.saturating_sub(conn.sent_ms)
                                     > self.keepalive_ms.max(SEND_STALL_MIN_MS) =>
                         {
@@ -1747,7 +1744,15 @@ impl Proxy {
         let before = c.tx.len();
         let ok = c.send_tx(false).is_ok();
         let drained = before >= TX_HIGH && c.tx.len() < TX_HIGH;
-        let spliced = c.tx.is_empty() && core::mem::take(&mut c.splice_waiting);
+        // A spliced body waits until the socket has room, not until any event: an event on
+        // a socket that stays full (ACKs of a shut window) woke the feeder for nothing, in
+        // the work item where it copies, and let a request be pipelined behind a response
+        // whose client had stopped reading (see `flowing`).
+        let spliced =
+            c.tx.is_empty() && c.splice_waiting && c.sock.as_ref().is_none_or(|s| s.writable());
+        if spliced {
+            c.splice_waiting = false;
+        }
         if drained || spliced {
             self.wake_feeder(id);
         }

@@ -535,9 +535,9 @@ fn slow_reader_is_reset_and_not_waited_for() {
     // flag and kicks the upstream; B's request comes before that kick is handled. (The VM
     // test caught B behind A in that window once.)
     a.poke();
-    sim.step();
+    assert!(sim.step());
     b.send(&get("/size/1000"));
-    sim.step();
+    assert!(sim.step());
     sim.advance(1000, &mut [&mut up]);
     assert!(b.recv().is_empty(), "B waits: not pipelined behind A");
     assert_eq!(sim.stat("Requests pipelined to servers"), 0);

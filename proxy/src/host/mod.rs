@@ -73,25 +73,14 @@ impl Sim {
         let mut delivered = 0u64;
         loop {
             let mut busy = false;
-            while let Some((id, data)) = net::with(|n| n.next_event()) {
+            while self.step() {
                 busy = true;
                 delivered += 1;
                 assert!(
                     delivered < 1_000_000,
-                    "livelock: event {id:#x} keeps coming\n{}",
+                    "livelock: an event keeps coming\n{}",
                     self.perfstat()
                 );
-                let Some(p) = self.proxy.as_mut() else { break };
-                if id & LISTENER_ID != 0 {
-                    if let Some((_, l)) = self.listeners.iter().find(|(lid, _)| *lid == id) {
-                        p.accept(l);
-                    }
-                    continue;
-                }
-                let softirq = self.softirq && data;
-                net::with(|n| n.atomic = softirq);
-                p.event(id, 0);
-                net::with(|n| n.atomic = false);
             }
             if net::with(|n| core::mem::take(&mut n.deferred)) {
                 busy = true;
@@ -108,22 +97,26 @@ impl Sim {
         }
     }
 
-    /// Delivers only the next queued event (to look between an event and what it queued).
-    pub fn step(&mut self) {
+    /// Delivers the next queued event as glue.c would: a listener's to `accept`, a data
+    /// event in "softirq", the rest from the "work item". False when none is queued.
+    pub fn step(&mut self) -> bool {
         let Some((id, data)) = net::with(|n| n.next_event()) else {
-            return;
+            return false;
         };
-        let Some(p) = self.proxy.as_mut() else { return };
+        let Some(p) = self.proxy.as_mut() else {
+            return true;
+        };
         if id & LISTENER_ID != 0 {
             if let Some((_, l)) = self.listeners.iter().find(|(lid, _)| *lid == id) {
                 p.accept(l);
             }
-            return;
+            return true;
         }
         let softirq = self.softirq && data;
         net::with(|n| n.atomic = softirq);
         p.event(id, 0);
         net::with(|n| n.atomic = false);
+        true
     }
 
     /// [`Sim::run_with`] without servers.

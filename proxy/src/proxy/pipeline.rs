@@ -87,19 +87,14 @@ impl Proxy {
     }
 
     /// Whether the response in flight on `u` flows: its client takes what comes (its send
-    /// queue is below [`TX_HIGH`], no spliced body waits for room in its socket, and the
-    /// socket has room: the flag alone is cleared by every event on the client, even while
-    /// its socket stays full, which let a request in behind a stalled response). A
+    /// queue is below [`TX_HIGH`] and no spliced body waits for room in its socket: the
+    /// flag stays set until the socket has room, see `Proxy::flush`). A
     /// request put behind a response that a slow reader holds up would wait for that reader,
     /// however long it takes (a client that stops reading a large response would otherwise
     /// stall every request pipelined behind it); it waits for a connection instead.
     fn flowing(&self, u: &Upstream) -> bool {
         match u.client.and_then(|c| self.conn_ref(c)) {
-            Some(c) => {
-                !c.splice_waiting
-                    && c.tx.len() < TX_HIGH
-                    && c.sock.as_ref().is_none_or(|s| s.writable())
-            }
+            Some(c) => !c.splice_waiting && c.tx.len() < TX_HIGH,
             None => true,
         }
     }
