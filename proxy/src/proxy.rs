@@ -1591,12 +1591,15 @@ impl Proxy {
                             self.fail_client(id, Status::GatewayTimeout);
                         }
                         // A response its client stopped taking: its socket took nothing
-                        // for `keepalive_timeout` while more waits (nginx's `send_timeout`).
+                        // for `keepalive_timeout` while more waits, here or in the socket's
+                        // full send buffer (nginx's `send_timeout`).
                         // Its upstream connection waits as long, so a slow reader would pin
                         // it for good.
                         CState::Forwarding
                             if c.resp_started
-                                && (!conn.tx.is_empty() || conn.splice_waiting)
+                                && (!conn.tx.is_empty()
+                                    || conn.splice_waiting
+                                    || conn.sock.as_ref().is_some_and(|s| !s.writable()))
                                 && now.saturating_sub(conn.sent_ms)
                                     > self.keepalive_ms.max(SEND_STALL_MIN_MS) =>
                         {

@@ -87,14 +87,21 @@ impl Proxy {
     }
 
     /// Whether the response in flight on `u` flows: its client takes what comes (its send
-    /// queue is below [`TX_HIGH`] and no spliced body waits for room in its socket: the
-    /// flag stays set until the socket has room, see `Proxy::flush`). A
+    /// queue is below [`TX_HIGH`], no spliced body waits for room in its socket, and the
+    /// socket itself has room). The socket is asked too: a copied response can leave the
+    /// send queue below the mark while the socket is full (the feeder was woken by a partial
+    /// drain), and a request pipelined at that moment went behind a client that had stopped
+    /// reading (seen in the VM, `proxy_slow_reader_reset`, after the flags alone). A
     /// request put behind a response that a slow reader holds up would wait for that reader,
     /// however long it takes (a client that stops reading a large response would otherwise
     /// stall every request pipelined behind it); it waits for a connection instead.
     fn flowing(&self, u: &Upstream) -> bool {
         match u.client.and_then(|c| self.conn_ref(c)) {
-            Some(c) => !c.splice_waiting && c.tx.len() < TX_HIGH,
+            Some(c) => {
+                !c.splice_waiting
+                    && c.tx.len() < TX_HIGH
+                    && c.sock.as_ref().is_none_or(|s| s.writable())
+            }
             None => true,
         }
     }
