@@ -74,7 +74,8 @@ pub struct Response<'a> {
     pub date: Option<u64>,
     /// Expires.
     pub expires: Expires,
-    /// Age: the largest valid value if repeated (the older reading), invalid ones ignored.
+    /// Age: the first member of the first line if repeated (`Age: 0, 7200` is 0), ignored if
+    /// it is invalid.
     pub age: Option<u32>,
     /// Last-Modified.
     pub last_modified: Option<u64>,
@@ -97,9 +98,12 @@ impl<'a> Response<'a> {
             cc: ResponseCc::from_fields(h, ignore),
             date: date(b"date"),
             expires: Expires::from_fields(h),
-            age: fields::values(h, b"age")
-                .filter_map(|v| super::cc::delta_seconds(trim(v)))
-                .max(),
+            // The first member of the first line (RFC 9111 section 4.2.1: with more than
+            // one value, the first occurrence is used); an invalid one is ignored (5.1).
+            age: h
+                .field(b"age", 0)
+                .and_then(|v| v.split(|&b| b == b',').next())
+                .and_then(|v| super::cc::delta_seconds(trim(v))),
             last_modified: date(b"last-modified"),
             etag: fields::single(h, b"etag")
                 .map(trim)
@@ -567,10 +571,24 @@ mod tests {
         ];
         let r = Response::new(200, &h, CcIgnore::NONE);
         assert_eq!(r.date, Some(784_111_777));
-        assert_eq!(r.age, Some(20));
+        assert_eq!(r.age, Some(10));
         assert_eq!(r.etag, Some(&b"W/\"a\""[..]));
         assert_eq!(r.last_modified, Some(784_111_777 - 86_400));
         assert!(!r.explicit_freshness());
+        for (lines, age) in [
+            (&["0, 7200"][..], Some(0)),
+            (&["7200, 0"], Some(7200)),
+            (&["7200", "0"], Some(7200)),
+            (&["x", "5"], None),
+            (&[" 3 "], Some(3)),
+        ] {
+            let h: Vec<(&str, &str)> = lines.iter().map(|&v| ("Age", v)).collect();
+            assert_eq!(
+                Response::new(200, &h[..], CcIgnore::NONE).age,
+                age,
+                "{lines:?}"
+            );
+        }
         let bad = [("ETag", "a"), ("Date", "yesterday")];
         let r = Response::new(200, &bad, CcIgnore::NONE);
         assert_eq!((r.etag, r.date), (None, None));

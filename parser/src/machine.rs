@@ -12,7 +12,8 @@
 use super::error::Error;
 use super::limits::{cap, cap64, Limits};
 use super::names::{
-    bit, eq_fold, header_id, header_id_in_line, ACTION_IDS, FORBIDDEN_TRAILER, NAME_BUF, SINGLETON,
+    bit, eq_fold, header_id, header_id_in_line, singletons, ACTION_IDS, FORBIDDEN_TRAILER,
+    NAME_BUF, RESPONSE_REPEATABLE,
 };
 use super::scan::{self, is, lower, HEX, HOST, QDTEXT, SCHEME, TOKEN, VCHAR};
 use super::types::{
@@ -514,7 +515,7 @@ impl Core {
             HeaderId::Expect if self.request => self.sem = Sem::Expect,
             _ => {
                 let b = bit(id);
-                if SINGLETON & b != 0 {
+                if singletons(self.request) & b != 0 {
                     if self.seen & b != 0 {
                         return Err(Error::DuplicateHeader);
                     }
@@ -920,7 +921,7 @@ impl Core {
         let action = if trailer {
             FORBIDDEN_TRAILER
         } else {
-            ACTION_IDS
+            ACTION_IDS & !if self.request { 0 } else { RESPONSE_REPEATABLE }
         };
         let mut rest = window;
         let mut lines = 0usize;
@@ -960,7 +961,7 @@ impl Core {
             };
             let f = field(rest, &line, id);
             let b = bit(id);
-            if !trailer && SINGLETON & b != 0 {
+            if !trailer && singletons(self.request) & b != 0 {
                 // What `on_name` does for them.
                 if self.seen & b != 0 {
                     return Err(Error::DuplicateHeader);

@@ -220,6 +220,26 @@ pub(super) const SINGLETON: u32 = bit(HeaderId::ContentType)
     | bit(HeaderId::ETag)
     | bit(HeaderId::LastModified);
 
+/// Singletons a response may repeat. RFC 9111 section 4.2.1 tells a cache what to do with
+/// them (the first Age line is used; repeated Date, Expires, Last-Modified or ETag lines make
+/// the field unusable: the response is stale or has no validator), origins do send them, and
+/// they do not frame the message, so refusing the response (502) would only break the site.
+/// A request repeating one of its singletons is still refused.
+pub(super) const RESPONSE_REPEATABLE: u32 = bit(HeaderId::Age)
+    | bit(HeaderId::Date)
+    | bit(HeaderId::Expires)
+    | bit(HeaderId::ETag)
+    | bit(HeaderId::LastModified);
+
+/// The singletons of a request (`true`) or a response.
+pub(super) const fn singletons(request: bool) -> u32 {
+    if request {
+        SINGLETON
+    } else {
+        SINGLETON & !RESPONSE_REPEATABLE
+    }
+}
+
 /// Fields for which the head's `on_name` does more than record the id: the singletons and
 /// the fields with a value mini-parser or a flag.
 pub(super) const ACTION_IDS: u32 = SINGLETON

@@ -334,6 +334,31 @@ fn duplicate_singletons() {
     ok(&req(
         b"GET / HTTP/1.1\r\nHost: h\r\nCookie: a=1\r\nCookie: b=2\r\nVary: a\r\nVary: b\r\n\r\n",
     ));
+    // A response may repeat the fields RFC 9111 section 4.2.1 tells a cache how to read
+    // (the cache's rules for them are in cache/); the others stay refused.
+    for n in ["Age", "Date", "Expires", "ETag", "Last-Modified"] {
+        let m = format!(
+            "HTTP/1.1 200 OK\r\n{n}: a\r\nContent-Length: 0\r\n{}: b\r\n\r\n",
+            n.to_lowercase()
+        );
+        let o = resp(Method::Get, m.as_bytes());
+        ok(&o);
+        let f = field_strs(m.as_bytes(), &fields(&o));
+        assert_eq!(
+            f.iter()
+                .filter(|(_, name, _)| name.eq_ignore_ascii_case(n))
+                .count(),
+            2,
+            "{n}"
+        );
+    }
+    assert_eq!(
+        resp_err(
+            Method::Get,
+            b"HTTP/1.1 200 OK\r\nContent-Type: a\r\nContent-Type: b\r\n\r\n"
+        ),
+        Error::DuplicateHeader
+    );
 }
 
 #[test]

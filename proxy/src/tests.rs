@@ -608,6 +608,50 @@ fn cache_hits_do_not_reach_the_upstream() {
     finish(sim);
 }
 
+/// An origin repeating Age, Date, Expires, ETag or Last-Modified gets its response through
+/// (502 before; seen with the public cache-tests suite) and the cache reads the repeats as
+/// RFC 9111 section 4.2.1 says: the first Age line is used, repeated differing Expires lines
+/// make the response stale.
+#[test]
+fn repeated_response_fields() {
+    let mut up = Server::new(
+        "127.0.0.1:8101",
+        Box::new(|r| {
+            let fields = match r.target.as_str() {
+                "/age" => "Cache-Control: max-age=3600\r\nAge: 0\r\nAge: 7200\r\n\
+                           Date: Sun, 06 Nov 2050 08:49:37 GMT\r\nDate: Sun, 06 Nov 2050 08:49:37 GMT\r\n\
+                           ETag: \"a\"\r\nETag: \"a\"\r\n",
+                "/old" => "Cache-Control: max-age=3600\r\nAge: 7200\r\nAge: 0\r\n",
+                _ => "Expires: Thu, 18 Aug 2050 02:01:18 GMT\r\nExpires: Thu, 18 Aug 2050 02:01:19 GMT\r\n\
+                      Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
+                      Last-Modified: Sun, 06 Nov 1994 08:49:38 GMT\r\n",
+            };
+            Some(format!("HTTP/1.1 200 OK\r\n{fields}Content-Length: 2\r\n\r\nok").into_bytes())
+        }),
+    );
+    let cfg = "listen 8090;\nserver 127.0.0.1:8101 conns_n=2;\ncache 1;\ncache_fulfill * *;\n";
+    let mut sim = Sim::start(cfg).expect("starts");
+    for path in ["/age", "/age", "/old", "/old", "/expires", "/expires"] {
+        let (r, _) = exchange(&mut sim, &mut [&mut up], &get(path), &[]);
+        assert_eq!(
+            (r[0].status, r[0].body.as_slice()),
+            (200, &b"ok"[..]),
+            "{path}"
+        );
+    }
+    let sent = |p: &str| up.requests.iter().filter(|r| r.target == p).count();
+    assert_eq!(sent("/age"), 1, "Age: 0 first: fresh, a hit");
+    assert_eq!(sent("/old"), 2, "Age: 7200 first: stale");
+    assert_eq!(sent("/expires"), 2, "two Expires: stale");
+    assert_eq!(
+        sim.stat("Server messages parsing errors"),
+        0,
+        "{}",
+        sim.perfstat()
+    );
+    finish(sim);
+}
+
 /// `frang_limits`: methods outside `http_methods` get 403 and are not forwarded.
 #[test]
 fn frang_method_limit() {
