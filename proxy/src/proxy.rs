@@ -133,6 +133,9 @@ pub(crate) struct Stats {
     pub(crate) server_connects: u64,
     pub(crate) server_established: u64,
     pub(crate) server_parse_errors: u64,
+    /// Upstream responses refused for what they would do to the connection (a close-delimited
+    /// response with requests pipelined behind it).
+    pub(crate) server_other_errors: u64,
     pub(crate) server_failures: u64,
     /// WebSocket tunnels opened (101 responses passed on).
     pub(crate) tunnels: u64,
@@ -3212,6 +3215,20 @@ impl Proxy {
                     return UNext::Broken;
                 };
                 let resp = u.reader.response();
+                // A response that only ends when the upstream closes (RFC 9112 section 6.3:
+                // Transfer-Encoding without chunked, or no framing at all), with requests
+                // pipelined behind it: whatever the upstream sends for those would be read as
+                // this response's body and go to this client (another client's response, from
+                // a broken or hostile origin). It is refused and the connection dropped; the
+                // pipelined requests are sent again, on other connections.
+                if !resp.interim
+                    && resp.body == crate::parser::BodyKind::CloseDelimited
+                    && u.pipe.len() > 0
+                {
+                    self.stats.server_other_errors =
+                        self.stats.server_other_errors.saturating_add(1);
+                    return UNext::Broken;
+                }
                 if !resp.interim {
                     if let Some(srv) = self
                         .groups
@@ -3684,7 +3701,7 @@ impl Proxy {
             ("Server messages forwarded\t\t", s.responses),
             ("Server messages parsing errors\t\t", s.server_parse_errors),
             ("Server messages filtered out\t\t", 0),
-            ("Server messages other errors\t\t", 0),
+            ("Server messages other errors\t\t", s.server_other_errors),
             ("Server connection attempts\t\t", s.server_connects),
             ("Server established connections\t\t", s.server_established),
             ("Server connections active\t\t", up),

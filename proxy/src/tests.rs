@@ -652,6 +652,91 @@ fn repeated_response_fields() {
     finish(sim);
 }
 
+/// An upstream response that ends only with the connection (Transfer-Encoding without
+/// chunked), with requests pipelined behind it, from an origin that then answers those on the
+/// same connection: their responses must not end up in the first client's body (seen with
+/// the public cache-tests suite's origin). It is refused; the others get their own answers.
+#[test]
+fn close_delimited_response_with_pipelined_requests() {
+    let mut up = Server::new(
+        "127.0.0.1:8101",
+        Box::new(|r| {
+            (!matches!(r.target.as_str(), "/te" | "/hold")).then(|| ok(r.target.as_bytes()))
+        }),
+    );
+    let mut sim = Sim::start("listen 8090;\nserver 127.0.0.1:8101 conns_n=2;\n").expect("starts");
+    let first = sim.client(PORT, CLIENT).expect("connects");
+    first.send(&get("/te"));
+    let hold = sim.client(PORT, CLIENT).expect("connects");
+    hold.send(&get("/hold"));
+    sim.run_with(&mut [&mut up]);
+    let others: Vec<_> = (0..4)
+        .map(|_| sim.client(PORT, CLIENT).expect("connects"))
+        .collect();
+    for (k, c) in others.iter().enumerate() {
+        c.send(&get(&format!("/p{k}")));
+    }
+    sim.run_with(&mut [&mut up]);
+    assert!(
+        sim.stat("Requests pipelined to servers") >= 2,
+        "{}",
+        sim.perfstat()
+    );
+    let te = up
+        .requests
+        .iter()
+        .position(|r| r.target == "/te")
+        .expect("sent");
+    up.answer(
+        te,
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: foo\r\n\r\nTE-BODY",
+    );
+    sim.run_with(&mut [&mut up]);
+    let h = up
+        .requests
+        .iter()
+        .position(|r| r.target == "/hold")
+        .expect("sent");
+    up.answer(h, &ok(b"/hold"));
+    sim.run_with(&mut [&mut up]);
+    // The refused request is sent again (a GET): answer it normally this time.
+    sim.advance(2000, &mut [&mut up]);
+    if let Some(i) = up
+        .requests
+        .iter()
+        .skip(te + 1)
+        .position(|r| r.target == "/te")
+    {
+        up.answer(te + 1 + i, &ok(b"/te"));
+        sim.run_with(&mut [&mut up]);
+    }
+    for (k, c) in others.iter().enumerate() {
+        let r = responses(&c.read_all(&mut sim, &mut [&mut up]), &[], false);
+        assert_eq!(r.len(), 1, "client {k}");
+        assert_eq!(
+            r[0].body,
+            format!("/p{k}").as_bytes(),
+            "client {k}: {}",
+            r[0].status
+        );
+    }
+    let got = first.read_all(&mut sim, &mut [&mut up]);
+    let text = String::from_utf8_lossy(&got);
+    assert!(!text.contains("/p"), "another client's response: {text}");
+    assert!(
+        text.starts_with("HTTP/1.1 200") || text.starts_with("HTTP/1.1 502"),
+        "{text}"
+    );
+    assert_eq!(
+        sim.stat("Server messages other errors"),
+        1,
+        "{}",
+        sim.perfstat()
+    );
+    drop((first, hold, others));
+    finish(sim);
+}
+
 /// `frang_limits`: methods outside `http_methods` get 403 and are not forwarded.
 #[test]
 fn frang_method_limit() {
