@@ -69,7 +69,9 @@ pub enum Error {
     /// A field value contains a control byte other than HTAB, or DEL.
     InvalidHeaderValue,
     /// A second instance of a field that must appear once (Content-Type, Authorization,
-    /// User-Agent, Referer, If-Modified-Since, Age, Date, Expires, ETag, Last-Modified).
+    /// User-Agent, Referer, If-Modified-Since, Age, Date, Expires, ETag, Last-Modified). A
+    /// response may repeat Age, Date, Expires, ETag and Last-Modified: a cache reads the
+    /// repeats as RFC 9111 section 4.2.1 says.
     DuplicateHeader,
     /// A field that is not allowed in a trailer section (framing, routing and connection
     /// fields).
