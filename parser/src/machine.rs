@@ -12,8 +12,7 @@
 use super::error::Error;
 use super::limits::{cap, cap64, Limits};
 use super::names::{
-    bit, eq_fold, header_id, header_id_in_line, singletons, ACTION_IDS, FORBIDDEN_TRAILER,
-    NAME_BUF, RESPONSE_REPEATABLE,
+    action_ids, bit, eq_fold, header_id, header_id_in_line, singletons, FORBIDDEN_TRAILER, NAME_BUF,
 };
 use super::scan::{self, is, lower, HEX, HOST, QDTEXT, SCHEME, TOKEN, VCHAR};
 use super::types::{
@@ -921,8 +920,9 @@ impl Core {
         let action = if trailer {
             FORBIDDEN_TRAILER
         } else {
-            ACTION_IDS & !if self.request { 0 } else { RESPONSE_REPEATABLE }
+            action_ids(self.request)
         };
+        let single = singletons(self.request);
         let mut rest = window;
         let mut lines = 0usize;
         // The field of `line` at the start of `rest`, whose name is `id`.
@@ -961,7 +961,7 @@ impl Core {
             };
             let f = field(rest, &line, id);
             let b = bit(id);
-            if !trailer && singletons(self.request) & b != 0 {
+            if !trailer && single & b != 0 {
                 // What `on_name` does for them.
                 if self.seen & b != 0 {
                     return Err(Error::DuplicateHeader);
@@ -991,7 +991,7 @@ impl Core {
     }
 
     /// What a field line taken by the fast path needs besides its event: the checks of
-    /// [`Self::on_name`] and the value mini-parser, for a name in [`ACTION_IDS`] (or, in a
+    /// [`Self::on_name`] and the value mini-parser, for a name in [`action_ids`] (or, in a
     /// trailer section, [`FORBIDDEN_TRAILER`]) other than the singletons. `value` is the
     /// value up to the CR, `t` its length without trailing whitespace, `at` its offset.
     #[inline(never)]

@@ -240,6 +240,12 @@ pub(super) const fn singletons(request: bool) -> u32 {
     }
 }
 
+/// [`ACTION_IDS`] for a request (`true`) or a response: the fields a response may repeat need
+/// nothing but their event there.
+pub(super) const fn action_ids(request: bool) -> u32 {
+    ACTION_IDS & !SINGLETON | singletons(request)
+}
+
 /// Fields for which the head's `on_name` does more than record the id: the singletons and
 /// the fields with a value mini-parser or a flag.
 pub(super) const ACTION_IDS: u32 = SINGLETON

@@ -5,7 +5,7 @@
 
 use std::prelude::rust_2021::*;
 
-use crate::host::testkit::{fnv, ok, responses, Response, Server, FNV0};
+use crate::host::testkit::{fnv, ok, responses, Peer, Response, Server, FNV0};
 use crate::host::Sim;
 
 const PORT: u16 = 8090;
@@ -18,6 +18,42 @@ fn req(method: &str, path: &str, extra: &str) -> Vec<u8> {
 
 fn get(path: &str) -> Vec<u8> {
     req("GET", path, "")
+}
+
+/// `n` new clients that each send `GET /p{k}` (pipelined when the upstream connections are
+/// busy).
+fn pipelined_gets(sim: &mut Sim, up: &mut Server, n: usize) -> Vec<Peer> {
+    let clients: Vec<_> = (0..n)
+        .map(|_| sim.client(PORT, CLIENT).expect("connects"))
+        .collect();
+    for (k, c) in clients.iter().enumerate() {
+        c.send(&get(&format!("/p{k}")));
+    }
+    sim.run_with(&mut [up]);
+    clients
+}
+
+/// Each client of [`pipelined_gets`] got exactly its own response.
+fn assert_own_answers(sim: &mut Sim, up: &mut Server, clients: &[Peer]) {
+    for (k, c) in clients.iter().enumerate() {
+        let r = responses(&c.read_all(sim, &mut [&mut *up]), &[], false);
+        assert_eq!(r.len(), 1, "client {k}");
+        assert_eq!(
+            r[0].body,
+            format!("/p{k}").as_bytes(),
+            "client {k}: {}",
+            r[0].status
+        );
+    }
+}
+
+/// Index of the first request for `target` the upstream received at or after `from`.
+fn request_at(up: &Server, target: &str, from: usize) -> Option<usize> {
+    up.requests
+        .iter()
+        .skip(from)
+        .position(|r| r.target == target)
+        .map(|i| i + from)
 }
 
 /// Sends `bytes` on a new connection and collects the responses (`head` as in
@@ -466,13 +502,7 @@ fn upstream_pipelining() {
     let first = sim.client(PORT, CLIENT).expect("connects");
     first.send(&get("/hold"));
     sim.run_with(&mut [&mut up]);
-    let others: Vec<_> = (0..5)
-        .map(|_| sim.client(PORT, CLIENT).expect("connects"))
-        .collect();
-    for (k, c) in others.iter().enumerate() {
-        c.send(&get(&format!("/p{k}")));
-    }
-    sim.run_with(&mut [&mut up]);
+    let others = pipelined_gets(&mut sim, &mut up, 5);
     assert!(
         sim.stat("Requests pipelined to servers") >= 3,
         "{}",
@@ -485,11 +515,7 @@ fn upstream_pipelining() {
     up.answer(0, &ok(b"/hold"));
     sim.run_with(&mut [&mut up]);
     assert_eq!(responses(&first.recv(), &[], false)[0].body, b"/hold");
-    for (k, c) in others.iter().enumerate() {
-        let r = responses(&c.recv(), &[], false);
-        assert_eq!(r.len(), 1, "client {k}");
-        assert_eq!(r[0].body, format!("/p{k}").as_bytes());
-    }
+    assert_own_answers(&mut sim, &mut up, &others);
     // Behind a POST: nothing.
     let before = sim.stat("Requests pipelined to servers");
     let post = sim.client(PORT, CLIENT).expect("connects");
@@ -670,56 +696,28 @@ fn close_delimited_response_with_pipelined_requests() {
     let hold = sim.client(PORT, CLIENT).expect("connects");
     hold.send(&get("/hold"));
     sim.run_with(&mut [&mut up]);
-    let others: Vec<_> = (0..4)
-        .map(|_| sim.client(PORT, CLIENT).expect("connects"))
-        .collect();
-    for (k, c) in others.iter().enumerate() {
-        c.send(&get(&format!("/p{k}")));
-    }
-    sim.run_with(&mut [&mut up]);
+    let others = pipelined_gets(&mut sim, &mut up, 4);
     assert!(
         sim.stat("Requests pipelined to servers") >= 2,
         "{}",
         sim.perfstat()
     );
-    let te = up
-        .requests
-        .iter()
-        .position(|r| r.target == "/te")
-        .expect("sent");
+    let te = request_at(&up, "/te", 0).expect("sent");
     up.answer(
         te,
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: foo\r\n\r\nTE-BODY",
     );
     sim.run_with(&mut [&mut up]);
-    let h = up
-        .requests
-        .iter()
-        .position(|r| r.target == "/hold")
-        .expect("sent");
+    let h = request_at(&up, "/hold", 0).expect("sent");
     up.answer(h, &ok(b"/hold"));
     sim.run_with(&mut [&mut up]);
     // The refused request is sent again (a GET): answer it normally this time.
     sim.advance(2000, &mut [&mut up]);
-    if let Some(i) = up
-        .requests
-        .iter()
-        .skip(te + 1)
-        .position(|r| r.target == "/te")
-    {
-        up.answer(te + 1 + i, &ok(b"/te"));
+    if let Some(i) = request_at(&up, "/te", te + 1) {
+        up.answer(i, &ok(b"/te"));
         sim.run_with(&mut [&mut up]);
     }
-    for (k, c) in others.iter().enumerate() {
-        let r = responses(&c.read_all(&mut sim, &mut [&mut up]), &[], false);
-        assert_eq!(r.len(), 1, "client {k}");
-        assert_eq!(
-            r[0].body,
-            format!("/p{k}").as_bytes(),
-            "client {k}: {}",
-            r[0].status
-        );
-    }
+    assert_own_answers(&mut sim, &mut up, &others);
     let got = first.read_all(&mut sim, &mut [&mut up]);
     let text = String::from_utf8_lossy(&got);
     assert!(!text.contains("/p"), "another client's response: {text}");
