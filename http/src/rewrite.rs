@@ -258,11 +258,19 @@ fn copy_fields(
 
 /// Writes a start line, a later HTTP/1 minor version (which the parser reads as 1.1, RFC 9110
 /// section 2.5) as `HTTP/1.1`: the next hop may not take `HTTP/1.2`.
+///
+/// A status line always goes out as `HTTP/1.1`, whatever the upstream spoke: an intermediary
+/// sends its own version in what it forwards (RFC 9110 section 2.5), `Via` keeps the one it
+/// received, and the client's persistence is the proxy's to state (an `HTTP/1.0` status line
+/// would make a 1.1 client close a connection the proxy keeps). A request keeps `HTTP/1.0`:
+/// the upstream must not answer an HTTP/1.0 client's request with chunked coding, which the
+/// proxy passes through as it is.
 fn put_start_line(line: &[u8], request: bool, out: &mut impl Out) -> Result<(), Overflow> {
     let later = |v: &[u8]| {
         v.len() == 8
             && v.starts_with(b"HTTP/1.")
-            && v.last().is_some_and(|d| (b'2'..=b'9').contains(d))
+            && v.last()
+                .is_some_and(|d| (if request { b'2' } else { b'0' }..=b'9').contains(d))
     };
     if request {
         // A request line ends with the version (a target has no space).
@@ -503,11 +511,18 @@ Connection: keep-alive\r\n\r\n"
                 s(&out)
             );
         }
-        // 1.0 and 1.1 stay as they are.
+        // A request's 1.0 and 1.1 stay as they are.
         let head = b"GET / HTTP/1.0\r\n\r\n";
         out.clear();
         rewrite_request(head, &req(Version::Http10), &FWD, &mut out).unwrap();
         assert!(s(&out).starts_with("GET / HTTP/1.0\r\n"));
+        // A response goes on as 1.1 (the proxy's version), Via naming the received one.
+        let mut r = resp(204, BodyKind::None);
+        r.version = Version::Http10;
+        out.clear();
+        let head = b"HTTP/1.0 204 No Content\r\n\r\n";
+        rewrite_response(head, &req(Version::Http11), &r, b"tfw", &mods, &mut out).unwrap();
+        assert_eq!(s(&out), "HTTP/1.1 204 No Content\r\nVia: 1.0 tfw\r\n\r\n");
     }
 
     #[test]
