@@ -135,6 +135,17 @@ def cache_rfc_behaviour():
     auth = {"Authorization": "Basic dTpw"}
     expect(twice("/c/auth?cc=max-age=60", auth) == 2, "a response to Authorization was stored")
     expect(twice("/c/auth?cc=max-age=60,public", auth) == 1, "public did not allow storing")
+    # CDN-Cache-Control (RFC 9213) replaces Cache-Control and Expires for this cache, and is
+    # passed on; an invalid one (a string where max-age needs an integer) is ignored.
+    cdn = "/c/cdn?cc=no-store&cdn=max-age=60"
+    expect(twice(cdn) == 1, "CDN-Cache-Control: max-age did not override no-store")
+    r, _ = get(cdn)
+    expect(r.getheader("CDN-Cache-Control") == "max-age=60" and r.getheader("Age") is not None,
+           f"CDN-Cache-Control hit: {r.getheaders()}")
+    expect(twice("/c/cdn?cc=max-age=60&exp=60&cdn=no-store") == 2,
+           "CDN-Cache-Control: no-store was stored")
+    expect(twice("/c/cdn?cc=no-store&cdn=max-age=%2260%22") == 2,
+           "an invalid CDN-Cache-Control was used")
     # Freshness: Expires - Date, an Expires in the past, nothing (cache_ttl 0), max-age=1.
     expect(twice("/c/exp?exp=60") == 1, "Expires in a minute was not used")
     expect(twice("/c/exp?exp=-10") == 2, "an expired response was served")

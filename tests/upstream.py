@@ -107,6 +107,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/plain")
         if "cc" in q:
             self.send_header("Cache-Control", q["cc"])
+        if "cdn" in q:
+            self.send_header("CDN-Cache-Control", q["cdn"])
         if etag:
             self.send_header("ETag", f'"{etag}"')
         if "vary" in q:

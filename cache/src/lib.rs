@@ -7,7 +7,8 @@
 //! its parsed header table; nothing is copied, every field may have several lines.
 //!
 //! * [`key`]: the cache key and its keyed, incremental hash.
-//! * [`cc`]: Cache-Control and Pragma.
+//! * [`cc`]: Cache-Control and Pragma; [`targeted`]: CDN-Cache-Control (RFC 9213), which
+//!   takes their place when present.
 //! * [`store`]: may this request use the cache, may this response be stored, which fields.
 //! * [`fresh`]: lifetime, age, the [`Entry`] metadata, and [`decide`] on a hit.
 //! * [`cond`]: 304 to conditional requests, revalidation with the upstream, 304 updates.
@@ -96,6 +97,7 @@ pub mod key;
 pub mod method;
 pub mod rules;
 pub mod store;
+pub mod targeted;
 pub mod vary;
 pub mod wire;
 

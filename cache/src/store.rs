@@ -67,8 +67,12 @@ impl<'a> Request<'a> {
 pub struct Response<'a> {
     /// Status code.
     pub status: u16,
-    /// Cache-Control (and Pragma), `cache_control_ignore` applied.
+    /// CDN-Cache-Control if it is present and valid, else Cache-Control (and Pragma),
+    /// `cache_control_ignore` applied.
     pub cc: ResponseCc,
+    /// `cc` came from CDN-Cache-Control: Cache-Control, Pragma and Expires are ignored
+    /// (RFC 9213 section 2.1).
+    pub targeted: bool,
     /// Date, `None` if absent or invalid (then the receive time stands in for it, RFC 9110
     /// section 6.6.1).
     pub date: Option<u64>,
@@ -93,11 +97,17 @@ impl<'a> Response<'a> {
     /// Reads the fields of response `h` with status `status`.
     pub fn new<F: Fields + ?Sized>(status: u16, h: &'a F, ignore: CcIgnore) -> Self {
         let date = |name: &[u8]| fields::single(h, name).and_then(parse_http_date);
+        let targeted = super::targeted::from_fields(h, ignore);
         Response {
             status,
-            cc: ResponseCc::from_fields(h, ignore),
+            targeted: targeted.is_some(),
+            cc: targeted.unwrap_or_else(|| ResponseCc::from_fields(h, ignore)),
             date: date(b"date"),
-            expires: Expires::from_fields(h),
+            expires: if targeted.is_some() {
+                Expires::Absent
+            } else {
+                Expires::from_fields(h)
+            },
             // The first member of the first line (RFC 9111 section 4.2.1: with more than
             // one value, the first occurrence is used); an invalid one is ignored (5.1).
             age: h
@@ -119,13 +129,19 @@ impl<'a> Response<'a> {
     /// describe the new message (a 304 without Date was dated on receipt), so they are always
     /// taken from it. The updated response gives the entry's new metadata through
     /// [`Entry::new`](super::fresh::Entry::new) with the revalidation's times.
+    ///
+    /// A CDN-Cache-Control on either side wins over Cache-Control and Expires on both: the
+    /// updated head holds it (the 304's, or the stored one the 304 did not replace).
     pub fn update_from_304(&mut self, r: &Response<'a>) {
-        if r.cc.present {
+        if r.targeted || (!self.targeted && r.cc.present) {
             self.cc = r.cc;
         }
-        if r.expires != Expires::Absent {
+        if r.targeted {
+            self.expires = Expires::Absent;
+        } else if !self.targeted && r.expires != Expires::Absent {
             self.expires = r.expires;
         }
+        self.targeted |= r.targeted;
         self.date = r.date;
         self.age = r.age;
         if r.last_modified.is_some() {
@@ -612,6 +628,64 @@ mod tests {
         r.update_from_304(&Response::new(304, &n, CcIgnore::NONE));
         assert_eq!(r.cc.max_age, Some(120));
         assert_eq!(r.expires, Expires::At(784_111_777));
+    }
+
+    #[test]
+    fn cdn_cache_control_takes_precedence() {
+        // RFC 9213 section 2.1: a valid CDN-Cache-Control replaces Cache-Control, Pragma and
+        // Expires, in both directions; an invalid one is as if absent.
+        let cdn_fresh = [
+            ("Cache-Control", "no-store"),
+            ("Pragma", "no-cache"),
+            ("CDN-Cache-Control", "max-age=600"),
+        ];
+        assert_eq!(get(200, &cdn_fresh), Ok(()));
+        let r = Response::new(200, &cdn_fresh, CcIgnore::NONE);
+        assert!(r.targeted && !r.cc.no_cache && r.cc.max_age == Some(600));
+        let cdn_no_store = [
+            ("Cache-Control", "max-age=600"),
+            ("CDN-Cache-Control", "no-store"),
+        ];
+        assert_eq!(get(200, &cdn_no_store), Err(NotStorable::NoStore));
+        let private = [
+            ("Cache-Control", "public"),
+            ("CDN-Cache-Control", "private"),
+        ];
+        assert_eq!(get(200, &private), Err(NotStorable::Private));
+        let expires = [
+            ("CDN-Cache-Control", "max-age=0"),
+            ("Expires", "Sun, 06 Nov 2094 08:49:37 GMT"),
+        ];
+        let r = Response::new(200, &expires, CcIgnore::NONE);
+        assert_eq!((r.cc.max_age, r.expires), (Some(0), Expires::Absent));
+        let invalid = [
+            ("Cache-Control", "no-store"),
+            ("CDN-Cache-Control", "max-age=\"600\""),
+        ];
+        assert_eq!(get(200, &invalid), Err(NotStorable::NoStore));
+        assert!(!Response::new(200, &invalid, CcIgnore::NONE).targeted);
+    }
+
+    #[test]
+    fn update_from_304_keeps_cdn_cache_control() {
+        let stored = [
+            ("CDN-Cache-Control", "max-age=600"),
+            ("Cache-Control", "no-store"),
+        ];
+        let mut r = Response::new(200, &stored, CcIgnore::NONE);
+        // The updated head still holds the stored CDN-Cache-Control: it still wins.
+        let n = [
+            ("Cache-Control", "max-age=5"),
+            ("Expires", "Sun, 06 Nov 1994 08:49:37 GMT"),
+        ];
+        r.update_from_304(&Response::new(304, &n, CcIgnore::NONE));
+        assert_eq!((r.cc.max_age, r.expires), (Some(600), Expires::Absent));
+        // A 304 with its own replaces it, and silences a stored Expires.
+        let stored = [("Expires", "Sun, 06 Nov 1994 08:49:37 GMT")];
+        let mut r = Response::new(200, &stored, CcIgnore::NONE);
+        let n = [("CDN-Cache-Control", "max-age=60")];
+        r.update_from_304(&Response::new(304, &n, CcIgnore::NONE));
+        assert!(r.targeted && r.cc.max_age == Some(60) && r.expires == Expires::Absent);
     }
 
     #[test]
