@@ -61,4 +61,6 @@ pub(crate) use host::sock;
 pub(crate) use host::sys;
 
 #[cfg(test)]
+mod hostile;
+#[cfg(test)]
 mod tests;
