@@ -1,6 +1,6 @@
 //! Hostile peers on both sides: generated and mutated requests from clients and responses
-//! from the upstream, split at random points, with time moving so that timeouts fire, through
-//! a proxy with the cache, PURGE, frang limits and HTTP tables on.
+//! from the upstream, split at random points, with time moving so that timeouts fire and reloads
+//! happening, through a proxy with the cache, PURGE, frang limits and HTTP tables on.
 //!
 //! Every input is derived from a seed, so a failure names the seed that reproduces it
 //! (`TFW_HOSTILE_SEED=N cargo test -p tempesta-proxy hostile`); `make test` runs 200 seeds,
@@ -428,6 +428,28 @@ fn run(seed: u64, clients: usize) {
             0 => c.shutdown(),
             1 => c.reset(),
             _ => {}
+        }
+        if rng.chance(3) {
+            // A reload with traffic in flight: the cache off or on, one upstream connection
+            // or two (pools replaced, clients kept).
+            let cfg = CONFIG
+                .replace(
+                    "cache 2;",
+                    if rng.chance(50) {
+                        "cache 0;"
+                    } else {
+                        "cache 2;"
+                    },
+                )
+                .replace(
+                    "conns_n=2",
+                    if rng.chance(50) {
+                        "conns_n=1"
+                    } else {
+                        "conns_n=2"
+                    },
+                );
+            sim.reload(&cfg).expect("the configuration reloads");
         }
         let got = c.read_all(&mut sim, &mut [&mut up]);
         peers.push((c, got, heads));
