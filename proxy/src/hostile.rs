@@ -4,11 +4,11 @@
 //!
 //! Every input is derived from a seed, so a failure names the seed that reproduces it
 //! (`TFW_HOSTILE_SEED=N cargo test -p tempesta-proxy hostile`); `make test` runs 200 seeds,
-//! `TFW_HOSTILE_RUNS=5000` runs more (5000 passed when this was written). What must hold whatever the
-//! peers send: no panic (test builds check arithmetic overflow, as the module's do), every
-//! byte a client gets is a sequence of HTTP/1.1 responses with a valid status (the proxy
-//! never relays an upstream's garbage as its own framing), the simulation comes to rest, and
-//! stopping releases every socket.
+//! `TFW_HOSTILE_RUNS=5000` runs more (2000 passed when this was written). What must hold
+//! whatever the peers send: no panic (test builds check arithmetic overflow, as the module's
+//! do), every byte a client gets is a sequence of HTTP/1.1 responses with a valid status (the
+//! proxy never relays an upstream's garbage as its own framing), the simulation comes to
+//! rest, and stopping releases every socket.
 
 use std::prelude::rust_2021::*;
 
@@ -144,7 +144,7 @@ const BAD_REQ_FIELDS: &[&str] = &[
     "Transfer-Encoding: gzip, chunked",
     "Transfer-Encoding: chunked, gzip",
     "Trailer: X",
-    "X-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    "X-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
     " folded: x",
     "Bad Name: x",
     "X: a\x01b",
