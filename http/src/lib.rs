@@ -55,4 +55,6 @@ fn trim(v: &[u8]) -> &[u8] {
 #[allow(unused_imports)]
 pub use self::reader::{Reader, ReqInfo, RespInfo, Step};
 #[allow(unused_imports)]
-pub use self::rewrite::{rewrite_request, rewrite_response, Fwd, HdrMods, Out, Overflow};
+pub use self::rewrite::{
+    dechunked, rewrite_request, rewrite_response, Fwd, HdrMods, Out, Overflow,
+};

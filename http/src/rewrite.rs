@@ -107,6 +107,7 @@ pub fn rewrite_request(
     let own = Own {
         host: fwd.host,
         framing: Some(info.body),
+        ..Own::default()
     };
     copy_fields(head, &fwd.mods, fwd.upgrade, &own, out)?;
     out.put(b"X-Forwarded-For: ")?;
@@ -128,7 +129,16 @@ pub fn rewrite_request(
 /// Whether the client connection stays open after this response: the client wants it and
 /// the response does not end by closing.
 pub fn client_keeps_alive(req: &ReqInfo, resp: &RespInfo) -> bool {
-    req.keep_alive && resp.body != BodyKind::CloseDelimited
+    req.keep_alive && resp.body != BodyKind::CloseDelimited && !dechunked(req, resp)
+}
+
+/// Whether the response's chunked coding must be undone for the client: an HTTP/1.0 client
+/// cannot read it (RFC 9112 section 6.1: no Transfer-Encoding in a response to a request
+/// that does not indicate HTTP/1.1). The proxy forwards such a request as HTTP/1.0, so only
+/// an upstream that ignores that sends one; the client then gets the chunk data without
+/// framing, `Transfer-Encoding` and `Trailer` removed, delimited by the close.
+pub fn dechunked(req: &ReqInfo, resp: &RespInfo) -> bool {
+    !resp.interim && resp.body == BodyKind::Chunked && req.version == Version::Http10
 }
 
 /// Writes the response head to send to the client, for a request `req`, with the operator's
@@ -146,7 +156,11 @@ pub fn rewrite_response(
     let none = HdrMods::default();
     let mods = if resp.interim { &none } else { mods };
     let switch = resp.code == 101;
-    copy_fields(head, mods, switch, &Own::default(), out)?;
+    let own = Own {
+        no_transfer_coding: dechunked(req, resp),
+        ..Own::default()
+    };
+    copy_fields(head, mods, switch, &own, out)?;
     put_via(resp.version, via, out)?;
     out.put(mods.add)?;
     if switch {
@@ -178,6 +192,8 @@ struct Own<'a> {
     /// The message's framing: `Content-Length` and `Transfer-Encoding` written in canonical
     /// form where the first of each was.
     framing: Option<BodyKind>,
+    /// `Transfer-Encoding` and `Trailer` are dropped: the body goes on decoded ([`dechunked`]).
+    no_transfer_coding: bool,
 }
 
 /// Copies the start line and the end-to-end fields (everything but the final empty line),
@@ -217,6 +233,12 @@ fn copy_fields(
                 continue;
             }
             if own.host.is_some() && name.eq_ignore_ascii_case(b"host") {
+                continue;
+            }
+            if own.no_transfer_coding
+                && (name.eq_ignore_ascii_case(b"transfer-encoding")
+                    || name.eq_ignore_ascii_case(b"trailer"))
+            {
                 continue;
             }
             if let Some(body) = own.framing {
@@ -523,6 +545,24 @@ Connection: keep-alive\r\n\r\n"
         let head = b"HTTP/1.0 204 No Content\r\n\r\n";
         rewrite_response(head, &req(Version::Http11), &r, b"tfw", &mods, &mut out).unwrap();
         assert_eq!(s(&out), "HTTP/1.1 204 No Content\r\nVia: 1.0 tfw\r\n\r\n");
+    }
+
+    #[test]
+    fn chunked_response_to_http10_client_goes_decoded() {
+        let head =
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X\r\nETag: \"a\"\r\n\r\n";
+        let resp = resp(200, BodyKind::Chunked);
+        let mut r10 = req(Version::Http10);
+        r10.keep_alive = true;
+        assert!(dechunked(&r10, &resp) && !client_keeps_alive(&r10, &resp));
+        let mut out = Vec::new();
+        rewrite_response(head, &r10, &resp, b"tfw", &HdrMods::default(), &mut out).unwrap();
+        assert_eq!(
+            s(&out),
+            "HTTP/1.1 200 OK\r\nETag: \"a\"\r\nVia: 1.1 tfw\r\nConnection: close\r\n\r\n"
+        );
+        // An HTTP/1.1 client gets it as it is.
+        assert!(!dechunked(&req(Version::Http11), &resp));
     }
 
     #[test]

@@ -371,6 +371,9 @@ struct Client {
     cache: ReqCtx,
     /// The stored object being filled from the response in flight.
     fill: Option<KBox<Fill>>,
+    /// The response in flight is chunked and this client speaks HTTP/1.0: it gets the chunk
+    /// data only, and the close ends it (`http::dechunked`).
+    dechunk: Option<wire::Dechunk>,
     /// The cached response being sent.
     hit: Option<Sending>,
     /// The entry sent to the client in place of the upstream's response when that ends: the
@@ -1468,6 +1471,7 @@ impl Proxy {
                 white,
                 cache: ReqCtx::default(),
                 fill: None,
+                dechunk: None,
                 hit: None,
                 reval_hit: None,
                 release_waiters: false,
@@ -3329,6 +3333,11 @@ impl Proxy {
                             if switch {
                                 return UNext::Tunnel { head_end: end };
                             }
+                            c.dechunk = http::dechunked(&c.req, &resp).then(wire::Dechunk::new);
+                            if c.dechunk.is_some() {
+                                // The body ends with the connection.
+                                c.req.keep_alive = false;
+                            }
                             if let (Some(cache), false) = (self.cache.as_mut(), resp.interim) {
                                 let req_head = match c.retriable {
                                     true => c.req_copy.data(),
@@ -3362,10 +3371,17 @@ impl Proxy {
                     Some(Conn { role: Role::Client(c), .. }) if c.reval_hit.is_some());
                 if let Some(cl) = client.filter(|_| !replaced) {
                     if !interim {
-                        if cl.tx.put(bytes).is_err() {
+                        let Conn { tx, role, .. } = cl;
+                        let sent = match role {
+                            Role::Client(Client {
+                                dechunk: Some(d), ..
+                            }) => d.feed(bytes, &mut BufSink(tx)).is_ok(),
+                            _ => tx.put(bytes).is_ok(),
+                        };
+                        if !sent {
                             return UNext::Broken;
                         }
-                        if let Role::Client(c) = &mut cl.role {
+                        if let Role::Client(c) = role {
                             c.body_sent = c.body_sent.saturating_add(bytes.len() as u64);
                             if let Some(f) = &mut c.fill {
                                 f.body(bytes);
@@ -3451,6 +3467,7 @@ impl Proxy {
                     }
                     partial_request = !c.req_done;
                     fill = c.fill.take();
+                    c.dechunk = None;
                     c.cache.end();
                     // `http_resp_code_block`: a client that collects too many of the watched
                     // statuses gets this response, then its connection closes (and, with

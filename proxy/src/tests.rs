@@ -984,3 +984,54 @@ fn queue_full_gets_503() {
     assert_eq!(sim.stat("Errors 503 (queue full)"), 2);
     finish(sim);
 }
+
+/// An upstream that answers an HTTP/1.0 request with chunked coding anyway (the proxy asks
+/// with HTTP/1.0): the client gets the data without the framing, delimited by the close;
+/// an HTTP/1.1 client gets the chunks as they are.
+#[test]
+fn chunked_response_to_http10_client_is_decoded() {
+    let mut up = Server::new(
+        "127.0.0.1:8101",
+        Box::new(|r| {
+            let mut b =
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X\r\n\r\n".to_vec();
+            for _ in 0..50 {
+                b.extend_from_slice(b"400;e=1\r\n");
+                b.extend_from_slice(&body(1024));
+                b.extend_from_slice(b"\r\n");
+            }
+            b.extend_from_slice(
+                format!("{:x}\r\n{}\r\n0\r\nX: y\r\n\r\n", r.target.len(), r.target).as_bytes(),
+            );
+            Some(b)
+        }),
+    );
+    let mut sim = Sim::start(BASIC).expect("starts");
+    let mut want = body(1024).repeat(50);
+    want.extend_from_slice(b"/h10");
+    for keep in ["", "Connection: keep-alive\r\n"] {
+        let c = sim.client(PORT, CLIENT).expect("connects");
+        c.send(format!("GET /h10 HTTP/1.0\r\n{keep}\r\n").as_bytes());
+        let got = c.read_all(&mut sim, &mut [&mut up]);
+        assert!(c.closed(), "the close ends the body");
+        let end = got
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a head")
+            + 4;
+        let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+        assert!(
+            head.starts_with("http/1.1 200 ") && head.contains("connection: close"),
+            "{head}"
+        );
+        assert!(
+            !head.contains("transfer-encoding") && !head.contains("trailer"),
+            "{head}"
+        );
+        assert!(got[end..] == want[..], "{keep}: the body, decoded");
+    }
+    let (r, closed) = exchange(&mut sim, &mut [&mut up], &get("/h11"), &[]);
+    assert!(!closed && r[0].header("transfer-encoding") == Some("chunked"));
+    assert_eq!(r[0].body.len(), 50 * 1024 + 4);
+    finish(sim);
+}

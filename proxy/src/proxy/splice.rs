@@ -8,10 +8,10 @@
 //!   of a chunk's data, or a close-delimited response; see `Reader::data_run`), everything it
 //!   received before was passed on (`rx` empty), and nothing is queued on the other side ahead
 //!   of these bytes (its `tx` empty). The bytes must go on unchanged and unkept: a response
-//!   not for the cache (`fill`), not replaced by a revalidated hit, not a health probe's; a
-//!   request body not kept for a re-send (`retriable`), within the firewall's body limits
-//!   (checked for the whole run before any of it goes), from a client under `client_mem`'s
-//!   soft limit.
+//!   not for the cache (`fill`), not decoded for an HTTP/1.0 client (`dechunk`), not replaced
+//!   by a revalidated hit, not a health probe's; a request body not kept for a re-send
+//!   (`retriable`), within the firewall's body limits (checked for the whole run before any
+//!   of it goes), from a client under `client_mem`'s soft limit.
 //! * How: `Sock::splice_to` reads the receive queue with `tcp_read_sock` and queues the
 //!   received pages on the other socket with `MSG_SPLICE_PAGES` (TCP takes a reference on each
 //!   page; only an skb's small linear part is copied). Only in softirq, from one of the two
@@ -153,6 +153,7 @@ impl Proxy {
         };
         if c.server != Some(id)
             || c.fill.is_some()
+            || c.dechunk.is_some()
             || c.reval_hit.is_some()
             || !cl.tx.is_empty()
             || cl.sock.is_none()
