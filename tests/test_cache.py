@@ -201,6 +201,15 @@ def cache_rfc_behaviour():
     expect(len(d1) == 20000 and d2 == d1, f"chunked: {len(d1)} {len(d2)}")
     expect(r2.getheader("Content-Length") == "20000", f"replay: {r2.getheaders()}")
     expect(count(ch) == 1, "the chunked hit reached the upstream")
+    # The upstream answers an HTTP/1.0 client's request chunked anyway: the client gets the
+    # data decoded, delimited by the close (RFC 9112 section 6.1), not stored here.
+    s = socket.create_connection(("127.0.0.1", PORT), timeout=20)
+    s.sendall(b"GET /c/ch10?cc=no-store&chunked=1&n=20000 HTTP/1.0\r\n\r\n")
+    out = recv_all(s)
+    s.close()
+    head, _, data = out.partition(b"\r\n\r\n")
+    expect(head.startswith(b"HTTP/1.1 200") and b"transfer-encoding" not in head.lower()
+           and len(data) == 20000 and seen(data) == 1, f"HTTP/1.0 chunked: {head!r} {len(data)}")
     # only-if-cached with nothing stored: 504, nothing forwarded.
     r, _ = get("/c/cold", {"Cache-Control": "only-if-cached"})
     expect(r.status == 504 and count("/c/cold") == 0, f"only-if-cached: {r.status}")
