@@ -144,11 +144,15 @@ pub fn dechunked(req: &ReqInfo, resp: &RespInfo) -> bool {
 /// Writes the response head to send to the client, for a request `req`, with the operator's
 /// changes `mods` (`resp_hdr_*`). A 101 is written as the switch of a WebSocket tunnel: the
 /// caller passes one on only for a request it forwarded as an upgrade.
+///
+/// `date` is the current HTTP-date: a final response without `Date` gets one (RFC 9110
+/// section 6.6.1: a recipient with a clock adds it to a response it forwards); empty, none.
 pub fn rewrite_response(
     head: &[u8],
     req: &ReqInfo,
     resp: &RespInfo,
     via: &[u8],
+    date: &[u8],
     mods: &HdrMods<'_>,
     out: &mut impl Out,
 ) -> Result<(), Overflow> {
@@ -162,6 +166,16 @@ pub fn rewrite_response(
     };
     copy_fields(head, mods, switch, &own, out)?;
     put_via(resp.version, via, out)?;
+    let dated = || {
+        lines(head)
+            .skip(1)
+            .any(|l| split_field(l).0.eq_ignore_ascii_case(b"date"))
+    };
+    if !resp.interim && !date.is_empty() && !mods.drops(b"date") && !dated() {
+        out.put(b"Date: ")?;
+        out.put(date)?;
+        out.put(b"\r\n")?;
+    }
     out.put(mods.add)?;
     if switch {
         out.put(b"Connection: upgrade\r\n")?;
@@ -466,6 +480,12 @@ mod tests {
         }
     }
 
+    /// [`rewrite_response`] into `out` (cleared first), agent `tfw`, no Date added.
+    fn rw(head: &[u8], req: &ReqInfo, resp: &RespInfo, mods: &HdrMods<'_>, out: &mut Vec<u8>) {
+        out.clear();
+        rewrite_response(head, req, resp, b"tfw", b"", mods, out).unwrap();
+    }
+
     /// A final HTTP/1.1 response that keeps the connection.
     fn resp(code: u16, body: BodyKind) -> RespInfo {
         RespInfo {
@@ -526,7 +546,7 @@ Connection: keep-alive\r\n\r\n"
             b"HTTP/1.9 204 HTTP/1.2\r\n\r\n",
         ] {
             out.clear();
-            rewrite_response(head, &req(Version::Http11), &r, b"tfw", &mods, &mut out).unwrap();
+            rw(head, &req(Version::Http11), &r, &mods, &mut out);
             assert!(
                 s(&out).starts_with("HTTP/1.1 204 HTTP/1.2\r\n"),
                 "{}",
@@ -543,8 +563,36 @@ Connection: keep-alive\r\n\r\n"
         r.version = Version::Http10;
         out.clear();
         let head = b"HTTP/1.0 204 No Content\r\n\r\n";
-        rewrite_response(head, &req(Version::Http11), &r, b"tfw", &mods, &mut out).unwrap();
+        rw(head, &req(Version::Http11), &r, &mods, &mut out);
         assert_eq!(s(&out), "HTTP/1.1 204 No Content\r\nVia: 1.0 tfw\r\n\r\n");
+    }
+
+    #[test]
+    fn date_added_when_missing() {
+        let r = resp(204, BodyKind::None);
+        let dated = |head: &[u8], mods: &HdrMods<'_>| {
+            let mut out = Vec::new();
+            let now = b"Sun, 06 Nov 1994 08:49:37 GMT";
+            rewrite_response(head, &req(Version::Http11), &r, b"tfw", now, mods, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let none = HdrMods::default();
+        assert_eq!(
+            dated(b"HTTP/1.1 204 No Content\r\n\r\n", &none),
+            "HTTP/1.1 204 No Content\r\nVia: 1.1 tfw\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n"
+        );
+        // The upstream's own is kept, and an operator's `resp_hdr_set Date` replaces it.
+        let set = HdrMods {
+            drop: b"Date\n",
+            add: b"Date: y\r\n",
+        };
+        for (head, mods) in [
+            (&b"HTTP/1.1 204 No Content\r\ndate: x\r\n\r\n"[..], none),
+            (&b"HTTP/1.1 204 No Content\r\n\r\n"[..], set),
+        ] {
+            let out = dated(head, &mods).to_ascii_lowercase();
+            assert_eq!(out.matches("date:").count(), 1, "{out}");
+        }
     }
 
     #[test]
@@ -556,7 +604,7 @@ Connection: keep-alive\r\n\r\n"
         r10.keep_alive = true;
         assert!(dechunked(&r10, &resp) && !client_keeps_alive(&r10, &resp));
         let mut out = Vec::new();
-        rewrite_response(head, &r10, &resp, b"tfw", &HdrMods::default(), &mut out).unwrap();
+        rw(head, &r10, &resp, &HdrMods::default(), &mut out);
         assert_eq!(
             s(&out),
             "HTTP/1.1 200 OK\r\nETag: \"a\"\r\nVia: 1.1 tfw\r\nConnection: close\r\n\r\n"
@@ -570,15 +618,13 @@ Connection: keep-alive\r\n\r\n"
         let head = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n";
         let resp = resp(200, BodyKind::Length(2));
         let mut out = Vec::new();
-        rewrite_response(
+        rw(
             head,
             &req(Version::Http11),
             &resp,
-            b"tfw",
             &HdrMods::default(),
             &mut out,
-        )
-        .unwrap();
+        );
         assert_eq!(
             s(&out),
             "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nVia: 1.1 tfw\r\n\r\n"
@@ -587,19 +633,17 @@ Connection: keep-alive\r\n\r\n"
         let mut closing = req(Version::Http11);
         closing.keep_alive = false;
         out.clear();
-        rewrite_response(head, &closing, &resp, b"tfw", &HdrMods::default(), &mut out).unwrap();
+        rw(head, &closing, &resp, &HdrMods::default(), &mut out);
         assert!(s(&out).ends_with("Via: 1.1 tfw\r\nConnection: close\r\n\r\n"));
 
         out.clear();
-        rewrite_response(
+        rw(
             head,
             &req(Version::Http10),
             &resp,
-            b"tfw",
             &HdrMods::default(),
             &mut out,
-        )
-        .unwrap();
+        );
         assert!(s(&out).ends_with("Connection: keep-alive\r\n\r\n"));
 
         let close_delimited = RespInfo {
@@ -660,7 +704,7 @@ Via: 1.1 tfw\r\n\r\n"
         let resp = resp(200, BodyKind::Chunked);
         let mut out = Vec::new();
         let mods = HdrMods::default();
-        rewrite_response(head, &req(Version::Http11), &resp, b"tfw", &mods, &mut out).unwrap();
+        rw(head, &req(Version::Http11), &resp, &mods, &mut out);
         assert!(s(&out).contains("\r\nTransfer-Encoding: gzip, Chunked\r\n"));
     }
 
@@ -721,7 +765,7 @@ Connection: Upgrade\r\nSec-WebSocket-Accept: a\r\n\r\n";
         };
         out.clear();
         let none = HdrMods::default();
-        rewrite_response(head, &req(Version::Http11), &resp, b"tfw", &none, &mut out).unwrap();
+        rw(head, &req(Version::Http11), &resp, &none, &mut out);
         assert_eq!(
             s(&out),
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
@@ -753,7 +797,7 @@ Via: 1.1 tfw\r\nX-Set: v\r\nX-Add: w\r\n\r\n"
             add: b"X-Frame-Options: DENY\r\n",
         };
         out.clear();
-        rewrite_response(head, &req(Version::Http11), &resp, b"tfw", &mods, &mut out).unwrap();
+        rw(head, &req(Version::Http11), &resp, &mods, &mut out);
         assert_eq!(
             s(&out),
             "HTTP/1.1 204 No Content\r\nX-A: 1\r\nVia: 1.1 tfw\r\nX-Frame-Options: DENY\r\n\r\n"
@@ -770,6 +814,7 @@ Via: 1.1 tfw\r\nX-Set: v\r\nX-Add: w\r\n\r\n"
             &req(Version::Http11),
             &interim,
             b"tfw",
+            b"Sun, 06 Nov 1994 08:49:37 GMT",
             &mods,
             &mut out,
         )

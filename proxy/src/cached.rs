@@ -624,6 +624,16 @@ impl Cache {
                 wire::stored_fields(head, cfg, &mut VecSink(&mut obj.fields))
             })
             .ok()?;
+        if !crate::cache::fields::has(&resp_fields, b"date") {
+            // The receive time, as the client got it (RFC 9110 section 6.6.1: a recipient
+            // with a clock adds the Date a response lacks when it caches it).
+            let mut d = [0u8; crate::cache::date::DATE_LEN];
+            crate::cache::date::format_http_date(now, &mut d);
+            let mut sink = VecSink(&mut obj.fields);
+            for part in [&b"Date: "[..], &d, b"\r\n"] {
+                wire::Sink::put(&mut sink, part).ok()?;
+            }
+        }
         KBox::new(
             Fill {
                 obj,

@@ -3324,7 +3324,13 @@ impl Proxy {
                             c.status = resp.code;
                             let mods = mods_of(&self.vhosts, c.vhost, true);
                             if http::rewrite_response(
-                                head, &c.req, &resp, &self.via, &mods, &mut cl.tx,
+                                head,
+                                &c.req,
+                                &resp,
+                                &self.via,
+                                &http_date(),
+                                &mods,
+                                &mut cl.tx,
                             )
                             .is_err()
                             {

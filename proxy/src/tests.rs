@@ -631,6 +631,17 @@ fn cache_hits_do_not_reach_the_upstream() {
     assert_eq!(r3[0].status, 200);
     assert!(r3[0].body.is_empty());
     assert!(sim.stat("Cache hits") >= 2, "{}", sim.perfstat());
+    // The upstream sent no Date: the proxy adds the receive time (RFC 9110 section 6.6.1),
+    // and the stored response keeps it, so a hit's Date and Age agree.
+    let dates = |r: &Response| {
+        r.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("date"))
+            .map(|(_, v)| v.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(dates(&r1[0]).len(), 1, "{:?}", r1[0].headers);
+    assert_eq!(dates(&r2[0]), dates(&r1[0]), "{:?}", r2[0].headers);
     finish(sim);
 }
 
