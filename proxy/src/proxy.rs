@@ -110,6 +110,9 @@ pub(crate) struct Stats {
     pub(crate) clients_refused: u64,
     /// Clients reset because they took nothing of a response for `keepalive_timeout`.
     pub(crate) send_timeouts: u64,
+    /// Responses cut (client reset, upstream connection dropped) because the upstream sent
+    /// nothing more for `server_forward_timeout` while the client kept up.
+    pub(crate) server_stalls: u64,
     pub(crate) clients_open: u64,
     pub(crate) requests: u64,
     pub(crate) responses: u64,
@@ -1613,6 +1616,22 @@ impl Proxy {
                             self.stats.send_timeouts = self.stats.send_timeouts.saturating_add(1);
                             self.drop_client(id);
                         }
+                        // A response its upstream stopped sending while the client kept up:
+                        // nothing for `server_forward_timeout` (nginx's `proxy_read_timeout`).
+                        // It cannot be finished: the client is reset (a close-delimited
+                        // response would otherwise look complete, or never end) and the
+                        // upstream connection dropped.
+                        CState::Forwarding
+                            if c.resp_started
+                                && conn.tx.is_empty()
+                                && !conn.splice_waiting
+                                && conn.sock.as_ref().is_some_and(|s| s.writable())
+                                && c.server
+                                    .is_some_and(|sid| self.upstream_stalled(sid, id, now, ft)) =>
+                        {
+                            self.stats.server_stalls = self.stats.server_stalls.saturating_add(1);
+                            self.drop_client(id);
+                        }
                         CState::Closing if age > CLOSE_GRACE_MS => self.close_client(id),
                         // A tunnel that carried nothing either way for `client_ws_timeout`, or
                         // (if shorter) for the close grace once the client closed its side.
@@ -2297,7 +2316,15 @@ impl Proxy {
                 }
             }
             Step::Error(_) if self.block.error.drop => Next::Drop,
-            Step::Error(e) => Next::Fail(Status::for_parse_error(&e)),
+            Step::Error(e) => {
+                // A head refused before it was complete is a new request's (a pipelined one
+                // behind a response already sent): the error answers it, whatever answered the
+                // one before.
+                if !c.reader.in_body() {
+                    c.resp_started = false;
+                }
+                Next::Fail(Status::for_parse_error(&e))
+            }
         }
     }
 
@@ -3320,8 +3347,12 @@ impl Proxy {
                             }
                         }
                         if !skip {
-                            c.resp_started = true;
-                            c.status = resp.code;
+                            // After a 1xx the final response may still be the proxy's own
+                            // (a 502 when the upstream then fails).
+                            if !resp.interim {
+                                c.resp_started = true;
+                                c.status = resp.code;
+                            }
                             let mods = mods_of(&self.vhosts, c.vhost, true);
                             if http::rewrite_response(
                                 head,
@@ -3412,6 +3443,17 @@ impl Proxy {
                 UNext::Broken
             }
         }
+    }
+
+    /// Whether upstream connection `sid`, answering client `cid`, has received nothing for
+    /// more than `ms` with nothing of its own left unread (the proxy is not what holds it up).
+    fn upstream_stalled(&self, sid: Id, cid: Id, now: u64, ms: u64) -> bool {
+        self.conn_ref(sid).is_some_and(|c| {
+            matches!(&c.role, Role::Upstream(u) if u.client == Some(cid))
+                && c.rx.is_empty()
+                && !c.rx_stalled
+                && now.saturating_sub(c.last_ms) > ms
+        })
     }
 
     /// The response is complete: the client goes on or closes, the upstream is idle again.
@@ -3743,6 +3785,7 @@ impl Proxy {
         let dropped = unsafe { crate::sys::tfw_glue_alog_dropped() };
         writeln!(out, "Client connections refused\t\t: {}", s.clients_refused)?;
         writeln!(out, "Client send timeouts\t\t\t: {}", s.send_timeouts)?;
+        writeln!(out, "Server responses stalled\t\t: {}", s.server_stalls)?;
         writeln!(out, "Errors 400 (malformed request)\t\t: {}", s.errors_400)?;
         writeln!(out, "Errors 502 (bad gateway)\t\t: {}", s.errors_502)?;
         writeln!(out, "Errors 503 (queue full)\t\t\t: {}", s.errors_503)?;

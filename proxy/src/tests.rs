@@ -1046,3 +1046,84 @@ fn chunked_response_to_http10_client_is_decoded() {
     assert_eq!(r[0].body.len(), 50 * 1024 + 4);
     finish(sim);
 }
+
+/// A malformed request pipelined behind one the proxy answered (forwarded, or a hit) gets
+/// its 400 after that response, not a bare close.
+#[test]
+fn pipelined_malformed_request_gets_400() {
+    let mut up = Server::new(
+        "127.0.0.1:8101",
+        Box::new(|r| {
+            Some(
+                format!(
+                    "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: {}\r\n\r\n{}",
+                    r.target.len(),
+                    r.target
+                )
+                .into_bytes(),
+            )
+        }),
+    );
+    let cfg = "listen 8090;\nserver 127.0.0.1:8101 conns_n=1;\ncache 2;\ncache_fulfill * *;\n";
+    let mut sim = Sim::start(cfg).expect("starts");
+    let bad = b"GET /b HTTP/1.1\r\nHost: example.com:8090\r\nIf-Modified-Since: a\r\nIf-Modified-Since: b\r\n\r\n";
+    // Forwarded, then a hit of the same URI.
+    for round in ["forwarded", "hit"] {
+        let mut b = get("/a");
+        b.extend_from_slice(bad);
+        let (r, closed) = exchange(&mut sim, &mut [&mut up], &b, &[]);
+        assert_eq!(r.len(), 2, "{round}");
+        assert_eq!(
+            (r[0].status, r[1].status, closed),
+            (200, 400, true),
+            "{round}"
+        );
+        assert_eq!(r[0].body, b"/a");
+    }
+    assert_eq!(up.requests.len(), 1);
+    finish(sim);
+}
+
+/// An upstream that stops sending in the middle of a response while the client keeps up:
+/// after `server_forward_timeout` the client is reset (the response cannot be finished) and
+/// the upstream connection dropped.
+#[test]
+fn stalled_upstream_response_is_cut() {
+    let mut up = Server::new(
+        "127.0.0.1:8101",
+        Box::new(|_| Some(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc".to_vec())),
+    );
+    let cfg = "listen 8090;\nserver 127.0.0.1:8101 conns_n=1;\nserver_forward_timeout 2;\n";
+    let mut sim = Sim::start(cfg).expect("starts");
+    let c = sim.client(PORT, CLIENT).expect("connects");
+    c.send(&get("/stall"));
+    sim.run_with(&mut [&mut up]);
+    sim.advance(1500, &mut [&mut up]);
+    assert!(!c.closed(), "not before the timeout");
+    sim.advance(2000, &mut [&mut up]);
+    assert!(c.was_reset(), "cut after it");
+    assert_eq!(
+        sim.stat("Server responses stalled"),
+        1,
+        "{}",
+        sim.perfstat()
+    );
+    finish(sim);
+}
+
+/// After an interim response the final one may still be the proxy's: an upstream that
+/// breaks after its 100 Continue gives the client a 502, not a bare close.
+#[test]
+fn failure_after_interim_response_gets_502() {
+    let mut up = Server::new(
+        "127.0.0.1:8101",
+        Box::new(|_| Some(b"HTTP/1.1 100 Continue\r\n\r\nnot a status line\r\n\r\n".to_vec())),
+    );
+    let mut sim = Sim::start(BASIC).expect("starts");
+    let mut r = req("POST", "/p", "Content-Length: 3\r\n");
+    r.extend_from_slice(b"abc");
+    let (resp, closed) = exchange(&mut sim, &mut [&mut up], &r, &[]);
+    let codes: Vec<u16> = resp.iter().map(|r| r.status).collect();
+    assert_eq!((codes, closed), (vec![100, 502], true));
+    finish(sim);
+}
