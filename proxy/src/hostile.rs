@@ -7,12 +7,14 @@
 //! `TFW_HOSTILE_RUNS=5000` runs more (2000 passed when this was written). What must hold
 //! whatever the peers send: no panic (test builds check arithmetic overflow, as the module's
 //! do), every byte a client gets is a sequence of HTTP/1.1 responses with a valid status (the
-//! proxy never relays an upstream's garbage as its own framing), the simulation comes to
-//! rest, and stopping releases every socket.
+//! proxy never relays an upstream's garbage as its own framing), nothing is lost silently
+//! (a client that sent well-formed requests and waited gets a final response to each, unless
+//! a response said the connection closes, broke off visibly, or the connection was reset),
+//! the simulation comes to rest, and stopping releases every socket.
 
 use std::prelude::rust_2021::*;
 
-use crate::host::testkit::{responses, Peer, Server};
+use crate::host::testkit::{responses, responses_rest, Peer, Server};
 use crate::host::Sim;
 
 const PORT: u16 = 8090;
@@ -236,8 +238,9 @@ const RESP_FIELDS: &[&str] = &[
     "X\t: y",
 ];
 
-/// A request: well-formed more often than not, else suspect, malformed or with bytes flipped.
-fn request(r: &mut Rng) -> Vec<u8> {
+/// A request: well-formed more often than not (then `true`), else suspect, malformed or with
+/// bytes flipped.
+fn request(r: &mut Rng) -> (Vec<u8>, bool) {
     if r.chance(70) {
         let method = r.pick(&[
             "GET", "GET", "GET", "GET", "HEAD", "POST", "PUT", "DELETE", "PURGE",
@@ -258,7 +261,7 @@ fn request(r: &mut Rng) -> Vec<u8> {
         } else {
             "\r\n"
         });
-        return s.into_bytes();
+        return (s.into_bytes(), true);
     }
     let mut s = format!(
         "{} {} {}\r\n",
@@ -280,7 +283,7 @@ fn request(r: &mut Rng) -> Vec<u8> {
     }
     s.push_str("\r\n");
     s.push_str(r.pick(BODIES));
-    mutate(r, s.into_bytes())
+    (mutate(r, s.into_bytes()), false)
 }
 
 /// A response: mostly well-formed, sometimes not, sometimes several or a partial one.
@@ -380,6 +383,44 @@ fn check_output(seed: u64, out: &[u8], heads: &[bool], closed: bool) {
     }
 }
 
+/// One client connection of a run: what it sent and got.
+struct Exchange {
+    peer: Peer,
+    /// The requests, as sent.
+    sent: Vec<u8>,
+    /// Which of them are HEAD requests.
+    heads: Vec<bool>,
+    /// All well-formed, and the client waited for the answers.
+    clean: bool,
+    got: Vec<u8>,
+}
+
+/// Nothing is lost silently: each well-formed request of a client that waited got a final
+/// response, unless an earlier response said the connection closes, the connection was reset
+/// (a refusal), or a response broke off (its framing shows it: the upstream failed
+/// mid-body).
+fn check_answered(seed: u64, x: &Exchange) {
+    let (out, heads, c, sent) = (&x.got[..], &x.heads[..], &x.peer, &x.sent[..]);
+    let (all, cut) = responses_rest(out, heads, c.closed());
+    let finals: Vec<_> = all.into_iter().filter(|r| r.status >= 200).collect();
+    if !cut.is_empty() {
+        return;
+    }
+    let closing = finals
+        .last()
+        .and_then(|r| r.header("connection"))
+        .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+    assert!(
+        finals.len() >= heads.len() || closing || c.was_reset(),
+        "seed {seed}: {} requests, {} answered, closed {}: {:?} for {:?}",
+        heads.len(),
+        finals.len(),
+        c.closed(),
+        String::from_utf8_lossy(out),
+        String::from_utf8_lossy(sent)
+    );
+}
+
 /// One simulation: `clients` connections, each sending a few requests in random pieces,
 /// against an upstream answering from `seed`'s generator.
 fn run(seed: u64, clients: usize) {
@@ -400,16 +441,17 @@ fn run(seed: u64, clients: usize) {
     );
     let mut sim = Sim::start(CONFIG).expect("the configuration starts");
     sim.run_with(&mut [&mut up]);
-    let mut peers: Vec<(Peer, Vec<u8>, Vec<bool>)> = Vec::new();
+    let mut peers: Vec<Exchange> = Vec::new();
     for _ in 0..clients {
         let Some(c) = sim.client(PORT, [10, 0, 0, 1 + rng.below(4) as u8]) else {
             continue;
         };
-        let (mut bytes, mut heads) = (Vec::new(), Vec::new());
+        let (mut bytes, mut heads, mut clean) = (Vec::new(), Vec::new(), true);
         for _ in 0..=rng.below(3) {
-            let one = request(&mut rng);
+            let (one, ok) = request(&mut rng);
             heads.push(one.starts_with(b"HEAD "));
             bytes.extend_from_slice(&one);
+            clean &= ok;
         }
         // In pieces of random sizes, the simulation running between them.
         let mut at = 0;
@@ -424,11 +466,19 @@ fn run(seed: u64, clients: usize) {
                 break;
             }
         }
+        // Well-formed requests the client waits for get answers (`clean` stays true).
         match rng.below(10) {
-            0 => c.shutdown(),
-            1 => c.reset(),
+            0 => {
+                c.shutdown();
+                clean = false;
+            }
+            1 => {
+                c.reset();
+                clean = false;
+            }
             _ => {}
         }
+        clean &= at == bytes.len() && !c.was_reset();
         if rng.chance(3) {
             // A reload with traffic in flight: the cache off or on, one upstream connection
             // or two (pools replaced, clients kept).
@@ -452,17 +502,26 @@ fn run(seed: u64, clients: usize) {
             sim.reload(&cfg).expect("the configuration reloads");
         }
         let got = c.read_all(&mut sim, &mut [&mut up]);
-        peers.push((c, got, heads));
+        peers.push(Exchange {
+            peer: c,
+            sent: bytes,
+            heads,
+            clean,
+            got,
+        });
         if rng.chance(20) {
             sim.advance(6000, &mut [&mut up]);
         }
     }
     // Let every timeout fire, then collect what is left.
     sim.advance(40_000, &mut [&mut up]);
-    for (c, got, heads) in &mut peers {
-        let more = c.recv();
-        got.extend_from_slice(&more);
-        check_output(seed, got, heads, c.closed());
+    for x in &mut peers {
+        let more = x.peer.recv();
+        x.got.extend_from_slice(&more);
+        check_output(seed, &x.got, &x.heads, x.peer.closed());
+        if x.clean {
+            check_answered(seed, x);
+        }
     }
     sim.stop();
     assert_eq!(

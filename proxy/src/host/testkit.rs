@@ -480,6 +480,12 @@ impl Response {
 /// Splits `buf` into responses; `head[i]`: the i-th response answers a HEAD (no body). The
 /// last one may be close-delimited when `closed`. Stops at an incomplete response.
 pub fn responses(buf: &[u8], head: &[bool], closed: bool) -> Vec<Response> {
+    responses_rest(buf, head, closed).0
+}
+
+/// [`responses`], and what follows the last complete one (an incomplete response, or
+/// nothing).
+pub fn responses_rest<'b>(buf: &'b [u8], head: &[bool], closed: bool) -> (Vec<Response>, &'b [u8]) {
     let mut out = Vec::new();
     let mut rest = buf;
     while let Some(end) = find(rest, b"\r\n\r\n") {
@@ -511,7 +517,7 @@ pub fn responses(buf: &[u8], head: &[bool], closed: bool) -> Vec<Response> {
         {
             loop {
                 let Some(e) = find(body, b"\r\n") else {
-                    return out;
+                    return (out, rest);
                 };
                 let size = String::from_utf8_lossy(&body[..e]);
                 let n = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16)
@@ -519,21 +525,21 @@ pub fn responses(buf: &[u8], head: &[bool], closed: bool) -> Vec<Response> {
                 body = &body[e + 2..];
                 if n == 0 {
                     let Some(t) = find(body, b"\r\n") else {
-                        return out;
+                        return (out, rest);
                     };
                     // Trailer fields, then the empty line.
                     if t == 0 {
                         body = &body[2..];
                     } else {
                         let Some(t) = find(body, b"\r\n\r\n") else {
-                            return out;
+                            return (out, rest);
                         };
                         body = &body[t + 4..];
                     }
                     break;
                 }
                 if body.len() < n + 2 {
-                    return out;
+                    return (out, rest);
                 }
                 r.body.extend_from_slice(&body[..n]);
                 body = &body[n + 2..];
@@ -543,7 +549,7 @@ pub fn responses(buf: &[u8], head: &[bool], closed: bool) -> Vec<Response> {
             .and_then(|v| v.parse::<usize>().ok())
         {
             if body.len() < n {
-                return out;
+                return (out, rest);
             }
             r.body.extend_from_slice(&body[..n]);
             body = &body[n..];
@@ -551,10 +557,10 @@ pub fn responses(buf: &[u8], head: &[bool], closed: bool) -> Vec<Response> {
             r.body.extend_from_slice(body);
             body = &[];
         } else {
-            return out;
+            return (out, rest);
         }
         out.push(r);
         rest = body;
     }
-    out
+    (out, rest)
 }
