@@ -374,10 +374,14 @@ fn check_output(seed: u64, out: &[u8], heads: &[bool], closed: bool) {
         );
         // The test kit frames by Content-Length or any chunked coding: a response that is
         // close-delimited (RFC 9112 section 6.3, chunked not last) has the rest as its body.
-        let te = r.header("transfer-encoding").unwrap_or("chunked");
-        if !te.trim().to_ascii_lowercase().ends_with("chunked")
-            || r.header("connection") == Some("close")
-        {
+        let te: Vec<_> = r
+            .headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("transfer-encoding"))
+            .map(|(_, v)| v.to_ascii_lowercase())
+            .collect();
+        let chunked_last = te.last().is_none_or(|v| v.trim().ends_with("chunked"));
+        if !chunked_last || r.header("connection") == Some("close") {
             break;
         }
     }

@@ -510,11 +510,16 @@ pub fn responses_rest<'b>(buf: &'b [u8], head: &[bool], closed: bool) -> (Vec<Re
             || status / 100 == 1
             || status == 204
             || status == 304;
+        // Chunked when it is the last coding of all the Transfer-Encoding lines.
+        let last_coding = r
+            .headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("transfer-encoding"))
+            .flat_map(|(_, v)| v.split(','))
+            .map(|c| c.trim().to_ascii_lowercase())
+            .rfind(|c| !c.is_empty());
         if no_body {
-        } else if r
-            .header("transfer-encoding")
-            .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
-        {
+        } else if last_coding.as_deref() == Some("chunked") {
             loop {
                 let Some(e) = find(body, b"\r\n") else {
                     return (out, rest);
