@@ -252,13 +252,43 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = do_PURGE = handle_any
 
 
-if __name__ == "__main__":
-    port = int(sys.argv[1])
-    NAME = sys.argv[2] if len(sys.argv) > 2 else str(port)
+def serve(port, name):
+    global NAME
+    NAME = name
     ThreadingHTTPServer.daemon_threads = True
     # Clients vanishing mid-request (the proxy stopped, a test killed) are expected here.
     ThreadingHTTPServer.handle_error = lambda self, request, addr: None
     ThreadingHTTPServer.request_queue_size = 1024
-    srv = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    return ThreadingHTTPServer(("127.0.0.1", port), Handler)
+
+
+def zygote():
+    """`upstream.py --zygote`: reads `PORT NAME` lines and forks a server for each, which
+    prints `ready PID` (or `fail PID reason`). A fork of this loaded process starts in
+    milliseconds where a new python3 takes seconds under emulation, and the tests start
+    about eighty upstreams."""
+    import signal
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped on exit
+    for line in sys.stdin:
+        port, name = line.split()
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            os.close(0)
+            try:
+                srv = serve(int(port), name)
+            except OSError as e:
+                print(f"fail {os.getpid()} {e}", flush=True)
+                os._exit(1)
+            print(f"ready {os.getpid()}", flush=True)
+            srv.serve_forever()
+            os._exit(0)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--zygote":
+        zygote()
+        sys.exit(0)
+    srv = serve(int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else sys.argv[1])
     print("ready", flush=True)
     srv.serve_forever()
