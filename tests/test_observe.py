@@ -44,7 +44,7 @@ def fields(stat):
 
 @test
 def access_log_lines():
-    upstream(8101)
+    up = upstream(8101)
     proxy("server 127.0.0.1:8101 conns_n=2;\naccess_log dmesg mmap;\n"
           "mmap_log_buffer_size 64K;\n")
     read_stream()  # nothing from before
@@ -75,8 +75,8 @@ def access_log_lines():
         expect(l in klog, f"not in dmesg: {l}\n{klog[-2000:]}")
 
     # An error the proxy answers itself: no upstream time.
-    subprocess.run("pkill -f 'upstream.py 8101'", shell=True)
-    time.sleep(0.5)
+    up.kill()
+    up.wait()
     r, _ = request("GET", "/gone")
     expect(r.status == 502, f"without upstream: {r.status}")
     lines = read_stream().splitlines()

@@ -86,7 +86,9 @@ class KernelLog:
             fields = head.split(",")
             ts = int(fields[2]) / 1e6 if len(fields) > 2 and fields[2].isdigit() else 0.0
             # Continuation lines (" KEY=value") carry metadata, not text.
-            msg = text.split("\n")[0]
+            # /dev/kmsg escapes unprintable bytes and backslashes as \xNN; dmesg shows them.
+            msg = re.sub(r"\\x([0-9a-f]{2})", lambda m: chr(int(m.group(1), 16)),
+                         text.split("\n")[0])
             self.lines.append(f"[{ts:12.6f}] {msg}")
         return "\n".join(self.lines)
 
